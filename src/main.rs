@@ -1,0 +1,68 @@
+//! `hamlet`: run autonomous LLM agents on local hardware.
+//!
+//! This binary is the only place that picks backends, sets up logging and uses `anyhow`; the
+//! library crates under `crates/` do the work.
+
+mod cmd;
+mod opts;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Hamlet: a runtime for autonomous LLM agents on local hardware.
+#[derive(Debug, Parser)]
+#[command(name = "hamlet", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate text (or JSON that matches a schema) from a prompt.
+    Generate(cmd::generate::Args),
+    /// Print embedding vectors of texts as JSON.
+    Embed(cmd::embed::Args),
+    /// List and pull models into the cache.
+    #[command(subcommand)]
+    Models(cmd::models::Command),
+    /// Measure speed against the raw engine underneath.
+    #[command(subcommand)]
+    Bench(cmd::bench::Command),
+    /// A short tour: a chat reply, then a JSON-constrained tool call.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(a) => cmd::generate::run(a),
+        Command::Embed(a) => cmd::embed::run(a),
+        Command::Models(c) => cmd::models::run(c),
+        Command::Bench(c) => cmd::bench::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what we were doing, then each cause.
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr through `tracing`; `RUST_LOG` overrides. llama.cpp's own lines are quiet
+/// unless asked for (`RUST_LOG=llama-cpp-2=info`).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,llama-cpp-2=off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}

@@ -1,0 +1,71 @@
+//! Options shared by the commands that load a model.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use hamlet_llm::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
+use hamlet_models::ModelCache;
+
+/// The default chat model's registry name.
+pub const DEFAULT_MODEL: &str = "smollm2-135m";
+/// The default embedding model's registry name.
+pub const DEFAULT_EMBED_MODEL: &str = "minilm";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelOpts {
+    /// Model: a GGUF path or a name in the model cache (`hamlet models list`).
+    #[arg(long, env = "HAMLET_MODEL", default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// CPU threads for llama.cpp (default: all cores).
+    #[arg(long, env = "HAMLET_THREADS")]
+    pub threads: Option<usize>,
+    /// Context size in tokens per sequence.
+    #[arg(long = "ctx", default_value_t = 4096)]
+    pub context: u32,
+    /// Layers to offload to the GPU (builds with `--features cuda`).
+    #[arg(long, default_value_t = 0)]
+    pub gpu_layers: u32,
+}
+
+impl ModelOpts {
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+
+    pub fn model_path(&self) -> Result<PathBuf> {
+        resolve(&self.model)
+    }
+
+    pub fn config(&self) -> Result<LlamaConfig> {
+        let mut c = LlamaConfig::new(self.model_path()?);
+        c.threads = self.threads();
+        c.context = self.context;
+        c.gpu_layers = self.gpu_layers;
+        Ok(c)
+    }
+
+    pub fn load(&self, parallel: u32, lora: Option<PathBuf>, lora_scale: f32) -> Result<LlamaLlm> {
+        let mut c = self.config()?;
+        c.parallel = parallel;
+        c.lora = lora;
+        c.lora_scale = lora_scale;
+        let shown = c.model.display().to_string();
+        LlamaLlm::load(c).with_context(|| format!("loading {shown}"))
+    }
+}
+
+/// Resolves a model name or path through the cache.
+pub fn resolve(name_or_path: &str) -> Result<PathBuf> {
+    Ok(ModelCache::open_default().resolve(name_or_path)?)
+}
+
+pub fn load_embedder(name_or_path: &str, threads: usize) -> Result<LlamaEmbedder> {
+    let path = resolve(name_or_path)?;
+    let mut c = EmbedConfig::new(&path);
+    c.threads = threads;
+    LlamaEmbedder::load(c).with_context(|| format!("loading embedding model {}", path.display()))
+}

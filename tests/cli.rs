@@ -1,0 +1,162 @@
+//! The `hamlet` binary end to end: real model, real files, exit codes and one-line errors.
+
+use std::process::{Command, Output};
+
+fn hamlet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hamlet"))
+        .args(args)
+        .env(
+            "HAMLET_THREADS",
+            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
+        )
+        .env_remove("HAMLET_MODEL")
+        .output()
+        .expect("run hamlet")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure is one `error:` line on stderr and a non-zero exit.
+fn assert_one_line_error(o: &Output, want: &str) {
+    assert!(
+        !o.status.success(),
+        "expected failure, got success: {}",
+        stdout(o)
+    );
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(want),
+        "{want:?} not in {err}"
+    );
+}
+
+#[test]
+fn generate_streams_an_answer() {
+    let o = hamlet(&[
+        "generate",
+        "What is the capital of France?",
+        "--max-tokens",
+        "24",
+        "-v",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Paris"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("prompt tokens"), "{}", stderr(&o));
+}
+
+#[test]
+fn generate_with_a_schema_prints_valid_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"type":"object","properties":{"city":{"type":"string","maxLength":20},"temperature":{"type":"integer"}},"required":["city","temperature"]}"#,
+    )
+    .unwrap();
+    let o = hamlet(&[
+        "generate",
+        "Give the weather in Paris as JSON.",
+        "--json-schema",
+        schema.to_str().unwrap(),
+        "--temperature",
+        "0.8",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(v["city"].is_string() && v["temperature"].is_i64(), "{v}");
+}
+
+#[test]
+fn embed_prints_normalised_vectors() {
+    let o = hamlet(&["embed", "a cat on a mat", "a kitten on a rug"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Vec<Vec<f32>> = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].len(), 384);
+    let norm: f32 = v[0].iter().map(|x| x * x).sum();
+    assert!((norm - 1.0).abs() < 1e-3);
+}
+
+#[test]
+fn models_list_shows_the_defaults() {
+    let o = hamlet(&["models", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("smollm2-135m") && out.contains("minilm"),
+        "{out}"
+    );
+}
+
+#[test]
+fn empty_prompt() {
+    assert_one_line_error(&hamlet(&["generate", "  "]), "prompt is empty");
+}
+
+#[test]
+fn missing_model() {
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--model", "/nope/model.gguf"]),
+        "/nope/model.gguf",
+    );
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--model", "no-such-model"]),
+        "no-such-model",
+    );
+}
+
+#[test]
+fn corrupt_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.gguf");
+    std::fs::write(&p, b"GGUF\x03\x00\x00\x00garbage").unwrap();
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--model", p.to_str().unwrap()]),
+        "corrupt",
+    );
+    std::fs::write(&p, b"just text").unwrap();
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--model", p.to_str().unwrap()]),
+        "not a GGUF file",
+    );
+}
+
+#[test]
+fn bad_schema_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.json");
+    std::fs::write(&p, "{\n  \"type\": \"object\",\n  \"properties\": {\n}").unwrap();
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--json-schema", p.to_str().unwrap()]),
+        "line 4",
+    );
+    std::fs::write(&p, r#"{"type": "objekt"}"#).unwrap();
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--json-schema", p.to_str().unwrap()]),
+        "not valid",
+    );
+    assert_one_line_error(
+        &hamlet(&["generate", "hi", "--json-schema", "/nope.json"]),
+        "/nope.json",
+    );
+}
+
+#[test]
+fn bad_sampling_value() {
+    assert_one_line_error(&hamlet(&["generate", "hi", "--top-p", "0"]), "top-p");
+}
+
+#[test]
+fn empty_embedding_text() {
+    assert_one_line_error(&hamlet(&["embed", "fine", ""]), "text 2 is empty");
+}
