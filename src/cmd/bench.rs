@@ -91,6 +91,85 @@ fn bar(len: u64, msg: &str) -> ProgressBar {
     pb
 }
 
+fn batching(a: &LlmArgs, max_batch: usize, unified: bool, report: &mut String) -> Result<()> {
+    let mut cfg = a.model.config()?;
+    cfg.context = 1024;
+    cfg.parallel = max_batch as u32;
+    cfg.kv_unified = unified;
+    let batched = LlamaLlm::load(cfg).context("loading the model for batching")?;
+    const TOPICS: [&str; 16] = [
+        "a baker",
+        "a river",
+        "a library",
+        "a market",
+        "a storm",
+        "a teacher",
+        "a garden",
+        "a train",
+        "a painter",
+        "a festival",
+        "a lighthouse",
+        "a cat",
+        "a mountain",
+        "a letter",
+        "a bridge",
+        "a clock",
+    ];
+    let kind = if unified {
+        "one KV cache shared by all sequences"
+    } else {
+        "one KV cache per sequence (default)"
+    };
+    writeln!(
+        report,
+        "\n### Batching: {kind}; {} tokens per request, greedy\n",
+        a.batch_tokens
+    )?;
+    writeln!(report, "| requests | one by one (tok/s) | one batch (tok/s) | speed-up | same text |\n|---|---|---|---|---|")?;
+    let pb = bar(a.batch.len() as u64, "batching");
+    for &n in &a.batch {
+        let reqs: Vec<GenerateRequest> = (0..n)
+            .map(|i| {
+                GenerateRequest::chat(vec![Message::user(format!(
+                    "Write a short story about {}.",
+                    TOPICS[i % TOPICS.len()]
+                ))])
+                .with_max_tokens(a.batch_tokens)
+            })
+            .collect();
+        batched.clear_cache()?;
+        let t = Instant::now();
+        let seq: Vec<Completion> = reqs
+            .iter()
+            .map(|r| batched.generate(r))
+            .collect::<Result<_, _>>()?;
+        let seq_ms = t.elapsed().as_secs_f64() * 1e3;
+        batched.clear_cache()?;
+        let t = Instant::now();
+        let bat: Vec<Completion> = batched
+            .generate_batch(&reqs)
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let bat_ms = t.elapsed().as_secs_f64() * 1e3;
+        let tokens: usize = seq.iter().map(|c| c.completion_tokens).sum();
+        let btokens: usize = bat.iter().map(|c| c.completion_tokens).sum();
+        let same = seq
+            .iter()
+            .zip(&bat)
+            .filter(|(x, y)| x.text == y.text)
+            .count();
+        let (s, b) = (rate(tokens, seq_ms), rate(btokens, bat_ms));
+        writeln!(
+            report,
+            "| {n} | {s:.1} | {b:.1} | {:.2}x | {same}/{n} |",
+            b / s.max(1e-9)
+        )?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    Ok(())
+}
+
 fn bench_llm(a: LlmArgs) -> Result<()> {
     let threads = a.model.threads();
     let path = a.model.model_path()?;
@@ -216,73 +295,11 @@ fn bench_llm(a: LlmArgs) -> Result<()> {
     )?;
     drop(hamlet);
 
-    // 3. N requests in one batch against the same requests one after another.
-    let mut cfg = a.model.config()?;
-    cfg.context = 1024;
-    cfg.parallel = max_batch as u32;
-    let batched = LlamaLlm::load(cfg).context("loading the model for batching")?;
-    const TOPICS: [&str; 16] = [
-        "a baker",
-        "a river",
-        "a library",
-        "a market",
-        "a storm",
-        "a teacher",
-        "a garden",
-        "a train",
-        "a painter",
-        "a festival",
-        "a lighthouse",
-        "a cat",
-        "a mountain",
-        "a letter",
-        "a bridge",
-        "a clock",
-    ];
-    writeln!(
-        report,
-        "### Batching ({} tokens per request, greedy)\n",
-        a.batch_tokens
-    )?;
-    writeln!(report, "| requests | one by one (tok/s) | one batch (tok/s) | speed-up | same text |\n|---|---|---|---|---|")?;
-    let pb = bar(a.batch.len() as u64, "batching");
-    for &n in &a.batch {
-        let reqs: Vec<GenerateRequest> = (0..n)
-            .map(|i| {
-                GenerateRequest::chat(vec![Message::user(format!(
-                    "Write a short story about {}.",
-                    TOPICS[i % TOPICS.len()]
-                ))])
-                .with_max_tokens(a.batch_tokens)
-            })
-            .collect();
-        batched.clear_cache()?;
-        let t = Instant::now();
-        let seq: Vec<Completion> = reqs
-            .iter()
-            .map(|r| batched.generate(r))
-            .collect::<Result<_, _>>()?;
-        let seq_ms = t.elapsed().as_secs_f64() * 1e3;
-        batched.clear_cache()?;
-        let t = Instant::now();
-        let bat: Vec<Completion> = batched
-            .generate_batch(&reqs)
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        let bat_ms = t.elapsed().as_secs_f64() * 1e3;
-        let tokens: usize = seq.iter().map(|c| c.completion_tokens).sum();
-        let btokens: usize = bat.iter().map(|c| c.completion_tokens).sum();
-        let same = seq.iter().zip(&bat).all(|(x, y)| x.text == y.text);
-        let (s, b) = (rate(tokens, seq_ms), rate(btokens, bat_ms));
-        writeln!(
-            report,
-            "| {n} | {s:.1} | {b:.1} | {:.2}x | {} |",
-            b / s.max(1e-9),
-            if same { "yes" } else { "no" }
-        )?;
-        pb.inc(1);
+    // 3. N requests in one batch against the same requests one after another, with one KV cache
+    //    per sequence (the default: identical text) and with one shared cache.
+    for unified in [false, true] {
+        batching(&a, max_batch, unified, &mut report)?;
     }
-    pb.finish_and_clear();
     print!("{report}");
     if let Some(out) = a.out {
         std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;

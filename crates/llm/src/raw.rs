@@ -14,7 +14,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 
-use crate::llama::{backend, load_model};
+use crate::llama::{backend, keep, load_model, run, with, Handle};
 
 /// What one raw run measured.
 #[derive(Debug, Clone)]
@@ -26,16 +26,17 @@ pub struct RawRun {
     pub text: String,
 }
 
-/// A model loaded for raw runs.
+/// A model loaded for raw runs. It lives on the same llama.cpp thread as Hamlet's models, so
+/// both are measured with the same threading.
 pub struct RawModel {
-    model: LlamaModel,
+    handle: Handle,
 }
 
 impl RawModel {
     pub fn load(path: &Path) -> Result<Self> {
-        Ok(RawModel {
-            model: load_model(path, 0, "model")?,
-        })
+        let path = path.to_path_buf();
+        let id = run(move || load_model(&path, 0, "model").map(keep))??;
+        Ok(RawModel { handle: Handle(id) })
     }
 
     /// Greedy generation of up to `max_tokens` after `prompt` (already formatted text).
@@ -46,17 +47,33 @@ impl RawModel {
         threads: usize,
         context: u32,
     ) -> Result<RawRun> {
+        let (id, prompt) = (self.handle.0, prompt.to_string());
+        run(move || {
+            with::<LlamaModel, _>(id, |model| {
+                generate(model, &prompt, max_tokens, threads, context)
+            })?
+        })?
+    }
+}
+
+fn generate(
+    model: &LlamaModel,
+    prompt: &str,
+    max_tokens: usize,
+    threads: usize,
+    context: u32,
+) -> Result<RawRun> {
+    {
         let err = |what: &'static str| move |e: String| Error::backend(what, e);
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(context))
             .with_n_batch(512)
             .with_n_threads(threads as i32)
             .with_n_threads_batch(threads as i32);
-        let mut ctx = self
-            .model
+        let mut ctx = model
             .new_context(backend()?, params)
             .map_err(|e| err("context")(e.to_string()))?;
-        let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
+        let tokens = model.vocab().tokenize(prompt.as_bytes(), true, true);
         let mut batch = LlamaBatch::new(512, 1);
         let t0 = Instant::now();
         let chunks: Vec<&[_]> = tokens.chunks(512).collect();
@@ -80,10 +97,10 @@ impl RawModel {
         let t1 = Instant::now();
         while max_tokens > 0 {
             let tok = sampler.sample(&ctx, batch.n_tokens() - 1);
-            if self.model.vocab().is_eog(tok) {
+            if model.vocab().is_eog(tok) {
                 break;
             }
-            text.extend(self.model.vocab().token_to_piece(tok, false, None));
+            text.extend(model.vocab().token_to_piece(tok, false, None));
             generated += 1;
             if generated >= max_tokens {
                 break;

@@ -13,7 +13,7 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 
-use super::worker::Worker;
+use super::runtime::{self, Handle};
 use super::{backend, load_model};
 
 /// Settings for loading an embedding model.
@@ -110,11 +110,18 @@ impl EmbedEngine<'_> {
     }
 }
 
-type Job = Box<dyn for<'m> FnOnce(&mut EmbedEngine<'m>) + Send>;
+self_cell::self_cell!(
+    /// An embedding model and the engine that borrows it, kept on the llama.cpp thread.
+    struct EmbedModel {
+        owner: LlamaModel,
+        #[not_covariant]
+        dependent: EmbedEngine,
+    }
+);
 
 /// An embedding model served by llama.cpp in this process. Vectors are L2-normalised.
 pub struct LlamaEmbedder {
-    worker: Worker<Job>,
+    handle: Handle,
     dim: usize,
 }
 
@@ -126,66 +133,54 @@ impl std::fmt::Debug for LlamaEmbedder {
     }
 }
 
+fn load_embedder(cfg: &EmbedConfig) -> Result<EmbedModel> {
+    let model = load_model(&cfg.model, cfg.gpu_layers, "embedding model")?;
+    EmbedModel::try_new(model, |model| {
+        let max_tokens = (cfg.max_tokens as usize)
+            .min(model.n_ctx_train() as usize)
+            .max(1);
+        let n_batch = max_tokens * cfg.parallel as usize;
+        let params = LlamaContextParams::default()
+            .with_embeddings(true)
+            .with_pooling_type(LlamaPoolingType::Mean)
+            .with_n_ctx(NonZeroU32::new(n_batch as u32))
+            .with_n_batch(n_batch as u32)
+            .with_n_ubatch(n_batch as u32)
+            .with_n_seq_max(cfg.parallel)
+            .with_kv_unified(true)
+            .with_n_threads(cfg.threads as i32)
+            .with_n_threads_batch(cfg.threads as i32);
+        let ctx = model
+            .new_context(backend()?, params)
+            .map_err(|e| Error::backend("creating llama.cpp embedding context", e.to_string()))?;
+        Ok(EmbedEngine {
+            model,
+            ctx,
+            batch: LlamaBatch::new(n_batch, cfg.parallel as i32),
+            n_batch,
+            parallel: cfg.parallel as usize,
+            max_tokens,
+        })
+    })
+}
+
 impl LlamaEmbedder {
+    /// Loads the model onto the llama.cpp thread.
     pub fn load(config: EmbedConfig) -> Result<Self> {
         if config.parallel == 0 || config.max_tokens == 0 || config.threads == 0 {
             return Err(Error::InvalidRequest(
                 "parallel, max_tokens and threads must be at least 1".into(),
             ));
         }
-        let cfg = config;
-        let (worker, dim) = Worker::spawn(
-            "hamlet-embed",
-            move |jobs: std::sync::mpsc::Receiver<Job>, ready| {
-                let model = match load_model(&cfg.model, cfg.gpu_layers, "embedding model") {
-                    Ok(m) => m,
-                    Err(e) => return ready(Err(e)),
-                };
-                let max_tokens = (cfg.max_tokens as usize)
-                    .min(model.n_ctx_train() as usize)
-                    .max(1);
-                let n_batch = max_tokens * cfg.parallel as usize;
-                let params = LlamaContextParams::default()
-                    .with_embeddings(true)
-                    .with_pooling_type(LlamaPoolingType::Mean)
-                    .with_n_ctx(NonZeroU32::new(n_batch as u32))
-                    .with_n_batch(n_batch as u32)
-                    .with_n_ubatch(n_batch as u32)
-                    .with_n_seq_max(cfg.parallel)
-                    .with_kv_unified(true)
-                    .with_n_threads(cfg.threads as i32)
-                    .with_n_threads_batch(cfg.threads as i32);
-                let b = match backend() {
-                    Ok(b) => b,
-                    Err(e) => return ready(Err(e)),
-                };
-                let ctx = match model.new_context(b, params) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return ready(Err(Error::backend(
-                            "creating llama.cpp embedding context",
-                            e.to_string(),
-                        )))
-                    }
-                };
-                let mut engine = EmbedEngine {
-                    model: &model,
-                    ctx,
-                    batch: LlamaBatch::new(n_batch, cfg.parallel as i32),
-                    n_batch,
-                    parallel: cfg.parallel as usize,
-                    max_tokens,
-                };
-                ready(Ok(model.n_embd() as usize));
-                for job in jobs {
-                    let run = std::panic::AssertUnwindSafe(|| job(&mut engine));
-                    if std::panic::catch_unwind(run).is_err() {
-                        tracing::error!("an embedding job panicked");
-                    }
-                }
-            },
-        )?;
-        Ok(LlamaEmbedder { worker, dim })
+        let (id, dim) = runtime::run(move || -> Result<(u64, usize)> {
+            let cell = load_embedder(&config)?;
+            let dim = cell.borrow_owner().n_embd() as usize;
+            Ok((runtime::keep(cell), dim))
+        })??;
+        Ok(LlamaEmbedder {
+            handle: Handle(id),
+            dim,
+        })
     }
 }
 
@@ -199,11 +194,11 @@ impl Embedder for LlamaEmbedder {
             return Ok(Vec::new());
         }
         let texts: Vec<String> = texts.iter().map(|s| s.to_string()).collect();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.worker.send(Box::new(move |e: &mut EmbedEngine<'_>| {
-            let _ = tx.send(e.embed(&texts));
-        }))?;
-        rx.recv()
-            .map_err(|_| Error::backend("embedding worker", "the job failed (see the log)"))?
+        let id = self.handle.0;
+        runtime::run(move || {
+            runtime::with::<EmbedModel, _>(id, |cell| {
+                cell.with_dependent_mut(|_, e| e.embed(&texts))
+            })
+        })??
     }
 }

@@ -330,42 +330,46 @@ impl<'m> Engine<'m> {
     /// Decodes every sequence's tokens; logits are kept for each sequence's last token only.
     /// Returns the batch index of each sequence's logits, in order.
     fn prefill(&mut self, seqs: &[(usize, &[LlamaToken])]) -> Result<Vec<i32>> {
-        // All tokens but the last of each sequence, in chunks of n_batch.
-        let mut pending: Vec<(usize, usize, LlamaToken)> = Vec::new();
+        // Every sequence's uncached tokens but its last, then every sequence's last token.
+        let mut tokens: Vec<(usize, usize, LlamaToken)> = Vec::new();
         for (seq, toks) in seqs {
             let start = self.slots[*seq].tokens.len();
-            for (i, t) in toks
-                .iter()
-                .enumerate()
-                .take(toks.len().saturating_sub(1))
-                .skip(start)
-            {
-                pending.push((*seq, i, *t));
-            }
+            let end = toks.len().saturating_sub(1);
+            tokens.extend((start.min(end)..end).map(|i| (*seq, i, toks[i])));
         }
-        for chunk in pending.chunks(self.n_batch) {
+        let bulk = tokens.len();
+        tokens.extend(
+            seqs.iter()
+                .map(|(seq, toks)| (*seq, toks.len() - 1, toks[toks.len() - 1])),
+        );
+        // Decode in chunks of n_batch, as a plain loop would (so one sequence gets bit-identical
+        // logits); all the last tokens must share the final chunk, else they get one of their own.
+        let n = self.n_batch;
+        let tail = match tokens.len() % n {
+            0 => n,
+            r => r,
+        };
+        let mut bounds: Vec<usize> = (0..tokens.len()).step_by(n).collect();
+        if tail < seqs.len() {
+            bounds = (0..bulk).step_by(n).collect();
+            bounds.push(bulk);
+        }
+        bounds.push(tokens.len());
+        for w in bounds.windows(2) {
             self.batch.clear();
-            for &(seq, pos, tok) in chunk {
+            for (i, &(seq, pos, tok)) in tokens[w[0]..w[1]].iter().enumerate() {
+                let logits = w[0] + i >= bulk;
                 self.batch
-                    .add(tok, pos as i32, &[seq as i32], false)
+                    .add(tok, pos as i32, &[seq as i32], logits)
                     .map_err(|e| backend_err("building batch", e))?;
             }
             self.ctx
                 .decode(&mut self.batch)
                 .map_err(|e| backend_err("evaluating prompt", e))?;
         }
-        // The last token of every sequence, with logits, in one batch.
-        self.batch.clear();
-        for (seq, toks) in seqs {
-            let pos = toks.len() - 1;
-            self.batch
-                .add(toks[pos], pos as i32, &[*seq as i32], true)
-                .map_err(|e| backend_err("building batch", e))?;
-        }
-        self.ctx
-            .decode(&mut self.batch)
-            .map_err(|e| backend_err("evaluating prompt", e))?;
-        Ok((0..seqs.len() as i32).collect())
+        let last_chunk = tokens.len() - bounds[bounds.len() - 2];
+        let first = (last_chunk - seqs.len()) as i32;
+        Ok((0..seqs.len() as i32).map(|i| first + i).collect())
     }
 
     fn run_group(
