@@ -7,6 +7,7 @@
 mod embed;
 mod engine;
 mod runtime;
+mod sampler;
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
