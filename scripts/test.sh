@@ -10,4 +10,5 @@ cargo build --release --locked --bin hamlet
 hamlet() { cargo run --release --locked --quiet --bin hamlet -- "$@"; }
 hamlet models pull smollm2-135m
 hamlet models pull minilm
+hamlet models pull bfcl
 cargo test --release --locked --workspace "$@"

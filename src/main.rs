@@ -30,6 +30,9 @@ enum Command {
     /// Measure speed against the raw engine underneath.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// Evaluate the model on benchmarks.
+    #[command(subcommand)]
+    Eval(cmd::eval::Command),
     /// A short tour: a chat reply, then a JSON-constrained tool call.
     Demo(cmd::demo::Args),
 }
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Models(c) => cmd::models::run(c),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Eval(c) => cmd::eval::run_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use hamlet_llm::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
+use anyhow::{bail, Context, Result};
+use hamlet_core::Llm;
+use hamlet_llm::{EmbedConfig, HttpConfig, HttpLlm, LlamaConfig, LlamaEmbedder, LlamaLlm};
 use hamlet_models::ModelCache;
 
 /// The default chat model's registry name.
@@ -25,6 +26,13 @@ pub struct ModelOpts {
     /// Layers to offload to the GPU (builds with `--features cuda`).
     #[arg(long, default_value_t = 0)]
     pub gpu_layers: u32,
+    /// Use a model served by an OpenAI-compatible server at this URL (e.g.
+    /// http://127.0.0.1:8080/v1) instead of loading one; --model is then the server's model name.
+    #[arg(long, env = "HAMLET_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// API key for --server (sent as a bearer token).
+    #[arg(long, env = "HAMLET_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 impl ModelOpts {
@@ -46,6 +54,30 @@ impl ModelOpts {
         c.context = self.context;
         c.gpu_layers = self.gpu_layers;
         Ok(c)
+    }
+
+    /// The chat backend: a server when --server is given, else the local model.
+    pub fn backend(
+        &self,
+        parallel: u32,
+        lora: Option<PathBuf>,
+        lora_scale: f32,
+    ) -> Result<Box<dyn Llm>> {
+        match &self.server {
+            Some(url) => {
+                if lora.is_some() {
+                    bail!("--lora applies an adapter to a local model; it cannot be used with --server");
+                }
+                let mut c = HttpConfig::new(url, &self.model);
+                c.api_key = self.api_key.clone();
+                c.parallel = parallel.max(1) as usize;
+                c.context_length = self.context as usize;
+                Ok(Box::new(
+                    HttpLlm::new(c).with_context(|| format!("connecting to {url}"))?,
+                ))
+            }
+            None => Ok(Box::new(self.load(parallel, lora, lora_scale)?)),
+        }
     }
 
     pub fn load(&self, parallel: u32, lora: Option<PathBuf>, lora_scale: f32) -> Result<LlamaLlm> {

@@ -2,7 +2,7 @@
 //! tool call whose JSON is constrained by a schema built from the tools on offer.
 
 use anyhow::Result;
-use hamlet_core::{GenerateRequest, Llm, Message};
+use hamlet_core::{GenerateRequest, Message};
 use serde_json::json;
 
 use crate::opts::ModelOpts;
@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let llm = a.model.load(1, None, 1.0)?;
+    let llm = a.model.backend(1, None, 1.0)?;
     let info = llm.info();
     println!(
         "model: {} ({} tokens of context)\n",

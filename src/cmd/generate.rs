@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use hamlet_core::{GenerateRequest, Llm, Message, Prompt, Sampling};
+use hamlet_core::{GenerateRequest, Message, Prompt, Sampling};
 
 use crate::opts::ModelOpts;
 
@@ -97,7 +97,7 @@ pub fn run(a: Args) -> Result<()> {
     req.stop = a.stop.clone();
     req.json_schema = schema;
     req.sampling.validate()?;
-    let llm = a.model.load(1, a.lora.clone(), a.lora_scale)?;
+    let llm = a.model.backend(1, a.lora.clone(), a.lora_scale)?;
     let mut out = std::io::stdout().lock();
     let completion = llm.generate_stream(&req, &mut |piece| {
         let _ = out.write_all(piece.as_bytes());

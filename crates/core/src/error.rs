@@ -19,11 +19,11 @@ pub enum Error {
     /// The model produced output that does not satisfy the requested JSON Schema.
     #[error("model output does not match the JSON schema: {reason} (output: {text:?})")]
     InvalidOutput { reason: String, text: String },
-    /// The backend failed (model load, decode, HTTP). The source says why.
+    /// The backend failed (model load, decode, HTTP). The message says why; the underlying error
+    /// is kept in `source` (not chained, so the message is not printed twice).
     #[error("{context}: {source}")]
     Backend {
         context: String,
-        #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
     /// The backend cannot do this at all (e.g. embeddings from an HTTP server without them, or a

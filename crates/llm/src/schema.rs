@@ -9,29 +9,25 @@ use serde_json::Value;
 
 use hamlet_core::{Error, Result};
 
-/// A schema that has been checked and compiled: the grammar for decoding, a validator for replies.
-pub struct CompiledSchema {
-    pub grammar: String,
+/// A checked schema that validates replies (for backends that constrain decoding themselves).
+pub struct SchemaValidator {
     validator: jsonschema::Validator,
 }
 
-impl std::fmt::Debug for CompiledSchema {
+impl std::fmt::Debug for SchemaValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledSchema")
-            .field("grammar_len", &self.grammar.len())
-            .finish()
+        f.debug_struct("SchemaValidator").finish_non_exhaustive()
     }
 }
 
-impl CompiledSchema {
-    /// Checks `schema` against the JSON Schema meta-schema and converts it to a GBNF grammar.
+impl SchemaValidator {
+    /// Checks `schema` against the JSON Schema meta-schema.
     pub fn new(schema: &Value) -> Result<Self> {
         check(schema)?;
         let validator = jsonschema::validator_for(schema).map_err(|e| {
             Error::InvalidRequest(format!("JSON schema: {e} (at {})", e.schema_path()))
         })?;
-        let grammar = to_grammar(schema)?;
-        Ok(CompiledSchema { grammar, validator })
+        Ok(SchemaValidator { validator })
     }
 
     /// Parses `text` as JSON and validates it, saying what is wrong and where.
@@ -48,6 +44,27 @@ impl CompiledSchema {
             });
         }
         Ok(value)
+    }
+}
+
+/// A schema that has been checked and compiled: the grammar for decoding, a validator for replies.
+#[derive(Debug)]
+pub struct CompiledSchema {
+    pub grammar: String,
+    validator: SchemaValidator,
+}
+
+impl CompiledSchema {
+    /// Checks `schema` against the JSON Schema meta-schema and converts it to a GBNF grammar.
+    pub fn new(schema: &Value) -> Result<Self> {
+        let validator = SchemaValidator::new(schema)?;
+        let grammar = to_grammar(schema)?;
+        Ok(CompiledSchema { grammar, validator })
+    }
+
+    /// Parses `text` as JSON and validates it against the schema.
+    pub fn parse(&self, text: &str) -> Result<Value> {
+        self.validator.parse(text)
     }
 }
 

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 pub mod cache;
 pub mod convert;
+pub mod datasets;
 pub mod fetch;
 pub mod gguf;
 pub mod registry;

@@ -53,6 +53,7 @@ struct EmbedEngine<'m> {
 
 impl EmbedEngine<'_> {
     fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let _span = tracing::debug_span!("embed", texts = texts.len()).entered();
         let mut tokenized = Vec::with_capacity(texts.len());
         for (i, t) in texts.iter().enumerate() {
             let mut toks = self.model.vocab().tokenize(t.as_bytes(), true, false);

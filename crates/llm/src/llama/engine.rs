@@ -255,6 +255,7 @@ impl<'m> Engine<'m> {
         requests: &[GenerateRequest],
         on_text: &mut dyn FnMut(usize, &str),
     ) -> Vec<Result<Completion>> {
+        let _span = tracing::debug_span!("generate", requests = requests.len()).entered();
         let mut results: Vec<Option<Result<Completion>>> = requests.iter().map(|_| None).collect();
         let mut ready = Vec::new();
         for (i, req) in requests.iter().enumerate() {
@@ -492,6 +493,17 @@ impl<'m> Engine<'m> {
                     },
                     json,
                 };
+                tracing::debug!(
+                    request = l.prepared.index,
+                    slot = l.seq,
+                    prompt_tokens = completion.prompt_tokens,
+                    cached_tokens = completion.cached_tokens,
+                    completion_tokens = completion.completion_tokens,
+                    prompt_ms = completion.timings.prompt_ms,
+                    generation_ms = completion.timings.generation_ms,
+                    finish = ?completion.finish,
+                    "completed"
+                );
                 (l.prepared.index, Ok(completion))
             })
             .collect())

@@ -1,0 +1,405 @@
+//! An OpenAI-compatible HTTP backend, for models served elsewhere: llama.cpp's `llama-server`,
+//! vLLM, Ollama, LM Studio or OpenAI itself.
+//!
+//! Chat prompts go to `POST {base}/chat/completions`, raw prompts to `POST {base}/completions`,
+//! embeddings to `POST {base}/embeddings`. JSON-Schema requests ask the server for
+//! `response_format: json_schema`, and the reply is validated here again, whatever the server did.
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use hamlet_core::{
+    l2_normalize, Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, ModelInfo,
+    Prompt, Result, Timings,
+};
+use serde_json::{json, Value};
+
+use crate::schema::SchemaValidator;
+
+/// Where and how to reach the server.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Base URL including the API prefix, e.g. `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    /// The `model` field sent with every request.
+    pub model: String,
+    /// Sent as `Authorization: Bearer ...` when set.
+    pub api_key: Option<String>,
+    pub timeout: Duration,
+    /// Requests of a batch sent at once (the server batches them).
+    pub parallel: usize,
+    /// The context length to report (the server's own limit is what counts).
+    pub context_length: usize,
+    /// Also send `top_k`, `min_p` and `repeat_penalty`, which llama.cpp, vLLM and Ollama accept
+    /// but OpenAI's API does not.
+    pub extended_sampling: bool,
+}
+
+impl HttpConfig {
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        HttpConfig {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            model: model.into(),
+            api_key: None,
+            timeout: Duration::from_secs(300),
+            parallel: 4,
+            context_length: 4096,
+            extended_sampling: true,
+        }
+    }
+}
+
+/// Joins an error and its sources into one line ("sending request: connection refused").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+struct Client {
+    cfg: HttpConfig,
+    http: reqwest::blocking::Client,
+}
+
+impl Client {
+    fn new(cfg: HttpConfig) -> Result<Self> {
+        if !(cfg.base_url.starts_with("http://") || cfg.base_url.starts_with("https://")) {
+            return Err(Error::InvalidRequest(format!(
+                "server URL {:?} must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)",
+                cfg.base_url
+            )));
+        }
+        let http = reqwest::blocking::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::backend("building the HTTP client", chain(&e)))?;
+        Ok(Client { cfg, http })
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Result<reqwest::blocking::Response> {
+        let url = format!("{}/{path}", self.cfg.base_url);
+        let mut req = self.http.post(&url).json(body);
+        if let Some(key) = &self.cfg.api_key {
+            req = req.bearer_auth(key);
+        }
+        let resp = req
+            .send()
+            .map_err(|e| Error::backend(format!("POST {url}"), chain(&e)))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let mut text = resp.text().unwrap_or_default();
+            text.truncate(500);
+            return Err(Error::backend(
+                format!("POST {url}"),
+                format!("the server answered {status}: {text}"),
+            ));
+        }
+        Ok(resp)
+    }
+}
+
+/// A chat/completion model behind an OpenAI-compatible server.
+pub struct HttpLlm {
+    client: Client,
+}
+
+impl std::fmt::Debug for HttpLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpLlm")
+            .field("base_url", &self.client.cfg.base_url)
+            .finish()
+    }
+}
+
+impl HttpLlm {
+    pub fn new(config: HttpConfig) -> Result<Self> {
+        Ok(HttpLlm {
+            client: Client::new(config)?,
+        })
+    }
+
+    fn body(&self, req: &GenerateRequest) -> (&'static str, Value) {
+        let cfg = &self.client.cfg;
+        let s = &req.sampling;
+        let mut body = json!({
+            "model": cfg.model,
+            "max_tokens": req.max_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": s.seed,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if cfg.extended_sampling {
+            body["top_k"] = json!(s.top_k);
+            body["min_p"] = json!(s.min_p);
+            body["repeat_penalty"] = json!(s.repeat_penalty);
+        }
+        if !req.stop.is_empty() {
+            body["stop"] = json!(req.stop);
+        }
+        if let Some(schema) = &req.json_schema {
+            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "reply", "strict": true, "schema": schema}});
+        }
+        match &req.prompt {
+            Prompt::Chat(messages) => {
+                body["messages"] = json!(messages
+                    .iter()
+                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                    .collect::<Vec<_>>());
+                ("chat/completions", body)
+            }
+            Prompt::Raw(text) => {
+                body["prompt"] = json!(text);
+                ("completions", body)
+            }
+        }
+    }
+}
+
+fn check_request(req: &GenerateRequest) -> Result<Option<SchemaValidator>> {
+    if req.prompt.is_empty() {
+        return Err(Error::InvalidRequest(
+            "prompt is empty: give the model something to continue".into(),
+        ));
+    }
+    if req.max_tokens == 0 {
+        return Err(Error::InvalidRequest(
+            "max_tokens must be at least 1".into(),
+        ));
+    }
+    if req.stop.iter().any(String::is_empty) {
+        return Err(Error::InvalidRequest(
+            "stop strings must not be empty".into(),
+        ));
+    }
+    req.sampling.validate()?;
+    req.json_schema
+        .as_ref()
+        .map(SchemaValidator::new)
+        .transpose()
+}
+
+impl Llm for HttpLlm {
+    fn info(&self) -> ModelInfo {
+        let cfg = &self.client.cfg;
+        ModelInfo {
+            name: cfg.model.clone(),
+            context_length: cfg.context_length,
+            parallel: cfg.parallel.max(1),
+        }
+    }
+
+    fn generate_stream(
+        &self,
+        request: &GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Completion> {
+        let validator = check_request(request)?;
+        let (path, body) = self.body(request);
+        let started = Instant::now();
+        let resp = self.client.post(path, &body)?;
+        let mut text = String::new();
+        let (mut finish, mut first, mut chunks) = (FinishReason::Stop, None, 0usize);
+        let (mut prompt_tokens, mut completion_tokens) = (0usize, None);
+        for line in BufReader::new(resp).lines() {
+            let line =
+                line.map_err(|e| Error::backend("reading the server's stream", chain(&e)))?;
+            let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+                continue;
+            };
+            if data == "[DONE]" {
+                break;
+            }
+            let event: Value = serde_json::from_str(data).map_err(|e| {
+                Error::backend("reading the server's stream", format!("{e} in {data:?}"))
+            })?;
+            if let Some(err) = event.get("error") {
+                return Err(Error::backend("the server reported", err.to_string()));
+            }
+            if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+                prompt_tokens = usage["prompt_tokens"].as_u64().unwrap_or(0) as usize;
+                completion_tokens = usage["completion_tokens"].as_u64().map(|n| n as usize);
+            }
+            let Some(choice) = event["choices"].get(0) else {
+                continue;
+            };
+            let piece = choice["delta"]["content"]
+                .as_str()
+                .or_else(|| choice["text"].as_str())
+                .unwrap_or("");
+            if !piece.is_empty() {
+                first.get_or_insert_with(Instant::now);
+                chunks += 1;
+                text.push_str(piece);
+                on_text(piece);
+            }
+            match choice["finish_reason"].as_str() {
+                Some("length") => finish = FinishReason::Length,
+                Some(_) => finish = FinishReason::Stop,
+                None => {}
+            }
+        }
+        let first = first.unwrap_or_else(Instant::now);
+        let json = match &validator {
+            Some(v) => Some(v.parse(&text).map_err(|e| match (e, finish) {
+                (Error::InvalidOutput { reason, text }, FinishReason::Length) => {
+                    Error::InvalidOutput {
+                        reason: format!("{reason}; the reply was cut off by max_tokens"),
+                        text,
+                    }
+                }
+                (e, _) => e,
+            })?),
+            None => None,
+        };
+        Ok(Completion {
+            text,
+            finish,
+            prompt_tokens,
+            cached_tokens: 0,
+            completion_tokens: completion_tokens.unwrap_or(chunks),
+            timings: Timings {
+                prompt_ms: (first - started).as_secs_f64() * 1e3,
+                generation_ms: first.elapsed().as_secs_f64() * 1e3,
+            },
+            json,
+        })
+    }
+
+    /// Sends up to `parallel` requests at once; the server decodes them together.
+    fn generate_batch(&self, requests: &[GenerateRequest]) -> Vec<Result<Completion>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for chunk in requests.chunks(self.client.cfg.parallel.max(1)) {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|r| s.spawn(move || self.generate(r)))
+                    .collect();
+                for h in handles {
+                    out.push(h.join().unwrap_or_else(|_| {
+                        Err(Error::backend("HTTP request", "the thread panicked"))
+                    }));
+                }
+            });
+        }
+        out
+    }
+
+    /// An estimate (about four bytes a token): the OpenAI API has no tokenizer endpoint.
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(text.len().div_ceil(4))
+    }
+}
+
+/// An embedding model behind an OpenAI-compatible `/embeddings` endpoint.
+pub struct HttpEmbedder {
+    client: Client,
+    dim: usize,
+}
+
+impl std::fmt::Debug for HttpEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpEmbedder")
+            .field("base_url", &self.client.cfg.base_url)
+            .field("dim", &self.dim)
+            .finish()
+    }
+}
+
+impl HttpEmbedder {
+    /// Connects and learns the vector length with one small request.
+    pub fn connect(config: HttpConfig) -> Result<Self> {
+        let mut e = HttpEmbedder {
+            client: Client::new(config)?,
+            dim: 0,
+        };
+        e.dim = e
+            .request(&["dimension probe"])?
+            .first()
+            .map(Vec::len)
+            .unwrap_or(0);
+        if e.dim == 0 {
+            return Err(Error::backend(
+                "POST /embeddings",
+                "the server returned an empty vector",
+            ));
+        }
+        Ok(e)
+    }
+
+    fn request(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let body = json!({"model": self.client.cfg.model, "input": texts});
+        let resp: Value = self
+            .client
+            .post("embeddings", &body)?
+            .json()
+            .map_err(|e| Error::backend("reading /embeddings", chain(&e)))?;
+        let data = resp["data"]
+            .as_array()
+            .ok_or_else(|| Error::backend("reading /embeddings", "no `data` array in the reply"))?;
+        let mut out = vec![Vec::new(); texts.len()];
+        for (i, item) in data.iter().enumerate() {
+            let index = item["index"].as_u64().map(|n| n as usize).unwrap_or(i);
+            let vec: Vec<f32> = item["embedding"]
+                .as_array()
+                .ok_or_else(|| {
+                    Error::backend(
+                        "reading /embeddings",
+                        format!("item {i} has no `embedding`"),
+                    )
+                })?
+                .iter()
+                .map(|x| x.as_f64().unwrap_or(0.0) as f32)
+                .collect();
+            let slot = out.get_mut(index).ok_or_else(|| {
+                Error::backend("reading /embeddings", format!("index {index} out of range"))
+            })?;
+            *slot = vec;
+        }
+        if let Some(i) = out.iter().position(Vec::is_empty) {
+            return Err(Error::backend(
+                "reading /embeddings",
+                format!("no vector for text {i}"),
+            ));
+        }
+        for v in &mut out {
+            l2_normalize(v);
+        }
+        Ok(out)
+    }
+}
+
+impl Embedder for HttpEmbedder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
+            return Err(Error::InvalidRequest(format!(
+                "text {i} is empty: nothing to embed"
+            )));
+        }
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.request(texts)?;
+        if let Some(v) = out.iter().find(|v| v.len() != self.dim) {
+            return Err(Error::backend(
+                "reading /embeddings",
+                format!("a vector of {} values, expected {}", v.len(), self.dim),
+            ));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,252 @@
+//! The OpenAI-compatible HTTP backend against a real HTTP server on loopback that speaks the
+//! OpenAI protocol (streamed chat and completions, embeddings, errors).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use hamlet_core::{Embedder, Error, FinishReason, GenerateRequest, Llm, Message};
+use hamlet_llm::{HttpConfig, HttpEmbedder, HttpLlm};
+use serde_json::{json, Value};
+
+type Handler = dyn Fn(&str, &Value) -> (u16, String) + Send + Sync;
+
+/// Serves every connection with `handler(path, body)`; records the requests.
+struct Server {
+    url: String,
+    seen: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+fn serve(handler: impl Fn(&str, &Value) -> (u16, String) + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handler: Arc<Handler> = Arc::new(handler);
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (handler, log) = (handler.clone(), log.clone());
+            std::thread::spawn(move || answer(stream, &*handler, &log));
+        }
+    });
+    Server { url, seen }
+}
+
+fn answer(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<(String, Value)>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).unwrap();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    log.lock().unwrap().push((path.clone(), body.clone()));
+    let (status, text) = handler(&path, &body);
+    let kind = if text.starts_with("data:") {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+}
+
+/// An SSE stream of chat deltas, a finish reason and a usage record.
+fn sse_chat(pieces: &[&str], finish: &str) -> String {
+    let mut out = String::new();
+    for p in pieces {
+        out += &format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})
+        );
+    }
+    out += &format!(
+        "data: {}\n\n",
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    );
+    out += &format!(
+        "data: {}\n\n",
+        json!({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": pieces.len()}})
+    );
+    out + "data: [DONE]\n\n"
+}
+
+fn llm(url: &str) -> HttpLlm {
+    HttpLlm::new(HttpConfig::new(url, "test-model")).unwrap()
+}
+
+#[test]
+fn chat_is_streamed_and_the_request_is_well_formed() {
+    let server = serve(|_, _| (200, sse_chat(&["Hel", "lo", " world"], "stop")));
+    let mut pieces = Vec::new();
+    let req = GenerateRequest::chat(vec![Message::system("Be brief."), Message::user("Hi")])
+        .with_max_tokens(9)
+        .with_stop("\n");
+    let c = llm(&server.url)
+        .generate_stream(&req, &mut |p| pieces.push(p.to_string()))
+        .unwrap();
+    assert_eq!(c.text, "Hello world");
+    assert_eq!(pieces.concat(), c.text);
+    assert_eq!(
+        (c.prompt_tokens, c.completion_tokens, c.finish),
+        (11, 3, FinishReason::Stop)
+    );
+    let (path, body) = server.seen.lock().unwrap()[0].clone();
+    assert_eq!(path, "/v1/chat/completions");
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["max_tokens"], 9);
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stop"], json!(["\n"]));
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    );
+    assert!(body.get("top_k").is_some() && body.get("response_format").is_none());
+}
+
+#[test]
+fn raw_prompts_use_the_completions_endpoint() {
+    let server = serve(|_, _| {
+        let ev = |t: &str, f: Value| {
+            format!(
+                "data: {}\n\n",
+                json!({"choices": [{"text": t, "finish_reason": f}]})
+            )
+        };
+        (
+            200,
+            ev("5, 6", Value::Null) + &ev(", 7", json!("length")) + "data: [DONE]\n\n",
+        )
+    });
+    let c = llm(&server.url)
+        .generate(&GenerateRequest::raw("1, 2, 3, 4,").with_max_tokens(2))
+        .unwrap();
+    assert_eq!(c.text, "5, 6, 7");
+    assert_eq!(c.finish, FinishReason::Length);
+    assert_eq!(server.seen.lock().unwrap()[0].0, "/v1/completions");
+}
+
+#[test]
+fn schema_replies_are_requested_and_validated() {
+    let schema =
+        json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let good = serve(|_, _| (200, sse_chat(&["{\"n\": ", "4}"], "stop")));
+    let c = llm(&good.url)
+        .generate(&GenerateRequest::chat(vec![Message::user("n?")]).with_schema(schema.clone()))
+        .unwrap();
+    assert_eq!(c.json, Some(json!({"n": 4})));
+    let body = good.seen.lock().unwrap()[0].1.clone();
+    assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
+
+    let bad = serve(|_, _| (200, sse_chat(&["{\"n\": \"four\"}"], "stop")));
+    let err = llm(&bad.url)
+        .generate(&GenerateRequest::chat(vec![Message::user("n?")]).with_schema(schema))
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidOutput { .. }), "{err}");
+    assert!(err.to_string().contains("/n"), "{err}");
+}
+
+#[test]
+fn server_errors_and_unreachable_servers_are_clear() {
+    let server = serve(|_, _| {
+        (
+            500,
+            r#"{"error": {"message": "model not loaded"}}"#.to_string(),
+        )
+    });
+    let err = llm(&server.url)
+        .generate(&GenerateRequest::raw("hi"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("500") && err.contains("model not loaded"),
+        "{err}"
+    );
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = llm(&format!("http://127.0.0.1:{port}/v1"))
+        .generate(&GenerateRequest::raw("hi"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.to_lowercase().contains("connect"),
+        "{err}"
+    );
+
+    let err = HttpLlm::new(HttpConfig::new("127.0.0.1:8080", "m"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("http://"), "{err}");
+    let err = llm(&server.url)
+        .generate(&GenerateRequest::raw(""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prompt is empty"), "{err}");
+}
+
+#[test]
+fn a_batch_is_sent_concurrently_and_answered_in_order() {
+    let server = serve(|_, body| {
+        let q = body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        (200, sse_chat(&[&format!("echo {q}")], "stop"))
+    });
+    let reqs: Vec<GenerateRequest> = (0..7)
+        .map(|i| GenerateRequest::chat(vec![Message::user(format!("q{i}"))]))
+        .collect();
+    let out = llm(&server.url).generate_batch(&reqs);
+    let texts: Vec<String> = out.into_iter().map(|r| r.unwrap().text).collect();
+    assert_eq!(
+        texts,
+        (0..7).map(|i| format!("echo q{i}")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn embeddings_are_ordered_by_index_and_normalised() {
+    let server = serve(|_, body| {
+        let n = body["input"].as_array().map(Vec::len).unwrap_or(0);
+        // Answer in reverse order, with index fields, unnormalised.
+        let data: Vec<Value> = (0..n)
+            .rev()
+            .map(|i| json!({"index": i, "embedding": [i as f64 + 1.0, 0.0, 0.0, 1.0]}))
+            .collect();
+        (200, json!({"data": data}).to_string())
+    });
+    let e = HttpEmbedder::connect(HttpConfig::new(&server.url, "embed")).unwrap();
+    assert_eq!(e.dim(), 4);
+    let v = e.embed(&["a", "b", "c"]).unwrap();
+    let norm = |x: &[f32]| x.iter().map(|a| a * a).sum::<f32>();
+    assert!(v.iter().all(|x| (norm(x) - 1.0).abs() < 1e-5));
+    assert!(v[0][0] < v[1][0] && v[1][0] < v[2][0], "{v:?}");
+    assert!(e
+        .embed(&["ok", " "])
+        .unwrap_err()
+        .to_string()
+        .contains("text 1 is empty"));
+}

@@ -1,0 +1,85 @@
+//! Dependencies point one way: `hamlet-core` at the bottom (serde and thiserror only), the
+//! backends above it, the binary on top. Read from `cargo metadata` so a new edge fails here.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn metadata() -> Value {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The normal (not dev, not build) dependencies of a workspace package.
+fn deps(meta: &Value, package: &str) -> BTreeSet<String> {
+    let pkg = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == package)
+        .unwrap();
+    pkg["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn core_depends_on_serde_and_thiserror_only() {
+    let core = deps(&metadata(), "hamlet-core");
+    let allowed: BTreeSet<String> = ["serde", "serde_json", "thiserror"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(
+        core.is_subset(&allowed),
+        "hamlet-core must stay free of runtimes and backends: {core:?}"
+    );
+}
+
+#[test]
+fn library_crates_depend_downwards_only() {
+    let meta = metadata();
+    let internal = |p: &str| {
+        deps(&meta, p)
+            .into_iter()
+            .filter(|d| d.starts_with("hamlet"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(internal("hamlet-llm"), vec!["hamlet-core"]);
+    assert_eq!(
+        internal("hamlet-eval"),
+        vec!["hamlet-core"],
+        "the evaluation runs on the Llm trait, not a backend"
+    );
+    assert!(
+        internal("hamlet-models").is_empty(),
+        "{:?}",
+        internal("hamlet-models")
+    );
+    for p in ["hamlet-core", "hamlet-llm", "hamlet-models", "hamlet-eval"] {
+        assert!(
+            !internal(p).contains(&"hamlet".to_string()),
+            "{p} depends on the binary"
+        );
+    }
+}
