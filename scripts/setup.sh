@@ -45,6 +45,8 @@ ensure_build_deps() {
             local lib
             lib=$(python3 -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))' 2>/dev/null) || true
             [ -n "$lib" ] && export LIBCLANG_PATH="$lib"
+            # The pip libclang has no clang resource headers (stdbool.h...): use gcc's.
+            command -v gcc >/dev/null 2>&1 && export BINDGEN_EXTRA_CLANG_ARGS="-I$(gcc -print-file-name=include) ${BINDGEN_EXTRA_CLANG_ARGS:-}"
         fi
     fi
     command -v cmake >/dev/null 2>&1 || die "cmake is still missing"

@@ -254,7 +254,7 @@ fn bench_llm(a: LlmArgs) -> Result<()> {
     )?;
 
     // 2. Time to first token with a shared ~1,000-token prefix.
-    let prefix = document(760);
+    let prefix = document(880);
     let ask = |q: &str| {
         GenerateRequest::chat(vec![
             Message::system(prefix.clone()),

@@ -182,6 +182,22 @@ impl GenerateRequest {
         self.cache_key = Some(key.into());
         self
     }
+
+    /// Checks what every backend needs: a prompt, room for a token, non-empty stop strings and
+    /// sampling values in range. (The JSON Schema is checked by the backend that compiles it.)
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: &str| Err(crate::Error::InvalidRequest(why.to_string()));
+        if self.prompt.is_empty() {
+            return bad("prompt is empty: give the model something to continue");
+        }
+        if self.max_tokens == 0 {
+            return bad("max_tokens must be at least 1");
+        }
+        if self.stop.iter().any(String::is_empty) {
+            return bad("stop strings must not be empty");
+        }
+        self.sampling.validate()
+    }
 }
 
 /// Why generation ended.

@@ -167,22 +167,7 @@ impl HttpLlm {
 }
 
 fn check_request(req: &GenerateRequest) -> Result<Option<SchemaValidator>> {
-    if req.prompt.is_empty() {
-        return Err(Error::InvalidRequest(
-            "prompt is empty: give the model something to continue".into(),
-        ));
-    }
-    if req.max_tokens == 0 {
-        return Err(Error::InvalidRequest(
-            "max_tokens must be at least 1".into(),
-        ));
-    }
-    if req.stop.iter().any(String::is_empty) {
-        return Err(Error::InvalidRequest(
-            "stop strings must not be empty".into(),
-        ));
-    }
-    req.sampling.validate()?;
+    req.validate()?;
     req.json_schema
         .as_ref()
         .map(SchemaValidator::new)

@@ -197,22 +197,7 @@ impl<'m> Engine<'m> {
     }
 
     fn prepare(&mut self, index: usize, req: &GenerateRequest) -> Result<Prepared> {
-        if req.prompt.is_empty() {
-            return Err(Error::InvalidRequest(
-                "prompt is empty: give the model something to continue".into(),
-            ));
-        }
-        if req.max_tokens == 0 {
-            return Err(Error::InvalidRequest(
-                "max_tokens must be at least 1".into(),
-            ));
-        }
-        if req.stop.iter().any(String::is_empty) {
-            return Err(Error::InvalidRequest(
-                "stop strings must not be empty".into(),
-            ));
-        }
-        req.sampling.validate()?;
+        req.validate()?;
         let schema = match &req.json_schema {
             Some(s) => Some(self.compile(s)?),
             None => None,
