@@ -25,8 +25,8 @@ pub fn run(c: Command) -> Result<()> {
         Command::List => {
             println!("cache: {}", cache.models_dir().display());
             println!(
-                "{:<14} {:<10} {:<9} {:>9}  {}",
-                "NAME", "KIND", "STATUS", "SIZE", "FILE / SOURCE"
+                "{:<14} {:<10} {:<9} {:>9}  FILE / SOURCE",
+                "NAME", "KIND", "STATUS", "SIZE"
             );
             for m in cache.list()? {
                 let kind = m.kind.map(|k| k.to_string()).unwrap_or_else(|| "-".into());

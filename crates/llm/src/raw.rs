@@ -63,62 +63,60 @@ fn generate(
     threads: usize,
     context: u32,
 ) -> Result<RawRun> {
-    {
-        let err = |what: &'static str| move |e: String| Error::backend(what, e);
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(context))
-            .with_n_batch(512)
-            .with_n_threads(threads as i32)
-            .with_n_threads_batch(threads as i32);
-        let mut ctx = model
-            .new_context(backend()?, params)
-            .map_err(|e| err("context")(e.to_string()))?;
-        let tokens = model.vocab().tokenize(prompt.as_bytes(), true, true);
-        let mut batch = LlamaBatch::new(512, 1);
-        let t0 = Instant::now();
-        let chunks: Vec<&[_]> = tokens.chunks(512).collect();
-        for (c, chunk) in chunks.iter().enumerate() {
-            batch.clear();
-            for (i, t) in chunk.iter().enumerate() {
-                let pos = (c * 512 + i) as i32;
-                let last = c + 1 == chunks.len() && i + 1 == chunk.len();
-                batch
-                    .add(*t, pos, &[0], last)
-                    .map_err(|e| err("batch")(e.to_string()))?;
-            }
-            ctx.decode(&mut batch)
-                .map_err(|e| err("decode")(e.to_string()))?;
-        }
-        let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let mut sampler = LlamaSampler::greedy();
-        let mut text = Vec::new();
-        let mut generated = 0;
-        let mut pos = tokens.len() as i32;
-        let t1 = Instant::now();
-        while max_tokens > 0 {
-            let tok = sampler.sample(&ctx, batch.n_tokens() - 1);
-            if model.vocab().is_eog(tok) {
-                break;
-            }
-            text.extend(model.vocab().token_to_piece(tok, false, None));
-            generated += 1;
-            if generated >= max_tokens {
-                break;
-            }
-            batch.clear();
+    let err = |what: &'static str| move |e: String| Error::backend(what, e);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(context))
+        .with_n_batch(512)
+        .with_n_threads(threads as i32)
+        .with_n_threads_batch(threads as i32);
+    let mut ctx = model
+        .new_context(backend()?, params)
+        .map_err(|e| err("context")(e.to_string()))?;
+    let tokens = model.vocab().tokenize(prompt.as_bytes(), true, true);
+    let mut batch = LlamaBatch::new(512, 1);
+    let t0 = Instant::now();
+    let chunks: Vec<&[_]> = tokens.chunks(512).collect();
+    for (c, chunk) in chunks.iter().enumerate() {
+        batch.clear();
+        for (i, t) in chunk.iter().enumerate() {
+            let pos = (c * 512 + i) as i32;
+            let last = c + 1 == chunks.len() && i + 1 == chunk.len();
             batch
-                .add(tok, pos, &[0], true)
+                .add(*t, pos, &[0], last)
                 .map_err(|e| err("batch")(e.to_string()))?;
-            pos += 1;
-            ctx.decode(&mut batch)
-                .map_err(|e| err("decode")(e.to_string()))?;
         }
-        Ok(RawRun {
-            prompt_tokens: tokens.len(),
-            prompt_ms,
-            generated,
-            generation_ms: t1.elapsed().as_secs_f64() * 1e3,
-            text: String::from_utf8_lossy(&text).into_owned(),
-        })
+        ctx.decode(&mut batch)
+            .map_err(|e| err("decode")(e.to_string()))?;
     }
+    let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let mut sampler = LlamaSampler::greedy();
+    let mut text = Vec::new();
+    let mut generated = 0;
+    let mut pos = tokens.len() as i32;
+    let t1 = Instant::now();
+    while generated < max_tokens {
+        let tok = sampler.sample(&ctx, batch.n_tokens() - 1);
+        if model.vocab().is_eog(tok) {
+            break;
+        }
+        text.extend(model.vocab().token_to_piece(tok, false, None));
+        generated += 1;
+        if generated >= max_tokens {
+            break;
+        }
+        batch.clear();
+        batch
+            .add(tok, pos, &[0], true)
+            .map_err(|e| err("batch")(e.to_string()))?;
+        pos += 1;
+        ctx.decode(&mut batch)
+            .map_err(|e| err("decode")(e.to_string()))?;
+    }
+    Ok(RawRun {
+        prompt_tokens: tokens.len(),
+        prompt_ms,
+        generated,
+        generation_ms: t1.elapsed().as_secs_f64() * 1e3,
+        text: String::from_utf8_lossy(&text).into_owned(),
+    })
 }
