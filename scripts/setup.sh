@@ -51,6 +51,3 @@ ensure_build_deps() {
     fi
     command -v cmake >/dev/null 2>&1 || die "cmake is still missing"
 }
-
-# Quiet OpenMP spinning: a busy 2-core machine otherwise stalls llama.cpp.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_build_deps
 export HAMLET_THREADS="${HAMLET_THREADS:-1}"
+# Quiet OpenMP spinning: a busy machine otherwise stalls llama.cpp (see docs/BENCHMARKS.md).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 cargo build --release --locked --bin hamlet
 hamlet() { cargo run --release --locked --quiet --bin hamlet -- "$@"; }
 hamlet models pull smollm2-135m

@@ -160,3 +160,19 @@ fn bad_sampling_value() {
 fn empty_embedding_text() {
     assert_one_line_error(&hamlet(&["embed", "fine", ""]), "text 2 is empty");
 }
+
+#[test]
+fn unknown_bfcl_category() {
+    assert_one_line_error(
+        &hamlet(&["eval", "bfcl", "--category", "simple_rust"]),
+        "simple_python",
+    );
+}
+
+#[test]
+fn unknown_model_to_pull() {
+    assert_one_line_error(
+        &hamlet(&["models", "pull", "no-such-model"]),
+        "known models",
+    );
+}
