@@ -176,3 +176,35 @@ fn unknown_model_to_pull() {
         "known models",
     );
 }
+
+#[test]
+fn bench_llm_reports_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.md");
+    let o = hamlet(&[
+        "bench",
+        "llm",
+        "--reps",
+        "1",
+        "--gen-tokens",
+        "8",
+        "--batch",
+        "1,2",
+        "--batch-tokens",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(report, stdout(&o));
+    for want in [
+        "raw llama-cpp-2",
+        "ratio",
+        "same greedy text from both: yes",
+        "Time to first token",
+        "one batch (tok/s)",
+    ] {
+        assert!(report.contains(want), "{want:?} missing from:\n{report}");
+    }
+}
