@@ -95,8 +95,24 @@ pub fn resolve(name_or_path: &str) -> Result<PathBuf> {
     Ok(ModelCache::open_default().resolve(name_or_path)?)
 }
 
+/// Loads the embedding model. When the default one (MiniLM) is not pulled but the default chat
+/// model is, the chat model is used instead, with a warning: its mean-pooled states are much
+/// weaker embeddings (`hamlet models pull minilm` fixes that).
 pub fn load_embedder(name_or_path: &str, threads: usize) -> Result<LlamaEmbedder> {
-    let path = resolve(name_or_path)?;
+    let cache = ModelCache::open_default();
+    let path = match cache.resolve(name_or_path) {
+        Ok(p) => p,
+        Err(e) if name_or_path == DEFAULT_EMBED_MODEL => match cache.path_of(DEFAULT_MODEL) {
+            Some(chat) => {
+                tracing::warn!(
+                    "{DEFAULT_EMBED_MODEL} is not pulled: embedding with the chat model {DEFAULT_MODEL}, which gives much weaker vectors (run `hamlet models pull {DEFAULT_EMBED_MODEL}`)"
+                );
+                chat
+            }
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     let mut c = EmbedConfig::new(&path);
     c.threads = threads;
     LlamaEmbedder::load(c).with_context(|| format!("loading embedding model {}", path.display()))

@@ -208,3 +208,32 @@ fn bench_llm_reports_every_section() {
         assert!(report.contains(want), "{want:?} missing from:\n{report}");
     }
 }
+
+/// A cache holding only the chat model: `hamlet embed` falls back to it, with a warning.
+#[test]
+fn embed_falls_back_to_the_chat_model_when_minilm_is_missing() {
+    let real = hamlet_models::ModelCache::open_default();
+    let chat = real.resolve("smollm2-135m").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let models = home.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let name = chat.file_name().unwrap();
+    std::os::unix::fs::symlink(&chat, models.join(name)).unwrap();
+    let manifest = format!("{}.json", chat.display());
+    std::fs::copy(
+        &manifest,
+        models.join(format!("{}.json", name.to_string_lossy())),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hamlet"))
+        .args(["embed", "a cat", "a dog"])
+        .env("HAMLET_HOME", home.path())
+        .env("HAMLET_THREADS", "1")
+        .env_remove("HAMLET_EMBED_MODEL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("much weaker"), "{}", stderr(&o));
+    let v: Vec<Vec<f32>> = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!((v.len(), v[0].len()), (2, 576), "SmolLM2's hidden size");
+}
