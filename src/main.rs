@@ -33,6 +33,8 @@ enum Command {
     /// Evaluate the model on benchmarks.
     #[command(subcommand)]
     Eval(cmd::eval::Command),
+    /// Serve the local model over an OpenAI-compatible HTTP API (loopback by default).
+    Serve(cmd::serve::Args),
     /// A short tour: a chat reply, then a JSON-constrained tool call.
     Demo(cmd::demo::Args),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Eval(c) => cmd::eval::run_cmd(c),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,3 +4,4 @@ pub mod embed;
 pub mod eval;
 pub mod generate;
 pub mod models;
+pub mod serve;
