@@ -82,6 +82,17 @@ fn load_all(category: Category) -> Vec<(Case, Option<Answer>)> {
     }
 }
 
+/// Every answered case that BFCL's own rules make satisfiable, with its answer.
+fn satisfiable() -> Vec<(Case, Answer)> {
+    Category::all()
+        .iter()
+        .filter(|c| c.has_answers())
+        .flat_map(|&c| load_all(c))
+        .filter(|(case, _)| !UNSATISFIABLE.contains(&case.id.as_str()))
+        .filter_map(|(case, answer)| answer.map(|a| (case, a)))
+        .collect()
+}
+
 fn verdict(case: &Case, answer: &Answer, calls: &[Call]) -> Verdict {
     check(case.category, &case.functions, Some(answer), calls)
 }
@@ -142,32 +153,26 @@ fn ground_truth_passes() {
 #[test]
 fn every_allowed_value_passes() {
     let mut failures = Vec::new();
-    for &category in Category::all().iter().filter(|c| c.has_answers()) {
-        for (case, answer) in load_all(category) {
-            let Some(answer) = answer else { continue };
-            if UNSATISFIABLE.contains(&case.id.as_str()) {
-                continue;
-            }
-            let base = answer.reference_calls(&case.functions);
-            for (i, exp) in answer.ground_truth.iter().enumerate() {
-                for (arg, allowed) in &exp.args {
-                    // Dicts are written as {key: [allowed]}: covered by the
-                    // reference calls and the unit tests instead.
-                    let plain = |v: &&Value| {
-                        v.as_str() != Some("")
-                            && !v.is_object()
-                            && !v.as_array().is_some_and(|a| a.iter().any(Value::is_object))
-                    };
-                    for v in allowed.iter().filter(plain) {
-                        let mut calls = base.clone();
-                        if !calls[i].args.contains_key(arg) {
-                            continue;
-                        }
-                        calls[i].args.insert(arg.clone(), v.clone());
-                        let verdict = verdict(&case, &answer, &calls);
-                        if !verdict.valid {
-                            failures.push(format!("{} {arg}={v}: {:?}", case.id, verdict.reason));
-                        }
+    for (case, answer) in satisfiable() {
+        let base = answer.reference_calls(&case.functions);
+        for (i, exp) in answer.ground_truth.iter().enumerate() {
+            for (arg, allowed) in &exp.args {
+                // Dicts are written as {key: [allowed]}: covered by the
+                // reference calls and the unit tests instead.
+                let plain = |v: &&Value| {
+                    v.as_str() != Some("")
+                        && !v.is_object()
+                        && !v.as_array().is_some_and(|a| a.iter().any(Value::is_object))
+                };
+                for v in allowed.iter().filter(plain) {
+                    let mut calls = base.clone();
+                    if !calls[i].args.contains_key(arg) {
+                        continue;
+                    }
+                    calls[i].args.insert(arg.clone(), v.clone());
+                    let verdict = verdict(&case, &answer, &calls);
+                    if !verdict.valid {
+                        failures.push(format!("{} {arg}={v}: {:?}", case.id, verdict.reason));
                     }
                 }
             }
@@ -207,58 +212,52 @@ fn disallowed(v: &Value) -> Value {
 fn mutations_fail() {
     let mut survivors = Vec::new();
     let mut tried = 0;
-    for &category in Category::all().iter().filter(|c| c.has_answers()) {
-        for (case, answer) in load_all(category) {
-            let Some(answer) = answer else { continue };
-            if UNSATISFIABLE.contains(&case.id.as_str()) {
-                continue;
-            }
-            let base = answer.reference_calls(&case.functions);
-            let mut mutants: Vec<(String, Vec<Call>)> = Vec::new();
-            for (i, call) in base.iter().enumerate() {
-                let doc = case
-                    .functions
-                    .iter()
-                    .find(|f| f.name == answer.ground_truth[i].name);
-                let required: Vec<String> = doc
-                    .and_then(|d| d.parameters["required"].as_array().cloned())
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect();
-                for r in required.iter().filter(|r| call.args.contains_key(*r)) {
-                    let mut m = base.clone();
-                    m[i].args.remove(r);
-                    mutants.push((format!("drop required {r}"), m));
-                }
+    for (case, answer) in satisfiable() {
+        let base = answer.reference_calls(&case.functions);
+        let mut mutants: Vec<(String, Vec<Call>)> = Vec::new();
+        for (i, call) in base.iter().enumerate() {
+            let doc = case
+                .functions
+                .iter()
+                .find(|f| f.name == answer.ground_truth[i].name);
+            let required: Vec<String> = doc
+                .and_then(|d| d.parameters["required"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            for r in required.iter().filter(|r| call.args.contains_key(*r)) {
                 let mut m = base.clone();
-                m[i].name = format!("{}_renamed", call.name);
-                mutants.push(("rename".into(), m));
-                let mut m = base.clone();
-                m[i].args.insert("zzz_unknown_arg".into(), json!(1));
-                mutants.push(("unknown arg".into(), m));
-                for (arg, v) in &call.args {
-                    let changed = disallowed(v);
-                    let allowed = &answer.ground_truth[i].args[arg];
-                    if allowed.contains(&changed) {
-                        continue; // both booleans allowed
-                    }
-                    let mut m = base.clone();
-                    m[i].args.insert(arg.clone(), changed);
-                    mutants.push((format!("change {arg}"), m));
-                }
+                m[i].args.remove(r);
+                mutants.push((format!("drop required {r}"), m));
             }
             let mut m = base.clone();
-            m.pop();
-            mutants.push(("drop a call".into(), m));
+            m[i].name = format!("{}_renamed", call.name);
+            mutants.push(("rename".into(), m));
             let mut m = base.clone();
-            m.push(base[0].clone());
-            mutants.push(("extra call".into(), m));
-            for (what, calls) in mutants {
-                tried += 1;
-                if verdict(&case, &answer, &calls).valid {
-                    survivors.push(format!("{}: {what}", case.id));
+            m[i].args.insert("zzz_unknown_arg".into(), json!(1));
+            mutants.push(("unknown arg".into(), m));
+            for (arg, v) in &call.args {
+                let changed = disallowed(v);
+                let allowed = &answer.ground_truth[i].args[arg];
+                if allowed.contains(&changed) {
+                    continue; // both booleans allowed
                 }
+                let mut m = base.clone();
+                m[i].args.insert(arg.clone(), changed);
+                mutants.push((format!("change {arg}"), m));
+            }
+        }
+        let mut m = base.clone();
+        m.pop();
+        mutants.push(("drop a call".into(), m));
+        let mut m = base.clone();
+        m.push(base[0].clone());
+        mutants.push(("extra call".into(), m));
+        for (what, calls) in mutants {
+            tried += 1;
+            if verdict(&case, &answer, &calls).valid {
+                survivors.push(format!("{}: {what}", case.id));
             }
         }
     }
