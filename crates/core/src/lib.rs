@@ -11,10 +11,15 @@
 
 mod error;
 mod llm;
+pub mod memory;
 pub mod testing;
+pub mod trace;
 
 pub use error::{Error, Result};
 pub use llm::{
     l2_normalize, Completion, Embedder, FinishReason, GenerateRequest, Llm, Message, ModelInfo,
     Prompt, Role, Sampling, Timings,
+};
+pub use memory::{
+    MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled, TimeMs,
 };

@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use crate::{
-    Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, ModelInfo, Result, Timings,
+    Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, MemoryId, MemoryRecord,
+    MemoryStream, ModelInfo, NewMemory, RecallQuery, Recalled, Result, Timings,
 };
 
 /// An [`Llm`] that answers with scripted replies, in order, and records every request it saw.
@@ -119,6 +120,108 @@ impl Embedder for HashEmbedder {
                 v
             })
             .collect())
+    }
+}
+
+/// An in-memory [`MemoryStream`]: relevance is the share of query words found in a memory, recency
+/// and importance as the real store scores them. For loop tests only; `hamlet-memory` is the store.
+#[derive(Debug, Default)]
+pub struct VecMemory {
+    records: Mutex<Vec<MemoryRecord>>,
+}
+
+impl VecMemory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything stored so far.
+    pub fn all(&self) -> Vec<MemoryRecord> {
+        self.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+impl MemoryStream for VecMemory {
+    fn add(&self, m: NewMemory) -> Result<MemoryId> {
+        let mut records = self
+            .records
+            .lock()
+            .map_err(|_| Error::Unsupported("memory lock poisoned".into()))?;
+        let id = records.len() as MemoryId + 1;
+        records.push(MemoryRecord {
+            id,
+            agent: m.agent,
+            kind: m.kind,
+            text: m.text,
+            created: m.created,
+            last_accessed: m.created,
+            importance: m.importance.unwrap_or(5).clamp(1, 10),
+            embedding: Vec::new(),
+            evidence: m.evidence,
+            expires: m.expires,
+            metadata: m.metadata,
+        });
+        Ok(id)
+    }
+
+    fn recall(&self, q: &RecallQuery) -> Result<Vec<Recalled>> {
+        let mut records = self
+            .records
+            .lock()
+            .map_err(|_| Error::Unsupported("memory lock poisoned".into()))?;
+        let qw = words(&q.text);
+        let mut hits: Vec<(usize, Recalled)> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| q.agent.as_ref().is_none_or(|a| &r.agent == a))
+            .filter(|(_, r)| q.kinds.is_empty() || q.kinds.contains(&r.kind))
+            .filter(|(_, r)| q.after.is_none_or(|t| r.created >= t))
+            .filter(|(_, r)| q.before.is_none_or(|t| r.created < t))
+            .filter(|(_, r)| r.expires.is_none_or(|t| t > q.now))
+            .map(|(i, r)| {
+                let rw = words(&r.text);
+                let relevance = if qw.is_empty() {
+                    0.0
+                } else {
+                    qw.iter().filter(|w| rw.contains(w)).count() as f32 / qw.len() as f32
+                };
+                let hours = (q.now - r.last_accessed).max(0) as f64 / 3_600_000.0;
+                let recency = 0.995f64.powf(hours) as f32;
+                let importance = f32::from(r.importance - 1) / 9.0;
+                let score = recency + importance + relevance;
+                (
+                    i,
+                    Recalled {
+                        record: r.clone(),
+                        score,
+                        recency,
+                        importance,
+                        relevance,
+                    },
+                )
+            })
+            .collect();
+        hits.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then(a.0.cmp(&b.0)));
+        hits.truncate(q.k);
+        for (i, _) in &hits {
+            records[*i].last_accessed = q.now;
+        }
+        Ok(hits.into_iter().map(|(_, h)| h).collect())
+    }
+
+    fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
+        Ok(self
+            .records
+            .lock()
+            .ok()
+            .and_then(|r| r.iter().find(|m| m.id == id).cloned()))
     }
 }
 

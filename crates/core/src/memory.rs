@@ -1,0 +1,218 @@
+//! Memory records and the long-term memory interface.
+//!
+//! `hamlet-memory` implements [`MemoryStream`] durably (SQLite + vector index + BM25); the agent
+//! loop's `remember`/`recall` tools and the town's agents speak only to this trait, so they can be
+//! tested against [`crate::testing::VecMemory`] and run on the real store unchanged.
+//!
+//! Times are milliseconds since the Unix epoch. The town passes its simulated clock (converted to
+//! the same unit), the agent loop passes wall time; recency decays per hour of whichever is given.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// Identifier of a stored memory (assigned by the store, increasing).
+pub type MemoryId = i64;
+
+/// Milliseconds since the Unix epoch (wall or simulated time).
+pub type TimeMs = i64;
+
+/// What a memory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryKind {
+    /// Something perceived (an event, an object state, another agent's action).
+    Observation,
+    /// An insight derived from other memories (see [`MemoryRecord::evidence`]).
+    Reflection,
+    /// A plan or schedule item.
+    Plan,
+    /// A conversation (or a summary of one).
+    Chat,
+    /// The result of a tool call, or a fact the agent chose to remember.
+    ToolResult,
+}
+
+impl MemoryKind {
+    pub const ALL: [MemoryKind; 5] = [
+        MemoryKind::Observation,
+        MemoryKind::Reflection,
+        MemoryKind::Plan,
+        MemoryKind::Chat,
+        MemoryKind::ToolResult,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryKind::Observation => "observation",
+            MemoryKind::Reflection => "reflection",
+            MemoryKind::Plan => "plan",
+            MemoryKind::Chat => "chat",
+            MemoryKind::ToolResult => "tool_result",
+        }
+    }
+
+    /// Parses the snake_case name; the error lists the valid names.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        MemoryKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = MemoryKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "unknown memory kind {s:?}: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// One stored memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    pub id: MemoryId,
+    /// The agent whose memory this is.
+    pub agent: String,
+    pub kind: MemoryKind,
+    pub text: String,
+    pub created: TimeMs,
+    pub last_accessed: TimeMs,
+    /// 1 (mundane) to 10 (poignant).
+    pub importance: u8,
+    /// Unit-length embedding of `text` (empty when the store keeps vectors elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub embedding: Vec<f32>,
+    /// The memories a reflection rests on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<MemoryId>,
+    /// After this time the memory is no longer recalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<TimeMs>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A memory to store. The store fills in the id, the embedding and (when `importance` is `None`)
+/// the importance rating.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMemory {
+    pub agent: String,
+    pub kind: MemoryKind,
+    pub text: String,
+    pub created: TimeMs,
+    #[serde(default)]
+    pub importance: Option<u8>,
+    #[serde(default)]
+    pub evidence: Vec<MemoryId>,
+    #[serde(default)]
+    pub expires: Option<TimeMs>,
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl NewMemory {
+    pub fn new(
+        agent: impl Into<String>,
+        kind: MemoryKind,
+        text: impl Into<String>,
+        created: TimeMs,
+    ) -> Self {
+        NewMemory {
+            agent: agent.into(),
+            kind,
+            text: text.into(),
+            created,
+            importance: None,
+            evidence: Vec::new(),
+            expires: None,
+            metadata: serde_json::Map::new(),
+        }
+    }
+
+    pub fn importance(mut self, importance: u8) -> Self {
+        self.importance = Some(importance);
+        self
+    }
+
+    pub fn evidence(mut self, ids: impl IntoIterator<Item = MemoryId>) -> Self {
+        self.evidence = ids.into_iter().collect();
+        self
+    }
+}
+
+/// What to recall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecallQuery {
+    /// Free text; relevance is measured against it.
+    pub text: String,
+    /// Only this agent's memories (`None`: everyone's).
+    pub agent: Option<String>,
+    /// Only these kinds (empty: all kinds).
+    pub kinds: Vec<MemoryKind>,
+    /// Only memories created at or after this time.
+    pub after: Option<TimeMs>,
+    /// Only memories created before this time.
+    pub before: Option<TimeMs>,
+    /// How many to return.
+    pub k: usize,
+    /// "Now" for recency and expiry; retrieval sets `last_accessed` to it.
+    pub now: TimeMs,
+}
+
+impl RecallQuery {
+    pub fn new(text: impl Into<String>, k: usize, now: TimeMs) -> Self {
+        RecallQuery {
+            text: text.into(),
+            agent: None,
+            kinds: Vec::new(),
+            after: None,
+            before: None,
+            k,
+            now,
+        }
+    }
+
+    pub fn agent(mut self, agent: impl Into<String>) -> Self {
+        self.agent = Some(agent.into());
+        self
+    }
+
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = MemoryKind>) -> Self {
+        self.kinds = kinds.into_iter().collect();
+        self
+    }
+}
+
+/// A recalled memory with its score and the score's parts (each normalised to 0..=1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recalled {
+    pub record: MemoryRecord,
+    pub score: f32,
+    pub recency: f32,
+    pub importance: f32,
+    pub relevance: f32,
+}
+
+/// A long-term memory stream. Implementations are durable and thread-safe; calls block.
+pub trait MemoryStream: Send + Sync {
+    /// Stores a memory and returns its id. Once this returns, the memory survives a crash.
+    fn add(&self, memory: NewMemory) -> Result<MemoryId>;
+
+    /// The best `k` memories for the query, best first, and marks them accessed at `query.now`.
+    fn recall(&self, query: &RecallQuery) -> Result<Vec<Recalled>>;
+
+    /// A memory by id.
+    fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>>;
+}
+
+impl<T: MemoryStream + ?Sized> MemoryStream for std::sync::Arc<T> {
+    fn add(&self, memory: NewMemory) -> Result<MemoryId> {
+        (**self).add(memory)
+    }
+    fn recall(&self, query: &RecallQuery) -> Result<Vec<Recalled>> {
+        (**self).recall(query)
+    }
+    fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
+        (**self).get(id)
+    }
+}

@@ -1,0 +1,190 @@
+//! The trace of an agent run: one JSON object per line in `RUN_DIR/trace.jsonl`.
+//!
+//! The agent loop appends these as it goes (`hamlet-agent`), `hamlet run --resume` rebuilds a run
+//! from them, the TUI draws them and `hamlet tune export-trajectories` turns successful runs into
+//! training data. Each step keeps the exact prompt the model saw and its raw reply, so a step can be
+//! replayed or trained on without guessing how the prompt was built.
+
+use serde::{Deserialize, Serialize};
+
+use crate::memory::TimeMs;
+use crate::Message;
+
+/// The file name of the trace inside a run directory.
+pub const TRACE_FILE: &str = "trace.jsonl";
+
+/// One line of `trace.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TraceEvent {
+    Start(RunStart),
+    Step(StepRecord),
+    Reflect(ReflectRecord),
+    End(RunEnd),
+}
+
+/// How the run began (written once, first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStart {
+    pub run_id: String,
+    /// The agent's name, and the file it came from (if any).
+    pub agent: String,
+    #[serde(default)]
+    pub agent_file: Option<String>,
+    pub goal: String,
+    pub model: String,
+    pub workspace: String,
+    pub started: TimeMs,
+    /// The tools the agent may call.
+    pub tools: Vec<String>,
+}
+
+/// What the model decided to think and do in one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub thoughts: Thoughts,
+    pub tool: String,
+    pub args: serde_json::Value,
+}
+
+/// The reasoning part of an action (AutoGPT's `thoughts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Thoughts {
+    #[serde(default)]
+    pub reasoning: String,
+    #[serde(default)]
+    pub plan: String,
+    #[serde(default)]
+    pub criticism: String,
+}
+
+/// How an action turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservationStatus {
+    /// The tool ran and succeeded.
+    Ok,
+    /// The tool ran and failed (bad path, bad expression, HTTP error...).
+    ToolError,
+    /// The runtime refused the call (not allowed, outside the workspace, repeated).
+    Refused,
+    /// The user declined the action when asked for approval.
+    Declined,
+    /// The model's reply was not a valid action.
+    Invalid,
+}
+
+/// What the agent observed after its action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub status: ObservationStatus,
+    /// The text shown to the model (already truncated, with a visible note, when it was long).
+    pub text: String,
+    /// When the tool's output was cut, its full length in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_from: Option<usize>,
+}
+
+impl Observation {
+    pub fn is_ok(&self) -> bool {
+        self.status == ObservationStatus::Ok
+    }
+}
+
+/// Tokens and time spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
+    pub completion_tokens: u64,
+    pub model_ms: f64,
+    pub tool_ms: f64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.cached_tokens += other.cached_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.model_ms += other.model_ms;
+        self.tool_ms += other.tool_ms;
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// One plan-act-observe step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// 1-based.
+    pub step: u32,
+    pub at: TimeMs,
+    /// The exact messages the model was given.
+    pub prompt: Vec<Message>,
+    /// The model's raw reply.
+    pub raw: String,
+    /// The parsed action (`None` when the reply was not a valid action).
+    pub action: Option<Action>,
+    pub observation: Observation,
+    pub usage: Usage,
+}
+
+/// A reflection: the plan revised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReflectRecord {
+    /// The step after which it happened.
+    pub step: u32,
+    pub at: TimeMs,
+    /// Why: "every N steps", "after a failed action", "repeated action", "before giving up".
+    pub reason: String,
+    pub prompt: Vec<Message>,
+    pub raw: String,
+    /// The revised plan.
+    pub plan: String,
+    pub usage: Usage,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The agent called `finish`.
+    Finished,
+    MaxSteps,
+    MaxTokens,
+    WallTime,
+    /// The same action kept repeating after a reflection.
+    Loop,
+    /// Too many invalid or failed actions in a row.
+    Stuck,
+    /// Ctrl-C or the approval prompt's quit: the run can be resumed.
+    Interrupted,
+    /// The model backend failed.
+    BackendError,
+}
+
+impl StopReason {
+    /// Whether `hamlet run --resume` may continue a run that stopped this way.
+    pub fn resumable(self) -> bool {
+        matches!(
+            self,
+            StopReason::Interrupted | StopReason::BackendError | StopReason::WallTime
+        )
+    }
+}
+
+/// How the run ended (written last; absent when the process died).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEnd {
+    pub step: u32,
+    pub at: TimeMs,
+    pub reason: StopReason,
+    /// The `finish` answer.
+    #[serde(default)]
+    pub answer: Option<String>,
+    /// Human-readable explanation of the stop.
+    pub message: String,
+    pub usage: Usage,
+}
