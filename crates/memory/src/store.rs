@@ -1,0 +1,406 @@
+//! [`MemoryStore`]: opening, writing, index repair and rebuild. Retrieval is in `recall.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hamlet_core::{Embedder, Llm, MemoryId, MemoryRecord, NewMemory};
+
+use crate::db::{Db, NewRow};
+use crate::prompts::{ask_json, Prompts};
+use crate::rt::Runtime;
+use crate::score::Scoring;
+use crate::text::TextIndex;
+use crate::vector::{FlatIndex, QdrantIndex, VectorIndex, VectorPoint};
+use crate::{Error, Result};
+
+/// Which vector index the store keeps beside SQLite.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum VectorBackend {
+    /// The embedded exact-scan index in the store's directory (the default).
+    #[default]
+    Embedded,
+    /// A Qdrant server: gRPC URL (e.g. `http://localhost:6334`) and collection name.
+    Qdrant { url: String, collection: String },
+}
+
+/// Settings of a store.
+#[derive(Debug, Clone)]
+pub struct MemoryConfig {
+    pub scoring: Scoring,
+    /// Candidates fetched from each index per recall: `max(k × over_fetch, min_candidates)`.
+    pub over_fetch: usize,
+    pub min_candidates: usize,
+    /// Importance of a memory added without one when no LLM is given to rate it.
+    pub default_importance: u8,
+    /// A directory whose `*.j2` files override the built-in memory prompts.
+    pub prompts_dir: Option<PathBuf>,
+    pub vector: VectorBackend,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            scoring: Scoring::default(),
+            over_fetch: 10,
+            min_candidates: 50,
+            default_importance: 5,
+            prompts_dir: None,
+            vector: VectorBackend::Embedded,
+        }
+    }
+}
+
+/// The durable memory stream: SQLite first, then the vector and BM25 indexes.
+pub struct MemoryStore {
+    pub(crate) dir: PathBuf,
+    pub(crate) db: Db,
+    pub(crate) text: TextIndex,
+    pub(crate) vectors: Box<dyn VectorIndex>,
+    pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) llm: Option<Arc<dyn Llm>>,
+    pub(crate) config: MemoryConfig,
+    pub(crate) prompts: Prompts,
+    /// Held while writing; `true` when the indexes have uncommitted changes.
+    pub(crate) write: Mutex<bool>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("dir", &self.dir)
+            .field("vectors", &self.vectors.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+static ABORT_AFTER_SQLITE: AtomicBool = AtomicBool::new(false);
+
+/// Test hook: abort the process right after the next SQLite commit, before the indexes are
+/// written (the crash-safety test re-executes itself with this set). Not for other uses.
+#[doc(hidden)]
+pub fn abort_after_sqlite_commit_for_tests(on: bool) {
+    ABORT_AFTER_SQLITE.store(on, Ordering::SeqCst);
+}
+
+impl MemoryStore {
+    /// Opens (creating if missing) the store in directory `dir` with the default settings.
+    pub fn open(dir: impl AsRef<Path>, embedder: Arc<dyn Embedder>) -> Result<Self> {
+        Self::open_with(dir, embedder, None, MemoryConfig::default())
+    }
+
+    /// Opens the store with an optional LLM (to rate importance, reflect and summarise) and
+    /// settings. Indexes that lag behind SQLite (a crash between commits) are repaired here.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        embedder: Arc<dyn Embedder>,
+        llm: Option<Arc<dyn Llm>>,
+        config: MemoryConfig,
+    ) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let path_err = |reason: String| Error::Path {
+            path: dir.clone(),
+            reason,
+        };
+        if dir.is_file() {
+            return Err(path_err(
+                "is a file; the store is a directory (give a new or existing directory)".into(),
+            ));
+        }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| path_err(format!("cannot create the directory: {e}")))?;
+        let rt = Runtime::new()?;
+        let db = Db::open(&dir.join("memory.sqlite"), rt.clone())?;
+        let dim = embedder.dim();
+        match db.meta("dim")? {
+            Some(d) if d.parse::<usize>().ok() != Some(dim) => {
+                return Err(Error::DimensionMismatch {
+                    path: dir.clone(),
+                    stored: d.parse().unwrap_or(0),
+                    given: dim,
+                    model: db.meta("embedder")?.unwrap_or_default(),
+                })
+            }
+            Some(_) => {}
+            None => db.set_meta("dim", &dim.to_string())?,
+        }
+        let text = TextIndex::open(&dir.join("bm25"))?;
+        let vectors: Box<dyn VectorIndex> = match &config.vector {
+            VectorBackend::Embedded => Box::new(FlatIndex::open(&dir.join("vectors"), dim)?),
+            VectorBackend::Qdrant { url, collection } => Box::new(QdrantIndex::connect_with(
+                url,
+                collection,
+                dim,
+                rt.clone(),
+            )?),
+        };
+        let store = MemoryStore {
+            prompts: Prompts::new(config.prompts_dir.clone()),
+            dir,
+            db,
+            text,
+            vectors,
+            embedder,
+            llm,
+            config,
+            write: Mutex::new(false),
+        };
+        store.repair()?;
+        Ok(store)
+    }
+
+    /// Records the embedding model's name (shown by `stats` and in dimension-mismatch errors).
+    pub fn set_embedder_name(&self, name: &str) -> Result<()> {
+        self.db.set_meta("embedder", name)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &MemoryConfig {
+        &self.config
+    }
+
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    pub fn llm(&self) -> Option<&Arc<dyn Llm>> {
+        self.llm.as_ref()
+    }
+
+    /// Brings each index up to SQLite's newest id, re-applying the rows above its watermark.
+    fn repair(&self) -> Result<()> {
+        let max = self.db.max_id()?;
+        let (vw, tw) = (self.vectors.watermark()?, self.text.watermark()?);
+        if vw > max || tw > max {
+            tracing::warn!(vector = vw, bm25 = tw, sqlite = max, "an index is ahead of SQLite (was the database replaced?): rebuilding");
+            self.rebuild(&mut |_, _| {})?;
+            return Ok(());
+        }
+        for (name, from) in [("vector", vw), ("bm25", tw)] {
+            if from == max {
+                continue;
+            }
+            tracing::info!(index = name, from, to = max, "repairing an index that lags SQLite");
+            let mut after = from;
+            loop {
+                let page = self.db.records_after(after, 2000)?;
+                let Some(last) = page.last().map(|r| r.id) else { break };
+                if name == "vector" {
+                    let pts: Vec<VectorPoint> = page.iter().map(VectorPoint::of).collect();
+                    self.vectors.upsert(&pts)?;
+                } else {
+                    self.text.upsert(&page)?;
+                }
+                after = last;
+            }
+            if name == "vector" {
+                self.vectors.commit(max)?;
+            } else {
+                self.text.commit(max)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops both indexes and rebuilds them from SQLite; `progress(done, total)` is called as
+    /// it goes. Returns how many memories were indexed.
+    pub fn rebuild(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
+        let _w = self.lock_write()?;
+        let total = self.db.counts()?.iter().map(|c| c.2 as u64).sum::<u64>();
+        self.vectors.clear()?;
+        self.text.clear()?;
+        let (mut after, mut done) = (0, 0u64);
+        progress(0, total);
+        loop {
+            let page = self.db.records_after(after, 2000)?;
+            let Some(last) = page.last().map(|r| r.id) else { break };
+            let pts: Vec<VectorPoint> = page.iter().map(VectorPoint::of).collect();
+            self.vectors.upsert(&pts)?;
+            self.text.upsert(&page)?;
+            done += page.len() as u64;
+            progress(done, total);
+            after = last;
+        }
+        let max = self.db.max_id()?;
+        self.vectors.commit(max)?;
+        self.text.commit(max)?;
+        Ok(done)
+    }
+
+    pub(crate) fn lock_write(&self) -> Result<std::sync::MutexGuard<'_, bool>> {
+        self.write
+            .lock()
+            .map_err(|_| Error::Invalid("the store's write lock was poisoned by a panic".into()))
+    }
+
+    /// Commits pending index changes (the store does this before every search and on drop).
+    pub fn flush(&self) -> Result<()> {
+        let mut pending = self.lock_write()?;
+        if *pending {
+            let max = self.db.max_id()?;
+            self.vectors.commit(max)?;
+            self.text.commit(max)?;
+            *pending = false;
+        }
+        Ok(())
+    }
+
+    /// Stores memories (one SQLite transaction) and returns their ids. Importance is rated by the
+    /// LLM when not given (or the configured default when there is no LLM); texts are embedded.
+    pub fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
+        let texts: Vec<&str> = memories.iter().map(|m| m.text.as_str()).collect();
+        let vectors = self.embed(&texts)?;
+        self.add_embedded(memories.into_iter().zip(vectors).collect())
+    }
+
+    /// Stores memories whose embeddings are already computed (unit length, the store's dim).
+    pub fn add_embedded(&self, memories: Vec<(NewMemory, Vec<f32>)>) -> Result<Vec<MemoryId>> {
+        let mut rows = Vec::with_capacity(memories.len());
+        for (m, embedding) in memories {
+            validate(&m, embedding.len(), self.embedder.dim())?;
+            let importance = match m.importance {
+                Some(i) => i,
+                None => self.rate_importance(&m.agent, &m.text),
+            };
+            rows.push(NewRow {
+                agent: m.agent,
+                kind: m.kind,
+                text: m.text,
+                created: m.created,
+                importance,
+                embedding,
+                evidence: m.evidence,
+                expires: m.expires,
+                metadata: m.metadata,
+            });
+        }
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pending = self.lock_write()?;
+        let ids = self.db.insert(&rows)?;
+        if ABORT_AFTER_SQLITE.load(Ordering::SeqCst) {
+            std::process::abort();
+        }
+        let records: Vec<MemoryRecord> = rows
+            .into_iter()
+            .zip(&ids)
+            .map(|(r, &id)| MemoryRecord {
+                id,
+                agent: r.agent,
+                kind: r.kind,
+                text: r.text,
+                created: r.created,
+                last_accessed: r.created,
+                importance: r.importance,
+                embedding: r.embedding,
+                evidence: r.evidence,
+                expires: r.expires,
+                metadata: r.metadata,
+            })
+            .collect();
+        let pts: Vec<VectorPoint> = records.iter().map(VectorPoint::of).collect();
+        self.vectors.upsert(&pts)?;
+        self.text.upsert(&records)?;
+        *pending = true;
+        Ok(ids)
+    }
+
+    /// Embeds texts with the store's embedder (unit length, checked dimension).
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(32) {
+            let vs = self
+                .embedder
+                .embed(chunk)
+                .map_err(|e| Error::model("embedding memory text", e))?;
+            for mut v in vs {
+                if v.len() != self.embedder.dim() {
+                    return Err(Error::Invalid(format!(
+                        "the embedder returned a {}-dimensional vector but says its dimension is {}",
+                        v.len(),
+                        self.embedder.dim()
+                    )));
+                }
+                hamlet_core::l2_normalize(&mut v);
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rates a memory 1–10 with the LLM (one grammar-constrained call); the configured default
+    /// when there is no LLM or the call fails (logged).
+    pub fn rate_importance(&self, agent: &str, text: &str) -> u8 {
+        let Some(llm) = &self.llm else {
+            return self.config.default_importance;
+        };
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 10}},
+            "required": ["rating"]
+        });
+        let ctx = minijinja::context! { agent, memory => text };
+        match ask_json(llm.as_ref(), &self.prompts, "importance.j2", ctx, schema, 16) {
+            Ok(v) => match v["rating"].as_i64() {
+                Some(r) => r.clamp(1, 10) as u8,
+                None => {
+                    tracing::warn!(reply = %v, "importance reply has no rating; using the default");
+                    self.config.default_importance
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "rating importance failed; using the default");
+                self.config.default_importance
+            }
+        }
+    }
+
+    /// A memory by id, with its embedding.
+    pub fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
+        self.db.get(id)
+    }
+
+    /// Memories by id, in the order asked (missing ids skipped).
+    pub fn get_many(&self, ids: &[MemoryId]) -> Result<Vec<MemoryRecord>> {
+        let mut rs = self.db.records(ids)?;
+        rs.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
+        Ok(rs)
+    }
+}
+
+fn validate(m: &NewMemory, got_dim: usize, dim: usize) -> Result<()> {
+    if m.text.trim().is_empty() {
+        return Err(Error::Invalid("memory text is empty".into()));
+    }
+    if m.agent.trim().is_empty() {
+        return Err(Error::Invalid(format!(
+            "memory {:?} has no agent: every memory belongs to an agent",
+            m.text
+        )));
+    }
+    if let Some(i) = m.importance {
+        if !(1..=10).contains(&i) {
+            return Err(Error::Invalid(format!(
+                "importance {i} is out of range: use 1 (mundane) to 10 (poignant)"
+            )));
+        }
+    }
+    if got_dim != dim {
+        return Err(Error::Invalid(format!(
+            "embedding has {got_dim} dimensions, the store holds {dim}"
+        )));
+    }
+    Ok(())
+}
+
+impl Drop for MemoryStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "committing the memory indexes on close failed; they will be repaired on the next open");
+        }
+    }
+}
