@@ -1,0 +1,141 @@
+//! Hamlet's fine-tuning: LoRA instruction tuning of the local backbone.
+//!
+//! Small local models follow Hamlet's action format (one JSON object with `thoughts`, `tool` and
+//! `args`) only some of the time. This crate exists so that a user can teach the very model the
+//! backend serves, on their own machine, and serve the result without converting anything:
+//!
+//! * [`model`] loads the backbone from the same GGUF file llama.cpp serves, dequantized to f32,
+//!   and runs a trainable forward pass in candle whose logits match llama.cpp's.
+//! * [`tokenizer`] rebuilds llama.cpp's byte-level BPE from the GGUF metadata, so training sees
+//!   exactly the token ids the backend will see.
+//! * [`lora`] adds low-rank adapters to the attention and MLP projections; base weights are frozen
+//!   through a matmul whose backward pass returns only the input gradient, so they cost no
+//!   gradient memory. Adapters are written as llama.cpp LoRA GGUFs (`hamlet generate --lora`), or
+//!   merged into a full f16 GGUF.
+//! * [`data`] reads Alpaca-shaped and chat-shaped JSON/JSONL, renders it with the model's chat
+//!   template, masks the loss to the reply tokens and buckets examples by length.
+//! * [`train`] is the loop: AdamW, warm-up and cosine decay, clipping, accumulation, seeded order,
+//!   checkpoints and resume, held-out evaluation.
+//! * [`trajectories`] turns successful agent runs (`trace.jsonl`) into chat training data.
+//!
+//! The crate depends on `hamlet-core` and `hamlet-models` only; the backend is not needed to train.
+
+use std::path::PathBuf;
+
+pub mod data;
+pub mod lora;
+pub mod model;
+mod ops;
+pub mod tokenizer;
+pub mod train;
+pub mod trajectories;
+
+pub use data::{Dataset, Example, LoadOptions};
+pub use lora::{LoraConfig, Target};
+pub use model::{Backbone, ModelConfig};
+pub use tokenizer::Tokenizer;
+pub use train::{StepReport, TrainConfig, TrainSummary, Trainer};
+
+/// Everything that can go wrong while preparing data, training or exporting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-system operation failed on `path`.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The base model cannot be trained by this crate (wrong architecture, missing tensors).
+    #[error("base model {path}: {detail}")]
+    Model { path: PathBuf, detail: String },
+    /// The tokenizer metadata is missing or unusable.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A dataset record is malformed; `line` is 1-based (the record's index for a JSON array).
+    #[error("{file}:{line}: {detail} (fix the record, or pass --skip-bad to skip bad records)")]
+    BadRecord {
+        file: PathBuf,
+        line: usize,
+        detail: String,
+    },
+    /// The dataset as a whole cannot be used.
+    #[error("dataset {file}: {detail}")]
+    Dataset { file: PathBuf, detail: String },
+    /// The chat template cannot be rendered.
+    #[error("chat template: {0}")]
+    Template(String),
+    /// Invalid training or LoRA settings.
+    #[error("invalid settings: {0}")]
+    Config(String),
+    /// A checkpoint directory is missing pieces or belongs to another run.
+    #[error("checkpoint {path}: {detail}")]
+    Checkpoint { path: PathBuf, detail: String },
+    /// An agent trace line could not be read.
+    #[error("trace {file}:{line}: {detail}")]
+    Trace {
+        file: PathBuf,
+        line: usize,
+        detail: String,
+    },
+    /// Model cache or GGUF writing failed.
+    #[error(transparent)]
+    Models(#[from] hamlet_models::Error),
+    /// A tensor operation failed.
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// JSON could not be written or read.
+    #[error("JSON in {what}: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for shuffling, dropout masks and initialisation:
+/// runs are reproducible from a seed on every device, and a checkpoint only needs the seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    /// Fisher-Yates shuffle.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
