@@ -75,8 +75,8 @@ fn chat_rendering_equals_the_backend_prompt() {
 }
 
 /// Stated tolerance: llama.cpp multiplies Q4_1 weights with activations rounded to 8 bits, the
-/// f32 path does not; on this model the logits then differ by well under 1.5 at most and 0.25 on
-/// average, and the top token agrees.
+/// f32 path does not. Measured on this prompt: max |diff| 0.53, mean |diff| 0.095 (of logits
+/// spanning ~30); the test allows 1.0 and 0.2, and the top token must agree.
 #[test]
 fn f32_forward_matches_backend_logits() {
     let b = common::backbone();
@@ -93,6 +93,6 @@ fn f32_forward_matches_backend_logits() {
     let argmax = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|x| x.0);
     eprintln!("logits vs backend: max |diff| {max:.4}, mean |diff| {mean:.4}");
     assert_eq!(argmax(&got), argmax(&want));
-    assert!(max < 1.5, "max |diff| {max}");
-    assert!(mean < 0.25, "mean |diff| {mean}");
+    assert!(max < 1.0, "max |diff| {max}");
+    assert!(mean < 0.2, "mean |diff| {mean}");
 }
