@@ -1,0 +1,243 @@
+//! File tools, all confined to the run's workspace.
+
+use std::io::{Read, Write};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::{Tool, ToolContext, ToolError, ToolResult};
+
+fn io_err(what: &str, path: &str, e: std::io::Error) -> ToolError {
+    let hint = match e.kind() {
+        std::io::ErrorKind::NotFound => " (use list_dir to see which files exist)",
+        std::io::ErrorKind::IsADirectory => " (it is a directory: use list_dir)",
+        _ => "",
+    };
+    ToolError::failed(format!("cannot {what} {path:?}: {e}{hint}"))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathArgs {
+    /// Path relative to the workspace root.
+    pub path: String,
+}
+
+/// Reads a text file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadFile;
+
+impl Tool for ReadFile {
+    const NAME: &'static str = "read_file";
+    type Args = PathArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Read a text file from the workspace.".into()
+    }
+    fn call(&self, ctx: &ToolContext, a: PathArgs) -> ToolResult<String> {
+        let path = ctx.workspace.resolve(&a.path)?;
+        if path.is_dir() {
+            return Err(ToolError::failed(format!(
+                "{:?} is a directory; use list_dir to see its files",
+                a.path
+            )));
+        }
+        let file = std::fs::File::open(&path).map_err(|e| io_err("read", &a.path, e))?;
+        let mut bytes = Vec::new();
+        let limit = ctx.policy.max_read_bytes;
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_err("read", &a.path, e))?;
+        let cut = bytes.len() as u64 > limit;
+        bytes.truncate(limit as usize);
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if cut {
+            text.push_str(&format!("\n[file cut at {limit} bytes]"));
+        }
+        Ok(text)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteArgs {
+    /// Path relative to the workspace root; parent directories are created.
+    pub path: String,
+    /// The text to write.
+    pub content: String,
+}
+
+fn write(ctx: &ToolContext, a: &WriteArgs, append: bool) -> ToolResult<String> {
+    if a.path.trim().is_empty() {
+        return Err(ToolError::InvalidArgs("path is empty: name a file".into()));
+    }
+    let path = ctx.workspace.resolve(&a.path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", &a.path, e))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(&path)
+        .map_err(|e| io_err("open", &a.path, e))?;
+    file.write_all(a.content.as_bytes())
+        .map_err(|e| io_err("write", &a.path, e))?;
+    let verb = if append { "appended" } else { "wrote" };
+    Ok(format!("{verb} {} bytes to {}", a.content.len(), a.path))
+}
+
+/// Writes (replaces) a text file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteFile;
+
+impl Tool for WriteFile {
+    const NAME: &'static str = "write_file";
+    type Args = WriteArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Write text to a file in the workspace, replacing what was there.".into()
+    }
+    fn call(&self, ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
+        write(ctx, &a, false)
+    }
+}
+
+/// Appends to a text file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppendFile;
+
+impl Tool for AppendFile {
+    const NAME: &'static str = "append_file";
+    type Args = WriteArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Append text to the end of a file in the workspace (created if missing).".into()
+    }
+    fn call(&self, ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
+        write(ctx, &a, true)
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Folder relative to the workspace root ("." or empty for the root).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// Lists a folder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListDir;
+
+impl Tool for ListDir {
+    const NAME: &'static str = "list_dir";
+    type Args = ListArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "List the files and folders in a workspace folder, with sizes.".into()
+    }
+    fn call(&self, ctx: &ToolContext, a: ListArgs) -> ToolResult<String> {
+        let rel = a.path.unwrap_or_default();
+        let dir = ctx.workspace.resolve(&rel)?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| io_err("list", &rel, e))?;
+        let mut lines = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => lines.push(format!("{name}/")),
+                Ok(m) => lines.push(format!("{name} ({} bytes)", m.len())),
+                Err(_) => lines.push(name),
+            }
+        }
+        lines.sort();
+        if lines.is_empty() {
+            return Ok("(empty folder)".into());
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// Text to look for (case-insensitive), or a regular expression when `regex` is true.
+    pub pattern: String,
+    /// Folder to search, relative to the workspace root (default: everything).
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub regex: Option<bool>,
+}
+
+/// Searches file names and contents.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchFiles;
+
+const MAX_MATCHES: usize = 50;
+const MAX_SEARCH_FILE: u64 = 1 << 20;
+
+impl Tool for SearchFiles {
+    const NAME: &'static str = "search_files";
+    type Args = SearchArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Find text in the workspace's files; returns matching file names and lines as path:line: text."
+            .into()
+    }
+    fn call(&self, ctx: &ToolContext, a: SearchArgs) -> ToolResult<String> {
+        if a.pattern.is_empty() {
+            return Err(ToolError::InvalidArgs("pattern is empty".into()));
+        }
+        let source = if a.regex.unwrap_or(false) {
+            a.pattern.clone()
+        } else {
+            regex::escape(&a.pattern)
+        };
+        let re = regex::RegexBuilder::new(&source)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| ToolError::InvalidArgs(format!("bad regular expression: {e}")))?;
+        let root = ctx.workspace.resolve(a.path.as_deref().unwrap_or(""))?;
+        let mut hits = Vec::new();
+        let mut more = false;
+        // Symlinks are not followed, so the walk cannot leave the workspace.
+        for entry in walkdir::WalkDir::new(&root).sort_by_file_name().into_iter().flatten() {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = ctx.workspace.relative(entry.path());
+            if re.is_match(&rel) {
+                hits.push(format!("{rel}: (file name matches)"));
+            }
+            let too_big = entry.metadata().map(|m| m.len() > MAX_SEARCH_FILE).unwrap_or(true);
+            if too_big {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+            let text = String::from_utf8_lossy(&bytes);
+            for (i, line) in text.lines().enumerate() {
+                if re.is_match(line) {
+                    let line: String = line.chars().take(200).collect();
+                    hits.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+                }
+            }
+            if hits.len() > MAX_MATCHES {
+                more = true;
+                break;
+            }
+        }
+        hits.truncate(MAX_MATCHES);
+        if hits.is_empty() {
+            return Ok(format!("no matches for {:?}", a.pattern));
+        }
+        let mut out = hits.join("\n");
+        if more {
+            out.push_str(&format!("\n[more matches not shown; the first {MAX_MATCHES} are above]"));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,116 @@
+//! The tools Hamlet's agents act with, and the runtime rules that confine them.
+//!
+//! A tool is a typed Rust value: a name, an `Args` type the model's JSON must deserialize into, a
+//! JSON Schema derived from `Args` (schemars), and a `call`. The agent loop asks the model for an
+//! action constrained to the schemas of the tools the agent is allowed, then hands the arguments to
+//! [`Registry::call`]. Whether a call may run at all is decided here and in the loop, never by the
+//! prompt:
+//!
+//! - files stay inside the run's [`Workspace`] (`..`, absolute paths and escaping symlinks are
+//!   refused);
+//! - `http_get` refuses loopback, private and link-local addresses unless the [`Policy`] allows them,
+//!   checks every redirect, and pins the address it checked;
+//! - `shell` exists only when the policy lists allowed programs, runs them without a shell, in the
+//!   workspace, with a timeout;
+//! - a failing tool returns a [`ToolError`], which the loop shows the model as an observation.
+
+mod calc;
+mod error;
+mod fs;
+mod http;
+mod memory;
+mod registry;
+mod shell;
+mod workspace;
+
+pub use calc::Calculator;
+pub use error::{ToolError, ToolResult};
+pub use fs::{AppendFile, ListDir, ReadFile, SearchFiles, WriteFile};
+pub use http::{check_address, HttpGet};
+pub use memory::{Recall, Remember};
+pub use registry::{schema_of, DynTool, Finish, Registry, Tool};
+pub use shell::Shell;
+pub use workspace::Workspace;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hamlet_core::MemoryStream;
+
+/// What the runtime lets tools do. The defaults are the safe ones.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Let `http_get` reach loopback, private and link-local addresses.
+    pub allow_private_network: bool,
+    /// Hosts (names or addresses) that may be reached even when private, e.g. a local wiki.
+    pub allow_hosts: Vec<String>,
+    /// Programs `shell` may run (by name, as found on `PATH`); empty means the shell is off.
+    pub shell_allow: Vec<String>,
+    pub shell_timeout: Duration,
+    pub http_timeout: Duration,
+    /// Largest HTTP body read, in bytes.
+    pub http_max_bytes: usize,
+    /// Largest file `read_file` reads, in bytes.
+    pub max_read_bytes: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow_private_network: false,
+            allow_hosts: Vec::new(),
+            shell_allow: Vec::new(),
+            shell_timeout: Duration::from_secs(20),
+            http_timeout: Duration::from_secs(15),
+            http_max_bytes: 2 << 20,
+            max_read_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Everything a tool call may touch.
+#[derive(Clone)]
+pub struct ToolContext {
+    pub workspace: Workspace,
+    pub policy: Policy,
+    /// Long-term memory for `remember` / `recall` (absent: those tools fail with a clear error).
+    pub memory: Option<Arc<dyn MemoryStream>>,
+    /// Whose memories `remember` / `recall` use.
+    pub agent: String,
+}
+
+impl ToolContext {
+    pub fn new(workspace: Workspace, policy: Policy) -> Self {
+        ToolContext {
+            workspace,
+            policy,
+            memory: None,
+            agent: "agent".into(),
+        }
+    }
+
+    pub fn with_memory(mut self, memory: Arc<dyn MemoryStream>, agent: impl Into<String>) -> Self {
+        self.memory = Some(memory);
+        self.agent = agent.into();
+        self
+    }
+}
+
+impl std::fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("workspace", &self.workspace)
+            .field("policy", &self.policy)
+            .field("memory", &self.memory.is_some())
+            .field("agent", &self.agent)
+            .finish()
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

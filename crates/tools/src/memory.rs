@@ -1,0 +1,87 @@
+//! `remember` / `recall`: the agent's long-term memory (any [`hamlet_core::MemoryStream`]).
+
+use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::{now_ms, Tool, ToolContext, ToolError, ToolResult};
+
+fn store(ctx: &ToolContext) -> ToolResult<&dyn MemoryStream> {
+    ctx.memory.as_deref().ok_or_else(|| {
+        ToolError::failed("long-term memory is not enabled for this run (use --memory DB)")
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RememberArgs {
+    /// The fact to keep, as one self-contained sentence.
+    pub text: String,
+    /// 1 (mundane) to 10 (crucial); rated by the model when left out.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10))]
+    pub importance: Option<u8>,
+}
+
+/// Stores a fact in long-term memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Remember;
+
+impl Tool for Remember {
+    const NAME: &'static str = "remember";
+    type Args = RememberArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Save a fact to long-term memory so it can be recalled in this or a later run.".into()
+    }
+    fn call(&self, ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
+        if a.text.trim().is_empty() {
+            return Err(ToolError::InvalidArgs("text is empty".into()));
+        }
+        let mut memory = NewMemory::new(&ctx.agent, MemoryKind::ToolResult, a.text, now_ms());
+        memory.importance = a.importance.map(|i| i.clamp(1, 10));
+        let id = store(ctx)?
+            .add(memory)
+            .map_err(|e| ToolError::failed(format!("cannot save the memory: {e}")))?;
+        Ok(format!("remembered as memory #{id}"))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecallArgs {
+    /// What to look for.
+    pub query: String,
+    /// How many memories to return (default 5, at most 20).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 20))]
+    pub k: Option<u8>,
+}
+
+/// Retrieves memories relevant to a query.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recall;
+
+impl Tool for Recall {
+    const NAME: &'static str = "recall";
+    type Args = RecallArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Search long-term memory for facts related to a query.".into()
+    }
+    fn call(&self, ctx: &ToolContext, a: RecallArgs) -> ToolResult<String> {
+        let k = usize::from(a.k.unwrap_or(5).clamp(1, 20));
+        let query = RecallQuery::new(a.query, k, now_ms()).agent(&ctx.agent);
+        let hits = store(ctx)?
+            .recall(&query)
+            .map_err(|e| ToolError::failed(format!("cannot search memory: {e}")))?;
+        if hits.is_empty() {
+            return Ok("no memories found".into());
+        }
+        Ok(hits
+            .iter()
+            .map(|h| format!("#{} ({:.2}) {}", h.record.id, h.score, h.record.text))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}

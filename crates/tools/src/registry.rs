@@ -1,0 +1,204 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{ToolContext, ToolError, ToolResult};
+
+/// A typed tool.
+pub trait Tool: Send + Sync + 'static {
+    /// The name the model calls it by.
+    const NAME: &'static str;
+    /// What the model's JSON deserializes into; its JSON Schema constrains the model.
+    type Args: DeserializeOwned + JsonSchema;
+    /// What the tool returns; strings are shown as they are, anything else as JSON.
+    type Output: Serialize;
+
+    /// One or two sentences for the model.
+    fn description(&self) -> String;
+
+    fn call(&self, ctx: &ToolContext, args: Self::Args) -> ToolResult<Self::Output>;
+}
+
+/// The object-safe form of [`Tool`], for a registry chosen at run time.
+pub trait DynTool: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> String;
+    /// JSON Schema of the arguments.
+    fn parameters(&self) -> Value;
+    /// Runs the tool on JSON arguments and renders its output as text.
+    fn call_json(&self, ctx: &ToolContext, args: Value) -> ToolResult<String>;
+}
+
+impl<T: Tool> DynTool for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+    fn description(&self) -> String {
+        Tool::description(self)
+    }
+    fn parameters(&self) -> Value {
+        schema_of::<T::Args>()
+    }
+    fn call_json(&self, ctx: &ToolContext, args: Value) -> ToolResult<String> {
+        let args: T::Args = serde_json::from_value(args)
+            .map_err(|e| ToolError::InvalidArgs(format!("{}: {e}", T::NAME)))?;
+        let out = self.call(ctx, args)?;
+        Ok(match serde_json::to_value(out) {
+            Ok(Value::String(s)) => s,
+            Ok(v) => v.to_string(),
+            Err(e) => return Err(ToolError::failed(format!("cannot render output: {e}"))),
+        })
+    }
+}
+
+/// The JSON Schema of an argument type, in the plain form a grammar converter accepts: optional
+/// fields are simply not required (no `null` types), no `$schema` or `title`.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let settings = schemars::generate::SchemaSettings::draft07().with(|s| {
+        s.inline_subschemas = true;
+    });
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = schema.to_value();
+    if let Value::Object(map) = &mut value {
+        map.remove("$schema");
+        map.remove("title");
+    }
+    drop_null(&mut value);
+    value
+}
+
+/// Optional fields are already left out of `required`; a `null` alternative on top would only let
+/// the model write `null` where leaving the field out says the same.
+fn drop_null(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types[0].clone();
+                    map.insert("type".into(), only);
+                }
+            }
+            for key in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(alts)) = map.get_mut(key) {
+                    alts.retain(|a| a.get("type").is_none_or(|t| t != "null"));
+                }
+            }
+            map.remove("format");
+            for child in map.values_mut() {
+                drop_null(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
+}
+
+/// Arguments of `finish`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinishArgs {
+    /// The final answer to the goal.
+    pub answer: String,
+}
+
+/// Ends the run with an answer (the loop stops when it sees this tool).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Finish;
+
+impl Tool for Finish {
+    const NAME: &'static str = "finish";
+    type Args = FinishArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "End the task and give the final answer. Call it once the goal is achieved.".into()
+    }
+    fn call(&self, _ctx: &ToolContext, args: FinishArgs) -> ToolResult<String> {
+        Ok(args.answer)
+    }
+}
+
+/// The tools by name.
+pub struct Registry {
+    tools: BTreeMap<&'static str, Box<dyn DynTool>>,
+}
+
+impl Registry {
+    /// No tools.
+    pub fn empty() -> Self {
+        Registry {
+            tools: BTreeMap::new(),
+        }
+    }
+
+    /// Every built-in tool.
+    pub fn builtin() -> Self {
+        let mut r = Registry::empty();
+        r.add(crate::ReadFile);
+        r.add(crate::WriteFile);
+        r.add(crate::AppendFile);
+        r.add(crate::ListDir);
+        r.add(crate::SearchFiles);
+        r.add(crate::Calculator);
+        r.add(crate::HttpGet);
+        r.add(crate::Shell);
+        r.add(crate::Remember);
+        r.add(crate::Recall);
+        r.add(Finish);
+        r
+    }
+
+    /// Adds (or replaces) a tool.
+    pub fn add(&mut self, tool: impl DynTool + 'static) {
+        self.tools.insert(tool.name(), Box::new(tool));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn DynTool> {
+        self.tools.get(name).map(|t| t.as_ref())
+    }
+
+    /// Tool names, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.tools.keys().copied().collect()
+    }
+
+    /// Runs a tool by name. Unknown names are an error the model sees, not a crash.
+    pub fn call(&self, ctx: &ToolContext, name: &str, args: Value) -> ToolResult<String> {
+        let tool = self.get(name).ok_or_else(|| ToolError::Unknown {
+            name: name.to_string(),
+            known: self.names().join(", "),
+        })?;
+        let _span = tracing::info_span!("tool", name).entered();
+        let result = tool.call_json(ctx, args);
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "tool failed");
+        }
+        result
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_are_plain_objects() {
+        let r = Registry::builtin();
+        for name in r.names() {
+            let s = r.get(name).unwrap().parameters();
+            assert_eq!(s["type"], "object", "{name}: {s}");
+            assert!(s.get("$schema").is_none());
+            let text = s.to_string();
+            assert!(!text.contains("\"null\""), "{name}: {text}");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `shell`: run an allow-listed program in the workspace, without a shell, with a timeout.
+//!
+//! The command line is split into words (`shell-words`), so pipes, redirections, `;` and `$(...)`
+//! are plain arguments, never interpreted. Only programs named in [`crate::Policy::shell_allow`]
+//! run; the environment is cleared except `PATH`, `HOME` (the workspace) and `LANG`.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use wait_timeout::ChildExt;
+
+use crate::{Tool, ToolContext, ToolError, ToolResult};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShellArgs {
+    /// A command line such as "python3 main.py"; it is not run through a shell.
+    pub command: String,
+}
+
+/// Runs an allowed program.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shell;
+
+const MAX_OUTPUT: usize = 64 * 1024;
+
+impl Tool for Shell {
+    const NAME: &'static str = "shell";
+    type Args = ShellArgs;
+    type Output = String;
+    fn description(&self) -> String {
+        "Run a program in the workspace (only allowed programs; no pipes or redirections) and return its exit code and output."
+            .into()
+    }
+    fn call(&self, ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
+        let policy = &ctx.policy;
+        if policy.shell_allow.is_empty() {
+            return Err(ToolError::refused(
+                "the shell is off for this agent; allow programs with [shell] allow = [...] in the agent file",
+            ));
+        }
+        let words = shell_words::split(&a.command)
+            .map_err(|e| ToolError::InvalidArgs(format!("cannot split {:?}: {e}", a.command)))?;
+        let (program, args) = words
+            .split_first()
+            .ok_or_else(|| ToolError::InvalidArgs("command is empty".into()))?;
+        if !policy.shell_allow.iter().any(|p| p == program) {
+            return Err(ToolError::refused(format!(
+                "program {program:?} is not allowed; allowed: {}",
+                policy.shell_allow.join(", ")
+            )));
+        }
+        let mut child = Command::new(program)
+            .args(args)
+            .current_dir(ctx.workspace.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", ctx.workspace.root())
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| ToolError::failed(format!("cannot start {program:?}: {e}")))?;
+        let mut readers = Vec::new();
+        for pipe in [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            readers.push(std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf);
+                buf
+            }));
+        }
+        let status = child
+            .wait_timeout(policy.shell_timeout)
+            .map_err(|e| ToolError::failed(format!("waiting for {program:?}: {e}")))?;
+        let Some(status) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ToolError::failed(format!(
+                "{program:?} did not finish within {} s and was stopped",
+                policy.shell_timeout.as_secs()
+            )));
+        };
+        let mut outputs = readers
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .map(|b| {
+                let cut = b.len() > MAX_OUTPUT;
+                let mut s = String::from_utf8_lossy(&b[..b.len().min(MAX_OUTPUT)]).into_owned();
+                if cut {
+                    s.push_str("\n[output cut]");
+                }
+                s
+            });
+        let stdout = outputs.next().unwrap_or_default();
+        let stderr = outputs.next().unwrap_or_default();
+        let code = status
+            .code()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "killed by a signal".into());
+        let mut out = format!("exit code {code}\n");
+        if !stdout.trim().is_empty() {
+            out.push_str(&format!("stdout:\n{}\n", stdout.trim_end()));
+        }
+        if !stderr.trim().is_empty() {
+            out.push_str(&format!("stderr:\n{}\n", stderr.trim_end()));
+        }
+        Ok(out.trim_end().to_string())
+    }
+}
