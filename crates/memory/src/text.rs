@@ -237,8 +237,11 @@ impl TextIndex {
         }
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
+        // Over-fetch so that equal scores can be ordered by id (newest first) rather than by
+        // where a document happens to sit in the segments: a repaired index and a rebuilt one
+        // then answer the same.
         let top = searcher
-            .search(&query, &TopDocs::with_limit(k).order_by_score())
+            .search(&query, &TopDocs::with_limit(k + 16).order_by_score())
             .map_err(self.err("searching"))?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -251,6 +254,8 @@ impl TextIndex {
                 out.push((id, score));
             }
         }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+        out.truncate(k);
         Ok(out)
     }
 }
