@@ -37,6 +37,9 @@ pub struct RunStart {
     pub started: TimeMs,
     /// The tools the agent may call.
     pub tools: Vec<String>,
+    /// What the agent was shown at the start besides the goal (e.g. its workspace listing).
+    #[serde(default)]
+    pub intro: String,
 }
 
 /// What the model decided to think and do in one step.

@@ -106,6 +106,7 @@ fn successful_runs_become_chat_records() {
         workspace: ".".into(),
         started: 0,
         tools: vec!["list_dir".into()],
+        intro: String::new(),
     });
     let end = |reason| TraceEvent::End(RunEnd { step: 3, at: 0, reason, answer: None, message: String::new(), usage: Usage::default() });
     let ok = dir.path().join("ok");
