@@ -154,6 +154,11 @@ impl MemoryStore {
         self.db.set_meta("embedder", name)
     }
 
+    /// The embedding model's name recorded with [`MemoryStore::set_embedder_name`].
+    pub fn embedder_name(&self) -> Result<Option<String>> {
+        self.db.meta("embedder")
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -1,0 +1,282 @@
+//! `hamlet memory add|search|stats|rebuild --db DIR`: the long-term memory store from the shell.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use hamlet_core::{Embedder, Llm, MemoryKind, NewMemory, RecallQuery};
+use hamlet_memory::{MemoryConfig, MemoryStore, SearchMode, VectorBackend};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::opts::{ModelOpts, DEFAULT_EMBED_MODEL};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Store memories (one per text).
+    Add(AddArgs),
+    /// Recall memories for a query.
+    Search(SearchArgs),
+    /// Count memories per agent and kind; show the state of the indexes.
+    Stats(StoreArgs),
+    /// Rebuild the vector and BM25 indexes from SQLite.
+    Rebuild(StoreArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The store's directory (created if missing): memory.sqlite, bm25/, vectors/.
+    #[arg(long, env = "HAMLET_MEMORY_DB", value_name = "DIR")]
+    pub db: PathBuf,
+    /// Embedding model: a GGUF path or a cache name (must be the one the store was built with).
+    #[arg(long, env = "HAMLET_EMBED_MODEL", default_value = DEFAULT_EMBED_MODEL)]
+    pub embed_model: String,
+    /// Keep vectors on a Qdrant server (gRPC URL, e.g. http://localhost:6334) instead of the
+    /// embedded index.
+    #[arg(long, env = "HAMLET_QDRANT_URL", value_name = "URL")]
+    pub qdrant: Option<String>,
+    /// Qdrant collection name.
+    #[arg(long, default_value = "hamlet_memory")]
+    pub collection: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Texts to store.
+    #[arg(required = true)]
+    pub texts: Vec<String>,
+    /// The agent the memories belong to.
+    #[arg(long, default_value = "default")]
+    pub agent: String,
+    /// observation, reflection, plan, chat or tool_result.
+    #[arg(long, default_value = "observation", value_parser = parse_kind)]
+    pub kind: MemoryKind,
+    /// Importance 1–10. Without it the chat model rates each memory (--model), or 5 with --no-rate.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub importance: Option<u8>,
+    /// Do not load a chat model to rate importance; unrated memories get 5.
+    #[arg(long)]
+    pub no_rate: bool,
+    /// Creation time, milliseconds since the Unix epoch (default: now).
+    #[arg(long)]
+    pub at: Option<i64>,
+    /// Forget the memories after this time (milliseconds since the Unix epoch).
+    #[arg(long)]
+    pub expires: Option<i64>,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The query text.
+    pub query: String,
+    /// How many memories to return.
+    #[arg(short, long, default_value_t = 5)]
+    pub k: usize,
+    /// Only this agent's memories.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only these kinds (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+    pub kind: Vec<MemoryKind>,
+    /// Only memories created at or after this time (ms since the epoch).
+    #[arg(long)]
+    pub after: Option<i64>,
+    /// Only memories created before this time (ms since the epoch).
+    #[arg(long)]
+    pub before: Option<i64>,
+    /// recall (recency + importance + relevance; marks the results accessed), or relevance only:
+    /// hybrid, vector, bm25.
+    #[arg(long, default_value = "recall")]
+    pub mode: String,
+    /// "Now" for recency and expiry (ms since the epoch; default: now).
+    #[arg(long)]
+    pub at: Option<i64>,
+}
+
+fn parse_kind(s: &str) -> Result<MemoryKind, String> {
+    MemoryKind::parse(s)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn threads() -> usize {
+    std::env::var("HAMLET_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// Opens the store at `--db` with the embedding model (and optionally a chat model).
+pub fn open(a: &StoreArgs, llm: Option<Arc<dyn Llm>>) -> Result<MemoryStore> {
+    let embedder: Arc<dyn Embedder> = Arc::new(crate::opts::load_embedder(&a.embed_model, threads())?);
+    let config = MemoryConfig {
+        vector: match &a.qdrant {
+            Some(url) => VectorBackend::Qdrant {
+                url: url.clone(),
+                collection: a.collection.clone(),
+            },
+            None => VectorBackend::Embedded,
+        },
+        ..MemoryConfig::default()
+    };
+    let store = MemoryStore::open_with(&a.db, embedder, llm, config)
+        .with_context(|| format!("opening the memory store --db {}", a.db.display()))?;
+    if store.embedder_name()?.is_none() {
+        store.set_embedder_name(&a.embed_model)?;
+    }
+    Ok(store)
+}
+
+pub fn run(c: Command) -> Result<()> {
+    match c {
+        Command::Add(a) => add(a),
+        Command::Search(a) => search(a),
+        Command::Stats(a) => stats(a),
+        Command::Rebuild(a) => rebuild(a),
+    }
+}
+
+fn add(a: AddArgs) -> Result<()> {
+    if let Some(i) = a.texts.iter().position(|t| t.trim().is_empty()) {
+        bail!("text {} is empty: every memory needs some text", i + 1);
+    }
+    let llm: Option<Arc<dyn Llm>> = if a.importance.is_some() || a.no_rate {
+        None
+    } else {
+        Some(Arc::from(a.model.backend(1, None, 1.0).context(
+            "loading the chat model to rate importance (give --importance N or --no-rate to skip it)",
+        )?))
+    };
+    let store = open(&a.store, llm)?;
+    let at = a.at.unwrap_or_else(now_ms);
+    let memories = a
+        .texts
+        .iter()
+        .map(|t| {
+            let mut m = NewMemory::new(&a.agent, a.kind, t, at);
+            m.importance = a.importance;
+            m.expires = a.expires;
+            m
+        })
+        .collect();
+    let ids = store.add_batch(memories).context("storing the memories")?;
+    let records = store.get_many(&ids)?;
+    for r in records {
+        if a.store.json {
+            println!("{}", serde_json::json!({"id": r.id, "importance": r.importance, "text": r.text}));
+        } else {
+            println!("{}\timportance {}\t{}", r.id, r.importance, r.text);
+        }
+    }
+    Ok(())
+}
+
+fn search(a: SearchArgs) -> Result<()> {
+    if a.k == 0 {
+        bail!("-k must be at least 1");
+    }
+    let store = open(&a.store, None)?;
+    let mut q = RecallQuery::new(&a.query, a.k, a.at.unwrap_or_else(now_ms));
+    q.agent = a.agent.clone();
+    q.kinds = a.kind.clone();
+    q.after = a.after;
+    q.before = a.before;
+    let mode = match a.mode.as_str() {
+        "recall" => None,
+        "hybrid" => Some(SearchMode::Hybrid),
+        "vector" => Some(SearchMode::Vector),
+        "bm25" => Some(SearchMode::Bm25),
+        other => bail!("unknown --mode {other:?}: use recall, hybrid, vector or bm25"),
+    };
+    let rows: Vec<serde_json::Value> = match mode {
+        None => store
+            .recall(&q)?
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.record.id, "score": r.score, "recency": r.recency,
+                    "importance": r.importance, "relevance": r.relevance,
+                    "agent": r.record.agent, "kind": r.record.kind, "text": r.record.text,
+                })
+            })
+            .collect(),
+        Some(m) => {
+            let hits = store.search(&q, m)?;
+            let ids: Vec<i64> = hits.iter().map(|h| h.0).collect();
+            let records = store.get_many(&ids)?;
+            hits.iter()
+                .zip(records)
+                .map(|((id, score), r)| {
+                    serde_json::json!({"id": id, "score": score, "agent": r.agent, "kind": r.kind, "text": r.text})
+                })
+                .collect()
+        }
+    };
+    for row in &rows {
+        if a.store.json {
+            println!("{row}");
+        } else {
+            println!(
+                "{}\t{:.3}\t{}\t{}",
+                row["id"],
+                row["score"].as_f64().unwrap_or(0.0),
+                row["agent"].as_str().unwrap_or(""),
+                row["text"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if rows.is_empty() && !a.store.json {
+        eprintln!("no memories match");
+    }
+    Ok(())
+}
+
+fn stats(a: StoreArgs) -> Result<()> {
+    let store = open(&a, None)?;
+    let s = store.stats()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!("store      {}", s.dir);
+    println!("memories   {}", s.memories);
+    for (agent, kinds) in &s.by_agent {
+        let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  {agent}: {}", parts.join(", "));
+    }
+    println!("embeddings {} dims ({})", s.dim, s.embedder.as_deref().unwrap_or("unknown model"));
+    println!("vectors    {} points, watermark {} ({})", s.vector_points, s.vector_watermark, s.vector_index);
+    println!("bm25       {} documents, watermark {}", s.bm25_documents, s.bm25_watermark);
+    println!("disk       {:.1} MB", s.disk_bytes as f64 / 1e6);
+    Ok(())
+}
+
+fn rebuild(a: StoreArgs) -> Result<()> {
+    let store = open(&a, None)?;
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("rebuilding [{bar:30}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let t = std::time::Instant::now();
+    let n = store.rebuild(&mut |done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+    })?;
+    pb.finish_and_clear();
+    println!("rebuilt the vector and BM25 indexes from {n} memories in {:.2} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
