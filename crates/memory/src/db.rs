@@ -39,6 +39,10 @@ const RECORD_COLUMNS: &str =
 
 pub(crate) struct Db {
     pool: SqlitePool,
+    /// One connection with `synchronous = NORMAL` for last-accessed updates: in WAL mode it
+    /// does not fsync per commit, so a recall does not wait for the disk. A power cut may lose
+    /// the newest access times, never a memory (inserts go through `pool`, fully synced).
+    touch_pool: SqlitePool,
     path: PathBuf,
     rt: Runtime,
 }
@@ -58,7 +62,7 @@ impl Db {
             .block(
                 SqlitePoolOptions::new()
                     .max_connections(4)
-                    .connect_with(opts),
+                    .connect_with(opts.clone()),
             )
             .map_err(|e| db_err(path, "opening (is the path writable?)", e))?;
         rt.block(sqlx::migrate!("./migrations").run(&pool))
@@ -66,8 +70,16 @@ impl Db {
                 path: path.to_path_buf(),
                 source,
             })?;
+        let touch_pool = rt
+            .block(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts.synchronous(SqliteSynchronous::Normal)),
+            )
+            .map_err(|e| db_err(path, "opening a second connection", e))?;
         Ok(Db {
             pool,
+            touch_pool,
             path: path.to_path_buf(),
             rt,
         })
@@ -227,7 +239,7 @@ impl Db {
             q = q.bind(id);
         }
         self.rt
-            .block(q.execute(&self.pool))
+            .block(q.execute(&self.touch_pool))
             .map_err(self.err("updating last-accessed times"))?;
         Ok(())
     }

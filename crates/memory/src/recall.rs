@@ -85,7 +85,8 @@ impl MemoryStore {
         b: &[(MemoryId, f32)],
         query: &[f32],
     ) -> Result<HashMap<MemoryId, f32>> {
-        // The weighted sum needs the cosine of BM25-only hits: computed from SQLite's copy.
+        // The weighted sum needs the cosine of BM25-only hits: from the vector index when it
+        // can say, else from SQLite's copy of the vector.
         let mut cos: HashMap<MemoryId, f32> = HashMap::new();
         if matches!(self.config.scoring.fusion, crate::Fusion::Weighted { .. }) {
             let missing: Vec<MemoryId> = b
@@ -93,7 +94,15 @@ impl MemoryStore {
                 .map(|h| h.0)
                 .filter(|id| !v.iter().any(|x| x.0 == *id))
                 .collect();
-            for r in self.db.records(&missing)? {
+            let known = self.vectors.similarities(query, &missing)?;
+            let mut unknown = Vec::new();
+            for (id, c) in missing.iter().zip(known) {
+                match c {
+                    Some(c) => drop(cos.insert(*id, c)),
+                    None => unknown.push(*id),
+                }
+            }
+            for r in self.db.records(&unknown)? {
                 cos.insert(r.id, dot(query, &r.embedding));
             }
         }

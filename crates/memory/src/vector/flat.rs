@@ -394,6 +394,19 @@ impl VectorIndex for FlatIndex {
         Ok(out.into_iter().map(|h| (h.1, h.0)).collect())
     }
 
+    fn similarities(&self, query: &[f32], ids: &[MemoryId]) -> Result<Vec<Option<f32>>> {
+        let st = self.read()?;
+        let dot = dot_fn();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let &(s, row) = st.loc.get(id)?;
+                let v = st.segments[s].vectors.get(row * self.dim..(row + 1) * self.dim)?;
+                (query.len() == self.dim).then(|| dot(query, v))
+            })
+            .collect())
+    }
+
     fn commit(&self, watermark: MemoryId) -> Result<()> {
         let mut st = self.write()?;
         self.persist(&mut st, watermark, false)

@@ -108,6 +108,13 @@ pub trait VectorIndex: Send + Sync {
         k: usize,
     ) -> Result<Vec<(MemoryId, f32)>>;
 
+    /// The cosine of `query` with each of `ids` (None where the index holds no such point or
+    /// cannot say cheaply; the store then computes it from SQLite's copy of the vector).
+    fn similarities(&self, query: &[f32], ids: &[MemoryId]) -> Result<Vec<Option<f32>>> {
+        let _ = query;
+        Ok(vec![None; ids.len()])
+    }
+
     /// Makes every change so far durable and records `watermark` (the highest id applied).
     fn commit(&self, watermark: MemoryId) -> Result<()>;
 
