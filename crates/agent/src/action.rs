@@ -6,7 +6,7 @@ use hamlet_tools::Registry;
 use serde_json::{json, Map, Value};
 
 /// Longest thought field, in characters; keeps small models from rambling away the budget.
-pub const THOUGHT_CHARS: u64 = 240;
+pub const THOUGHT_CHARS: u64 = 160;
 
 /// JSON Schema of one action: thoughts first (so the model reasons before it picks), then one of
 /// the allowed tools with arguments matching that tool's schema.

@@ -213,7 +213,7 @@ pub fn build(
     let mut out = vec![Message::system(system)];
     out.push(Message::user(prompts.render(
         "step",
-        json!({"kind": "start", "listing": start.intro, "max_steps": spec.budgets.max_steps}),
+        json!({"kind": "start", "listing": start.intro, "goal": start.goal, "max_steps": spec.budgets.max_steps}),
     )?));
     let folded = folded.min(turns.len());
     if folded > 0 {

@@ -76,7 +76,6 @@ struct TaskRaw {
 
 #[derive(Debug, Deserialize)]
 struct AgbRaw {
-    name: String,
     task: String,
     #[serde(default)]
     category: Vec<String>,
@@ -140,7 +139,7 @@ impl Task {
             });
             let files = dir.join("artifacts_in");
             return Ok(Task {
-                name: raw.name,
+                name,
                 goal: raw.task,
                 category: raw.category.first().cloned().unwrap_or_else(|| "general".into()),
                 max_steps: 10,

@@ -1,0 +1,273 @@
+//! `hamlet run`: pursue a goal with an agent, printing each step; `--resume` continues a run.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use hamlet_agent::runner::load_run;
+use hamlet_agent::{AgentSpec, Approval, Approver, Prompts, Runner};
+use hamlet_core::trace::{Action, ObservationStatus, TraceEvent};
+use hamlet_core::{Llm, MemoryStream};
+use hamlet_tools::{Policy, Registry, ToolContext, Workspace};
+
+use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What the agent should achieve.
+    #[arg(long, required_unless_present = "resume")]
+    pub goal: Option<String>,
+    /// An agent file (default: a general assistant with the file tools and a calculator).
+    #[arg(long, value_name = "FILE")]
+    pub agent: Option<PathBuf>,
+    /// The folder the agent's file tools work in (default: RUN_DIR/workspace).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Where the trace goes (default: $HAMLET_HOME/runs/<time>-<agent>).
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Continue an interrupted run.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["goal", "agent", "workspace", "run_dir"])]
+    pub resume: Option<PathBuf>,
+    /// Override the agent's step budget.
+    #[arg(long)]
+    pub max_steps: Option<u32>,
+    /// Run actions without asking: `--yes` for all, `--yes N` for the next N.
+    #[arg(long, short = 'y', num_args = 0..=1, default_missing_value = "all", value_name = "N")]
+    pub yes: Option<String>,
+    /// Long-term memory store for remember/recall (default: $HAMLET_HOME/memory).
+    #[arg(long, value_name = "DIR")]
+    pub memory: Option<PathBuf>,
+    /// Embedding model for the memory store.
+    #[arg(long, default_value = DEFAULT_EMBED_MODEL)]
+    pub embed_model: String,
+    /// A directory whose agent/*.j2 files replace the built-in prompt templates.
+    #[arg(long, value_name = "DIR", env = "HAMLET_PROMPTS")]
+    pub prompts: Option<PathBuf>,
+    /// A llama.cpp LoRA adapter (GGUF) to apply.
+    #[arg(long, value_name = "FILE")]
+    pub lora: Option<PathBuf>,
+    #[arg(long, default_value_t = 1.0)]
+    pub lora_scale: f32,
+    /// Print only the final answer.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+/// Approval at the terminal, AutoGPT-style: y, n [feedback], y N, a(ll), q(uit).
+struct TerminalApprover {
+    /// Actions still approved in advance (`None`: all).
+    remaining: Option<u32>,
+}
+
+impl Approver for TerminalApprover {
+    fn approve(&mut self, step: u32, action: &Action) -> Approval {
+        match &mut self.remaining {
+            None => return Approval::Run,
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                return Approval::Run;
+            }
+            Some(_) => {}
+        }
+        let stdin = std::io::stdin();
+        loop {
+            eprint!("step {step}: run {} {}? [y]es, [n]o (+ feedback), y N (this and N-1 more), [a]ll, [q]uit: ", action.tool, action.args);
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+                return Approval::Quit;
+            }
+            let line = line.trim();
+            let (word, rest) = line.split_once(' ').map(|(w, r)| (w, r.trim())).unwrap_or((line, ""));
+            match word.to_lowercase().as_str() {
+                "y" | "yes" | "" => {
+                    if let Ok(n) = rest.trim_start_matches('-').parse::<u32>() {
+                        self.remaining = Some(n.saturating_sub(1));
+                    }
+                    return Approval::Run;
+                }
+                "a" | "all" => {
+                    self.remaining = None;
+                    return Approval::Run;
+                }
+                "n" | "no" => return Approval::Decline { feedback: rest.to_string() },
+                "q" | "quit" => return Approval::Quit,
+                _ => eprintln!("answer y, n, y N, a or q"),
+            }
+        }
+    }
+}
+
+fn approver(yes: &Option<String>) -> Result<TerminalApprover> {
+    match yes.as_deref() {
+        Some("all") => Ok(TerminalApprover { remaining: None }),
+        Some(n) => {
+            let n: u32 = n.parse().with_context(|| format!("--yes takes a number of actions, not {n:?}"))?;
+            Ok(TerminalApprover { remaining: Some(n) })
+        }
+        None => {
+            if !std::io::stdin().is_terminal() {
+                bail!("approving each action needs a terminal; pass --yes to run without asking (or --yes N for the next N actions)");
+            }
+            Ok(TerminalApprover { remaining: Some(0) })
+        }
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let one_line = s.replace('\n', " ⏎ ");
+    if one_line.chars().count() > n {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+/// Prints an event readably.
+pub fn print_event(e: &TraceEvent) {
+    match e {
+        TraceEvent::Start(s) => println!("goal: {}\nagent: {} · model: {} · workspace: {}", s.goal, s.agent, s.model, s.workspace),
+        TraceEvent::Step(s) => {
+            println!("\n── step {} ──", s.step);
+            match &s.action {
+                Some(a) => {
+                    for (label, text) in [("thought", &a.thoughts.reasoning), ("plan", &a.thoughts.plan), ("criticism", &a.thoughts.criticism)] {
+                        if !text.trim().is_empty() {
+                            println!("{label:>11}: {}", clip(text, 200));
+                        }
+                    }
+                    println!("{:>11}: {} {}", "action", a.tool, clip(&a.args.to_string(), 200));
+                }
+                None => println!("{:>11}: {}", "reply", clip(&s.raw, 200)),
+            }
+            let status = match s.observation.status {
+                ObservationStatus::Ok => "ok",
+                ObservationStatus::ToolError => "error",
+                ObservationStatus::Refused => "refused",
+                ObservationStatus::Declined => "declined",
+                ObservationStatus::Invalid => "invalid",
+            };
+            println!("{:>11}: ({status}) {}", "observation", clip(&s.observation.text, 300));
+        }
+        TraceEvent::Reflect(r) => println!("\n── reflection ({}) ──\n{:>11}: {}", r.reason, "plan", clip(&r.plan, 300)),
+        TraceEvent::End(end) => {
+            let u = end.usage;
+            println!(
+                "\n{}\nsteps: {} · tokens: {} ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
+                end.message, end.step, u.total_tokens(), u.prompt_tokens, u.cached_tokens, u.completion_tokens, u.model_ms / 1e3, u.tool_ms / 1e3
+            );
+        }
+    }
+}
+
+fn open_memory(dir: &Path, embed_model: &str, threads: usize, llm: Arc<dyn Llm>) -> Result<Arc<dyn MemoryStream>> {
+    let embedder = load_embedder(embed_model, threads)?;
+    let store = hamlet_memory::MemoryStore::open_with(dir, Arc::new(embedder), Some(llm), Default::default())
+        .with_context(|| format!("opening the memory store {}", dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let registry = Registry::builtin();
+    let names = registry.names();
+    let approver = approver(&a.yes)?;
+    let prompts = Prompts::load(a.prompts.as_deref())?;
+    let (mut spec, run_dir, workspace, resume) = match &a.resume {
+        Some(dir) => {
+            let (spec, start) = load_run(dir)?;
+            (spec, dir.clone(), PathBuf::from(start.workspace), true)
+        }
+        None => {
+            let spec = match &a.agent {
+                Some(path) => AgentSpec::load(path, &names)?,
+                None => AgentSpec::default_agent(),
+            };
+            let run_dir = a.run_dir.clone().unwrap_or_else(|| hamlet_models::default_home().join("runs").join(format!("{}-{}", timestamp(), spec.name)));
+            let ws = a.workspace.clone().unwrap_or_else(|| run_dir.join("workspace"));
+            (spec, run_dir, ws, false)
+        }
+    };
+    if let Some(n) = a.max_steps {
+        spec.budgets.max_steps = n;
+    }
+    let mut model = a.model.clone();
+    if let (Some(m), Some(_)) = (&spec.model, a.agent.as_ref()) {
+        if std::env::var_os("HAMLET_MODEL").is_none() && model.model == crate::opts::DEFAULT_MODEL {
+            model.model = m.clone();
+        }
+    }
+    model.context = model.context.max(spec.context);
+    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, a.lora.clone(), a.lora_scale)?);
+    spec.context = spec.context.min(llm.info().context_length as u32);
+
+    let workspace = Workspace::new(&workspace).with_context(|| format!("opening workspace {}", workspace.display()))?;
+    let policy = Policy {
+        allow_private_network: spec.allow_private_network,
+        allow_hosts: spec.allow_hosts.clone(),
+        shell_allow: spec.shell_allow.clone(),
+        shell_timeout: spec.shell_timeout(),
+        ..Policy::default()
+    };
+    let mut ctx = ToolContext::new(workspace, policy);
+    if spec.tools.iter().any(|t| t == "remember" || t == "recall") {
+        let dir = a.memory.clone().unwrap_or_else(|| hamlet_models::default_home().join("memory"));
+        ctx = ctx.with_memory(open_memory(&dir, &a.embed_model, model.threads(), llm.clone())?, spec.name.clone());
+    }
+
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopped");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
+    });
+
+    let quiet = a.quiet;
+    let mut runner = Runner::new(spec, &*llm, &prompts, ctx)
+        .with_registry(registry)
+        .with_approver(approver)
+        .with_interrupt(interrupt)
+        .with_observer(move |e| {
+            if !quiet {
+                print_event(e);
+            }
+        });
+    let outcome = if resume { runner.resume(&run_dir)? } else { runner.start(&run_dir, a.goal.as_deref().unwrap_or_default())? };
+    match &outcome.end.answer {
+        Some(answer) if quiet => println!("{answer}"),
+        Some(answer) => println!("\nanswer: {answer}"),
+        None if quiet => eprintln!("{}", outcome.end.message),
+        None => {}
+    }
+    if !quiet {
+        println!("run: {}", outcome.run_dir.display());
+    }
+    if outcome.end.reason.resumable() {
+        eprintln!("continue with: hamlet run --resume {}", outcome.run_dir.display());
+    }
+    Ok(())
+}
