@@ -33,6 +33,8 @@ enum Command {
     /// Evaluate the model on benchmarks.
     #[command(subcommand)]
     Eval(cmd::eval::Command),
+    /// Pursue a goal with an agent: plan, act with tools, observe, reflect.
+    Run(Box<cmd::run::Args>),
     /// Serve the local model over an OpenAI-compatible HTTP API (loopback by default).
     Serve(cmd::serve::Args),
     /// A short tour: a chat reply, then a JSON-constrained tool call.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Eval(c) => cmd::eval::run_cmd(c),
+        Command::Run(a) => cmd::run::run(*a),
         Command::Serve(a) => cmd::serve::run(a),
     };
     match result {

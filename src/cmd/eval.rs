@@ -14,6 +14,8 @@ use crate::opts::ModelOpts;
 pub enum Command {
     /// Score the model's function calls on BFCL (AST checking, as BFCL does).
     Bfcl(BfclArgs),
+    /// Run the offline goal tasks (tests/tasks) with the agent loop and score them.
+    Tasks(crate::cmd::eval_tasks::TasksArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +61,7 @@ pub struct BfclArgs {
 pub fn run_cmd(c: Command) -> Result<()> {
     match c {
         Command::Bfcl(a) => bfcl(a),
+        Command::Tasks(a) => crate::cmd::eval_tasks::run(a),
     }
 }
 

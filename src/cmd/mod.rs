@@ -2,6 +2,8 @@ pub mod bench;
 pub mod demo;
 pub mod embed;
 pub mod eval;
+pub mod eval_tasks;
 pub mod generate;
 pub mod models;
+pub mod run;
 pub mod serve;
