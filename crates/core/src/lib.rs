@@ -13,6 +13,7 @@ mod error;
 mod llm;
 pub mod memory;
 pub mod testing;
+pub mod town;
 pub mod trace;
 
 pub use error::{Error, Result};
