@@ -30,6 +30,7 @@ pub mod tokenizer;
 pub mod train;
 pub mod trajectories;
 
+pub use candle_core;
 pub use data::{Dataset, Example, LoadOptions};
 pub use lora::{LoraConfig, Target};
 pub use model::{Backbone, ModelConfig};
@@ -106,6 +107,14 @@ impl Error {
             source,
         }
     }
+}
+
+/// The device to train on: the first CUDA GPU when built with the `cuda` feature, else the CPU.
+pub fn default_device() -> Result<candle_core::Device> {
+    if cfg!(feature = "cuda") {
+        return Ok(candle_core::Device::cuda_if_available(0)?);
+    }
+    Ok(candle_core::Device::Cpu)
 }
 
 /// A small deterministic generator (SplitMix64) for shuffling, dropout masks and initialisation:

@@ -109,7 +109,7 @@ impl Default for LoraConfig {
         LoraConfig {
             rank: 8,
             alpha: 16.0,
-            dropout: 0.05,
+            dropout: 0.0,
             targets: Target::ALL.iter().map(|t| t.short().to_string()).collect(),
         }
     }
@@ -163,6 +163,43 @@ impl Lora {
             config,
             pairs,
         })
+    }
+
+    /// Reads an adapter written by [`Lora::export`] (or any llama.cpp LoRA GGUF for this model).
+    pub fn from_adapter(backbone: &Backbone, path: &Path) -> Result<Self> {
+        let err = |detail: String| Error::Checkpoint { path: path.to_path_buf(), detail };
+        let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?);
+        let content = Content::read(&mut file)?;
+        let alpha = content
+            .metadata
+            .get("adapter.lora.alpha")
+            .and_then(|v| v.to_f32().ok())
+            .ok_or_else(|| err("no 'adapter.lora.alpha': not a LoRA adapter".into()))?;
+        let mut pairs = BTreeMap::new();
+        let mut targets = Vec::new();
+        let mut rank = 0;
+        let dev = backbone.device();
+        for name in content.tensor_infos.keys() {
+            let Some(base) = name.strip_suffix(".lora_a") else { continue };
+            let read = |n: &str| -> Result<Tensor> {
+                Ok(content.tensor(&mut std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?), n, dev)?.dequantize(dev)?.to_dtype(backbone.dtype())?)
+            };
+            let a = read(name)?;
+            let b = read(&format!("{base}.lora_b"))?;
+            rank = a.dim(0)?;
+            if let Some(t) = Target::ALL.iter().find(|t| base.ends_with(&format!(".{}.weight", t.gguf_stem()))) {
+                if !targets.contains(&t.short().to_string()) {
+                    targets.push(t.short().to_string());
+                }
+            }
+            backbone.weight(base).map_err(|_| err(format!("adapts '{base}', which the base model lacks")))?;
+            pairs.insert(base.to_string(), (a, b));
+        }
+        if pairs.is_empty() {
+            return Err(err("no .lora_a/.lora_b tensors".into()));
+        }
+        let config = LoraConfig { rank, alpha, dropout: 0.0, targets };
+        Ok(Lora { scale: alpha as f64 / rank as f64, config, pairs })
     }
 
     /// The trainable tensors in a fixed order: `(name.lora_a, A)`, `(name.lora_b, B)`, ...

@@ -103,6 +103,14 @@ impl ModelConfig {
     }
 }
 
+/// Per-sequence-length tensors shared by every layer.
+#[derive(Debug, Clone)]
+pub struct LayerContext {
+    cos: Tensor,
+    sin: Tensor,
+    mask: Tensor,
+}
+
 /// A dequantized llama model, its tokenizer and chat template.
 #[derive(Debug)]
 pub struct Backbone {
@@ -199,54 +207,84 @@ impl Backbone {
         }
     }
 
-    /// Final hidden states `(b, t, hidden)` for token ids `(b, t)`; `rng` turns on LoRA dropout.
-    pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, mut rng: Option<&mut Rng>) -> Result<Tensor> {
-        let c = &self.config;
+    /// Token embeddings `(b, t, hidden)` of ids `(b, t)`.
+    pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
-        let dtype = self.dtype();
-        let mut x = self
+        Ok(self
             .weight("token_embd.weight")?
             .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, t, c.hidden))?;
+            .reshape((b, t, self.config.hidden))?)
+    }
+
+    /// RoPE tables and the causal mask for sequences of `t` tokens.
+    pub fn layer_context(&self, t: usize) -> Result<LayerContext> {
+        let c = &self.config;
+        let dtype = self.dtype();
         let (cos, sin) = rope_tables(t, c.rope_dims, c.rope_base, dtype, &self.device)?;
         let mask: Vec<f32> = (0..t)
             .flat_map(|i| (0..t).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
             .collect();
         let mask = Tensor::from_vec(mask, (t, t), &self.device)?.to_dtype(dtype)?;
+        Ok(LayerContext { cos, sin, mask })
+    }
+
+    /// One transformer block on `x (b, t, hidden)`; `rng` turns on LoRA dropout.
+    pub fn layer(
+        &self,
+        l: usize,
+        x: &Tensor,
+        ctx: &LayerContext,
+        lora: Option<&Lora>,
+        mut rng: Option<&mut Rng>,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let (b, t, _) = x.dims3()?;
         let scale = 1.0 / (c.head_dim as f64).sqrt();
         let rep = c.heads / c.kv_heads.max(1);
-        for l in 0..c.layers {
-            let p = |w: &str| format!("blk.{l}.{w}.weight");
-            let h = rms_norm(&x, self.weight(&p("attn_norm"))?, c.rms_eps)?;
-            let q = self.linear(&h, &p("attn_q"), lora, rng.as_deref_mut())?;
-            let k = self.linear(&h, &p("attn_k"), lora, rng.as_deref_mut())?;
-            let v = self.linear(&h, &p("attn_v"), lora, rng.as_deref_mut())?;
-            let heads = |z: Tensor, n: usize| -> Result<Tensor> {
-                Ok(z.reshape((b, t, n, c.head_dim))?.transpose(1, 2)?.contiguous()?)
-            };
-            let q = rope_interleaved(&heads(q, c.heads)?, &cos, &sin)?;
-            let k = rope_interleaved(&heads(k, c.kv_heads)?, &cos, &sin)?;
-            let v = heads(v, c.kv_heads)?;
-            let expand = |z: Tensor| -> Result<Tensor> {
-                if rep == 1 {
-                    return Ok(z);
-                }
-                Ok(z.unsqueeze(2)?
-                    .expand((b, c.kv_heads, rep, t, c.head_dim))?
-                    .reshape((b, c.heads, t, c.head_dim))?)
-            };
-            let (k, v) = (expand(k)?, expand(v)?);
-            let att = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&mask)?;
-            let out = softmax(&att)?.matmul(&v)?;
-            let out = out.transpose(1, 2)?.reshape((b, t, c.heads * c.head_dim))?;
-            x = (x + self.linear(&out, &p("attn_output"), lora, rng.as_deref_mut())?)?;
-            let h = rms_norm(&x, self.weight(&p("ffn_norm"))?, c.rms_eps)?;
-            let gate = self.linear(&h, &p("ffn_gate"), lora, rng.as_deref_mut())?;
-            let up = self.linear(&h, &p("ffn_up"), lora, rng.as_deref_mut())?;
-            let act = (gate.silu()? * up)?;
-            x = (x + self.linear(&act, &p("ffn_down"), lora, rng.as_deref_mut())?)?;
+        let p = |w: &str| format!("blk.{l}.{w}.weight");
+        let h = rms_norm(x, self.weight(&p("attn_norm"))?, c.rms_eps)?;
+        let q = self.linear(&h, &p("attn_q"), lora, rng.as_deref_mut())?;
+        let k = self.linear(&h, &p("attn_k"), lora, rng.as_deref_mut())?;
+        let v = self.linear(&h, &p("attn_v"), lora, rng.as_deref_mut())?;
+        let heads = |z: Tensor, n: usize| -> Result<Tensor> {
+            Ok(z.reshape((b, t, n, c.head_dim))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = rope_interleaved(&heads(q, c.heads)?, &ctx.cos, &ctx.sin)?;
+        let k = rope_interleaved(&heads(k, c.kv_heads)?, &ctx.cos, &ctx.sin)?;
+        let v = heads(v, c.kv_heads)?;
+        let expand = |z: Tensor| -> Result<Tensor> {
+            if rep == 1 {
+                return Ok(z);
+            }
+            Ok(z.unsqueeze(2)?
+                .expand((b, c.kv_heads, rep, t, c.head_dim))?
+                .reshape((b, c.heads, t, c.head_dim))?)
+        };
+        let (k, v) = (expand(k)?, expand(v)?);
+        let att = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&ctx.mask)?;
+        let out = softmax(&att)?.matmul(&v)?;
+        let out = out.transpose(1, 2)?.reshape((b, t, c.heads * c.head_dim))?;
+        let x = (x + self.linear(&out, &p("attn_output"), lora, rng.as_deref_mut())?)?;
+        let h = rms_norm(&x, self.weight(&p("ffn_norm"))?, c.rms_eps)?;
+        let gate = self.linear(&h, &p("ffn_gate"), lora, rng.as_deref_mut())?;
+        let up = self.linear(&h, &p("ffn_up"), lora, rng.as_deref_mut())?;
+        let act = (gate.silu()? * up)?;
+        Ok((&x + self.linear(&act, &p("ffn_down"), lora, rng.as_deref_mut())?)?)
+    }
+
+    /// The final RMS norm.
+    pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(rms_norm(x, self.weight("output_norm.weight")?, self.config.rms_eps)?)
+    }
+
+    /// Final hidden states `(b, t, hidden)` for token ids `(b, t)`; `rng` turns on LoRA dropout.
+    pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, mut rng: Option<&mut Rng>) -> Result<Tensor> {
+        let ctx = self.layer_context(ids.dim(1)?)?;
+        let mut x = self.embed(ids)?;
+        for l in 0..self.config.layers {
+            x = self.layer(l, &x, &ctx, lora, rng.as_deref_mut())?;
         }
-        Ok(rms_norm(&x, self.weight("output_norm.weight")?, c.rms_eps)?)
+        self.final_norm(&x)
     }
 
     /// Logits `(n, vocab)` for hidden states `(n, hidden)`.

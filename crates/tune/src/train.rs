@@ -45,6 +45,9 @@ pub struct TrainConfig {
     pub checkpoint_dir: Option<PathBuf>,
     /// Evaluate on the held-out split every this many steps (0 = before and after only).
     pub eval_every: usize,
+    /// Keep only each layer's input and recompute the layer in the backward pass.
+    #[serde(default)]
+    pub activation_checkpointing: bool,
 }
 
 impl Default for TrainConfig {
@@ -67,6 +70,7 @@ impl Default for TrainConfig {
             checkpoint_every: 0,
             checkpoint_dir: None,
             eval_every: 0,
+            activation_checkpointing: false,
         }
     }
 }
@@ -140,13 +144,15 @@ fn data_hash(examples: &[Example]) -> u64 {
     h
 }
 
-/// Sum of reply-token NLL over a batch of examples, the number of those tokens and of all tokens.
-pub fn batch_loss(
-    backbone: &Backbone,
-    lora: Option<&Lora>,
-    batch: &[&Example],
-    rng: Option<&mut Rng>,
-) -> Result<(Tensor, usize, usize)> {
+struct Prepared {
+    ids: Tensor,
+    rows: Tensor,
+    targets: Tensor,
+    n: usize,
+    tokens: usize,
+}
+
+fn prepare(backbone: &Backbone, batch: &[&Example]) -> Result<Prepared> {
     let t = batch.iter().map(|e| e.len()).max().unwrap_or(0);
     if t < 2 {
         return Err(Error::Config("an example needs at least two tokens".into()));
@@ -165,14 +171,101 @@ pub fn batch_loss(
         }
     }
     let dev = backbone.device();
-    let ids = Tensor::from_vec(inputs, (batch.len(), t - 1), dev)?;
-    let hidden = backbone.hidden(&ids, lora, rng)?;
-    let hidden = hidden.reshape((batch.len() * (t - 1), backbone.config.hidden))?;
     let n = rows.len();
-    let picked = hidden.index_select(&Tensor::from_vec(rows, n, dev)?, 0)?;
+    Ok(Prepared {
+        ids: Tensor::from_vec(inputs, (batch.len(), t - 1), dev)?,
+        rows: Tensor::from_vec(rows, n, dev)?,
+        targets: Tensor::from_vec(targets, n, dev)?,
+        n,
+        tokens,
+    })
+}
+
+/// Sum of NLL over the prepared targets, from final hidden states `(b, t, hidden)`.
+fn head_loss(backbone: &Backbone, hidden: &Tensor, p: &Prepared) -> Result<Tensor> {
+    let (b, t, h) = hidden.dims3()?;
+    let picked = hidden.reshape((b * t, h))?.index_select(&p.rows, 0)?;
     let logits = backbone.logits(&picked)?;
-    let nll = cross_entropy_sum(&logits, &Tensor::from_vec(targets, n, dev)?)?;
-    Ok((nll, n, tokens))
+    Ok(cross_entropy_sum(&logits, &p.targets)?)
+}
+
+/// Sum of reply-token NLL over a batch of examples, the number of those tokens and of all tokens.
+pub fn batch_loss(
+    backbone: &Backbone,
+    lora: Option<&Lora>,
+    batch: &[&Example],
+    rng: Option<&mut Rng>,
+) -> Result<(Tensor, usize, usize)> {
+    let p = prepare(backbone, batch)?;
+    let hidden = backbone.hidden(&p.ids, lora, rng)?;
+    Ok((head_loss(backbone, &hidden, &p)?, p.n, p.tokens))
+}
+
+fn add_grads(acc: &mut [Option<Tensor>], vars: &[(String, Var)], g: &candle_core::backprop::GradStore) -> Result<()> {
+    for (slot, (_, var)) in acc.iter_mut().zip(vars) {
+        if let Some(gv) = g.get(var.as_tensor()) {
+            *slot = Some(match slot.take() {
+                Some(a) => (a + gv)?,
+                None => gv.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Gradients of `scale · (sum of reply-token NLL)` for `vars`, added into `acc`; returns the NLL sum
+/// and the number of tokens. With `checkpointed`, only each layer's input is kept during the
+/// forward pass, and each layer is run again during the backward pass (activation
+/// checkpointing): memory for one layer's activations instead of all of them, for about a third
+/// more compute. Dropout masks are replayed, so both ways give the same gradients.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_grads(
+    backbone: &Backbone,
+    lora: &Lora,
+    vars: &[(String, Var)],
+    batch: &[&Example],
+    rng: Option<&mut Rng>,
+    scale: f64,
+    checkpointed: bool,
+    acc: &mut [Option<Tensor>],
+) -> Result<(f64, usize)> {
+    let p = prepare(backbone, batch)?;
+    if !checkpointed {
+        let hidden = backbone.hidden(&p.ids, Some(lora), rng)?;
+        let nll = head_loss(backbone, &hidden, &p)?;
+        add_grads(acc, vars, &(&nll * scale)?.backward()?)?;
+        return Ok((nll.to_dtype(DType::F64)?.to_scalar::<f64>()?, p.tokens));
+    }
+    let mut rng = rng;
+    let ctx = backbone.layer_context(p.ids.dim(1)?)?;
+    let mut inputs = vec![backbone.embed(&p.ids)?];
+    let mut rngs = Vec::new();
+    for l in 0..backbone.config.layers {
+        rngs.push(rng.as_deref().cloned());
+        let y = backbone.layer(l, &inputs[l], &ctx, Some(lora), rng.as_deref_mut())?;
+        inputs.push(y.detach());
+    }
+    let last = Var::from_tensor(&inputs[backbone.config.layers])?;
+    let nll = head_loss(backbone, &backbone.final_norm(last.as_tensor())?, &p)?;
+    let g = (&nll * scale)?.backward()?;
+    let mut grad_out = g
+        .get(last.as_tensor())
+        .cloned()
+        .ok_or_else(|| Error::Config("no gradient reached the last layer".into()))?;
+    for l in (0..backbone.config.layers).rev() {
+        let x = Var::from_tensor(&inputs[l])?;
+        let mut r = rngs[l].clone();
+        let y = backbone.layer(l, x.as_tensor(), &ctx, Some(lora), r.as_mut())?;
+        let g = (y * &grad_out)?.sum_all()?.backward()?;
+        add_grads(acc, vars, &g)?;
+        if l > 0 {
+            grad_out = g
+                .get(x.as_tensor())
+                .cloned()
+                .ok_or_else(|| Error::Config(format!("no gradient reached layer {l}")))?;
+        }
+    }
+    Ok((nll.to_dtype(DType::F64)?.to_scalar::<f64>()?, p.tokens))
 }
 
 /// Mean reply-token NLL over `examples` (no dropout, no gradients); `None` when there are none.
@@ -263,18 +356,18 @@ impl<'a> Trainer<'a> {
         let (mut loss_sum, mut tokens) = (0f64, 0usize);
         for idx in &micro {
             let batch: Vec<&Example> = idx.iter().map(|&i| &self.data.train[i]).collect();
-            let (nll, _, n_tok) = batch_loss(self.backbone, Some(&self.lora), &batch, Some(&mut rng))?;
+            let (nll, n_tok) = batch_grads(
+                self.backbone,
+                &self.lora,
+                &self.vars,
+                &batch,
+                Some(&mut rng),
+                1.0 / total_targets.max(1) as f64,
+                self.config.activation_checkpointing,
+                &mut grads,
+            )?;
             tokens += n_tok;
-            loss_sum += nll.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            let g = (nll / total_targets.max(1) as f64)?.backward()?;
-            for (slot, (_, var)) in grads.iter_mut().zip(&self.vars) {
-                if let Some(gv) = g.get(var.as_tensor()) {
-                    *slot = Some(match slot.take() {
-                        Some(acc) => (acc + gv)?,
-                        None => gv.clone(),
-                    });
-                }
-            }
+            loss_sum += nll;
         }
         let mut sq = 0f64;
         for g in grads.iter().flatten() {
