@@ -351,7 +351,8 @@ impl Db {
             created: row.try_get("created").map_err(get_err)?,
             last_accessed: row.try_get("last_accessed").map_err(get_err)?,
             importance: importance.clamp(1, 10) as u8,
-            embedding: decode_vector(&blob).ok_or_else(|| bad("embedding blob is not f32s".into()))?,
+            embedding: decode_vector(&blob)
+                .ok_or_else(|| bad("embedding blob is not f32s".into()))?,
             evidence: serde_json::from_str(&evidence).map_err(|e| bad(format!("evidence: {e}")))?,
             expires: row.try_get("expires").map_err(get_err)?,
             metadata: serde_json::from_str(&metadata).map_err(|e| bad(format!("metadata: {e}")))?,
@@ -376,7 +377,7 @@ pub(crate) fn encode_vector(v: &[f32]) -> Vec<u8> {
 }
 
 pub(crate) fn decode_vector(b: &[u8]) -> Option<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     Some(

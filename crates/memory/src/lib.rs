@@ -34,6 +34,7 @@
 
 mod db;
 mod error;
+mod ingest;
 mod prompts;
 mod recall;
 mod reflect;
@@ -46,11 +47,12 @@ pub mod vector;
 mod working;
 
 pub use error::{Error, Result};
+pub use ingest::abort_after_sqlite_commit_for_tests;
 pub use prompts::Prompts;
 pub use recall::SearchMode;
 pub use reflect::{Reflection, ReflectionConfig};
 pub use score::{Fusion, Scoring, Weights};
 pub use stats::Stats;
-pub use store::{abort_after_sqlite_commit_for_tests, MemoryConfig, MemoryStore, VectorBackend};
+pub use store::{MemoryConfig, MemoryStore, VectorBackend};
 pub use vector::{FlatIndex, QdrantIndex, VectorFilter, VectorIndex, VectorPoint};
 pub use working::WorkingMemory;

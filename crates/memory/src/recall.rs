@@ -106,7 +106,9 @@ impl MemoryStore {
                 cos.insert(r.id, dot(query, &r.embedding));
             }
         }
-        Ok(fuse(v, b, self.config.scoring.fusion, &|id| cos.get(&id).copied()))
+        Ok(fuse(v, b, self.config.scoring.fusion, &|id| {
+            cos.get(&id).copied()
+        }))
     }
 
     /// The best `q.k` memories by recency, importance and relevance, given the query's embedding;

@@ -74,7 +74,9 @@ impl MemoryStore {
         let llm = self.llm().cloned().ok_or_else(|| {
             Error::Invalid("reflection needs an LLM: open the store with `MemoryStore::open_with(.., Some(llm), ..)`".into())
         })?;
-        let recent_ids = self.db.newest(Some(agent), &[], None, None, now, cfg.recent)?;
+        let recent_ids = self
+            .db
+            .newest(Some(agent), &[], None, None, now, cfg.recent)?;
         let mut recent = self.get_many(&recent_ids)?;
         recent.sort_by_key(|r| (r.created, r.id));
         if recent.is_empty() {
@@ -94,7 +96,14 @@ impl MemoryStore {
             "required": ["questions"]
         });
         let ctx = minijinja::context! { agent, memories => texts, count => cfg.questions };
-        let reply = ask_json(llm.as_ref(), &self.prompts, "reflect_questions.j2", ctx, schema, cfg.max_tokens)?;
+        let reply = ask_json(
+            llm.as_ref(),
+            &self.prompts,
+            "reflect_questions.j2",
+            ctx,
+            schema,
+            cfg.max_tokens,
+        )?;
         let questions: Vec<String> = reply["questions"]
             .as_array()
             .map(|a| {
@@ -132,9 +141,19 @@ impl MemoryStore {
             let ctx = minijinja::context! {
                 agent, question, memories => statements, count => cfg.insights_per_question
             };
-            let reply = ask_json(llm.as_ref(), &self.prompts, "reflect_insights.j2", ctx, schema, cfg.max_tokens)?;
+            let reply = ask_json(
+                llm.as_ref(),
+                &self.prompts,
+                "reflect_insights.j2",
+                ctx,
+                schema,
+                cfg.max_tokens,
+            )?;
             for item in reply["insights"].as_array().into_iter().flatten() {
-                let Some(text) = item["insight"].as_str().map(str::trim).filter(|t| !t.is_empty())
+                let Some(text) = item["insight"]
+                    .as_str()
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
                 else {
                     continue;
                 };
@@ -158,7 +177,12 @@ impl MemoryStore {
         }
         let insights = self.add_batch(new)?;
         self.db.reset_reflection(agent, now)?;
-        tracing::info!(agent, questions = questions.len(), insights = insights.len(), "reflected");
+        tracing::info!(
+            agent,
+            questions = questions.len(),
+            insights = insights.len(),
+            "reflected"
+        );
         Ok(Reflection {
             questions,
             insights,

@@ -29,11 +29,9 @@ impl Runtime {
         F::Output: Send,
     {
         if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| {
-                match s.spawn(|| self.rt.block_on(f)).join() {
-                    Ok(out) => out,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
+            std::thread::scope(|s| match s.spawn(|| self.rt.block_on(f)).join() {
+                Ok(out) => out,
+                Err(panic) => std::panic::resume_unwind(panic),
             })
         } else {
             self.rt.block_on(f)

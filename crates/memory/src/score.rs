@@ -104,7 +104,11 @@ pub fn fuse(
             let cos: HashMap<MemoryId, f32> = vector.iter().copied().collect();
             let bm: HashMap<MemoryId, f32> = bm25.iter().copied().collect();
             for id in cos.keys().chain(bm.keys()) {
-                let c = cos.get(id).copied().or_else(|| cosine_of(*id)).unwrap_or(0.0);
+                let c = cos
+                    .get(id)
+                    .copied()
+                    .or_else(|| cosine_of(*id))
+                    .unwrap_or(0.0);
                 let b = if max_bm > 0.0 {
                     bm.get(id).copied().unwrap_or(0.0) / max_bm
                 } else {
@@ -216,7 +220,9 @@ mod tests {
     fn weighted_uses_the_cosine_of_bm25_only_hits() {
         let v = [(1, 0.5)];
         let b = [(3, 4.0)];
-        let r = fuse(&v, &b, Fusion::Weighted { vector: 0.5 }, &|id| (id == 3).then_some(0.9));
+        let r = fuse(&v, &b, Fusion::Weighted { vector: 0.5 }, &|id| {
+            (id == 3).then_some(0.9)
+        });
         assert!((r[&3] - (0.45 + 0.5)).abs() < 1e-6);
         assert!((r[&1] - 0.25).abs() < 1e-6);
     }

@@ -1,13 +1,13 @@
-//! [`MemoryStore`]: opening, writing, index repair and rebuild. Retrieval is in `recall.rs`.
+//! [`MemoryStore`]: opening, index repair and rebuild, reads. Writing is in `ingest.rs`,
+//! retrieval in `recall.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use hamlet_core::{Embedder, Llm, MemoryId, MemoryRecord, NewMemory};
+use hamlet_core::{Embedder, Llm, MemoryId, MemoryRecord};
 
-use crate::db::{Db, NewRow};
-use crate::prompts::{ask_json, Prompts};
+use crate::db::Db;
+use crate::prompts::Prompts;
 use crate::rt::Runtime;
 use crate::score::Scoring;
 use crate::text::TextIndex;
@@ -74,15 +74,6 @@ impl std::fmt::Debug for MemoryStore {
     }
 }
 
-static ABORT_AFTER_SQLITE: AtomicBool = AtomicBool::new(false);
-
-/// Test hook: abort the process right after the next SQLite commit, before the indexes are
-/// written (the crash-safety test re-executes itself with this set). Not for other uses.
-#[doc(hidden)]
-pub fn abort_after_sqlite_commit_for_tests(on: bool) {
-    ABORT_AFTER_SQLITE.store(on, Ordering::SeqCst);
-}
-
 impl MemoryStore {
     /// Opens (creating if missing) the store in directory `dir` with the default settings.
     pub fn open(dir: impl AsRef<Path>, embedder: Arc<dyn Embedder>) -> Result<Self> {
@@ -127,12 +118,9 @@ impl MemoryStore {
         let text = TextIndex::open(&dir.join("bm25"))?;
         let vectors: Box<dyn VectorIndex> = match &config.vector {
             VectorBackend::Embedded => Box::new(FlatIndex::open(&dir.join("vectors"), dim)?),
-            VectorBackend::Qdrant { url, collection } => Box::new(QdrantIndex::connect_with(
-                url,
-                collection,
-                dim,
-                rt.clone(),
-            )?),
+            VectorBackend::Qdrant { url, collection } => {
+                Box::new(QdrantIndex::connect_with(url, collection, dim, rt.clone())?)
+            }
         };
         let store = MemoryStore {
             prompts: Prompts::new(config.prompts_dir.clone()),
@@ -180,7 +168,12 @@ impl MemoryStore {
         let max = self.db.max_id()?;
         let (vw, tw) = (self.vectors.watermark()?, self.text.watermark()?);
         if vw > max || tw > max {
-            tracing::warn!(vector = vw, bm25 = tw, sqlite = max, "an index is ahead of SQLite (was the database replaced?): rebuilding");
+            tracing::warn!(
+                vector = vw,
+                bm25 = tw,
+                sqlite = max,
+                "an index is ahead of SQLite (was the database replaced?): rebuilding"
+            );
             self.rebuild(&mut |_, _| {})?;
             return Ok(());
         }
@@ -188,11 +181,18 @@ impl MemoryStore {
             if from == max {
                 continue;
             }
-            tracing::info!(index = name, from, to = max, "repairing an index that lags SQLite");
+            tracing::info!(
+                index = name,
+                from,
+                to = max,
+                "repairing an index that lags SQLite"
+            );
             let mut after = from;
             loop {
                 let page = self.db.records_after(after, 2000)?;
-                let Some(last) = page.last().map(|r| r.id) else { break };
+                let Some(last) = page.last().map(|r| r.id) else {
+                    break;
+                };
                 if name == "vector" {
                     let pts: Vec<VectorPoint> = page.iter().map(VectorPoint::of).collect();
                     self.vectors.upsert(&pts)?;
@@ -221,7 +221,9 @@ impl MemoryStore {
         progress(0, total);
         loop {
             let page = self.db.records_after(after, 2000)?;
-            let Some(last) = page.last().map(|r| r.id) else { break };
+            let Some(last) = page.last().map(|r| r.id) else {
+                break;
+            };
             let pts: Vec<VectorPoint> = page.iter().map(VectorPoint::of).collect();
             self.vectors.upsert(&pts)?;
             self.text.upsert(&page)?;
@@ -253,117 +255,6 @@ impl MemoryStore {
         Ok(())
     }
 
-    /// Stores memories (one SQLite transaction) and returns their ids. Importance is rated by the
-    /// LLM when not given (or the configured default when there is no LLM); texts are embedded.
-    pub fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
-        let texts: Vec<&str> = memories.iter().map(|m| m.text.as_str()).collect();
-        let vectors = self.embed(&texts)?;
-        self.add_embedded(memories.into_iter().zip(vectors).collect())
-    }
-
-    /// Stores memories whose embeddings are already computed (unit length, the store's dim).
-    pub fn add_embedded(&self, memories: Vec<(NewMemory, Vec<f32>)>) -> Result<Vec<MemoryId>> {
-        let mut rows = Vec::with_capacity(memories.len());
-        for (m, embedding) in memories {
-            validate(&m, embedding.len(), self.embedder.dim())?;
-            let importance = match m.importance {
-                Some(i) => i,
-                None => self.rate_importance(&m.agent, &m.text),
-            };
-            rows.push(NewRow {
-                agent: m.agent,
-                kind: m.kind,
-                text: m.text,
-                created: m.created,
-                importance,
-                embedding,
-                evidence: m.evidence,
-                expires: m.expires,
-                metadata: m.metadata,
-            });
-        }
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pending = self.lock_write()?;
-        let ids = self.db.insert(&rows)?;
-        if ABORT_AFTER_SQLITE.load(Ordering::SeqCst) {
-            std::process::abort();
-        }
-        let records: Vec<MemoryRecord> = rows
-            .into_iter()
-            .zip(&ids)
-            .map(|(r, &id)| MemoryRecord {
-                id,
-                agent: r.agent,
-                kind: r.kind,
-                text: r.text,
-                created: r.created,
-                last_accessed: r.created,
-                importance: r.importance,
-                embedding: r.embedding,
-                evidence: r.evidence,
-                expires: r.expires,
-                metadata: r.metadata,
-            })
-            .collect();
-        let pts: Vec<VectorPoint> = records.iter().map(VectorPoint::of).collect();
-        self.vectors.upsert(&pts)?;
-        self.text.upsert(&records)?;
-        *pending = true;
-        Ok(ids)
-    }
-
-    /// Embeds texts with the store's embedder (unit length, checked dimension).
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(32) {
-            let vs = self
-                .embedder
-                .embed(chunk)
-                .map_err(|e| Error::model("embedding memory text", e))?;
-            for mut v in vs {
-                if v.len() != self.embedder.dim() {
-                    return Err(Error::Invalid(format!(
-                        "the embedder returned a {}-dimensional vector but says its dimension is {}",
-                        v.len(),
-                        self.embedder.dim()
-                    )));
-                }
-                hamlet_core::l2_normalize(&mut v);
-                out.push(v);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Rates a memory 1–10 with the LLM (one grammar-constrained call); the configured default
-    /// when there is no LLM or the call fails (logged).
-    pub fn rate_importance(&self, agent: &str, text: &str) -> u8 {
-        let Some(llm) = &self.llm else {
-            return self.config.default_importance;
-        };
-        let schema = serde_json::json!({
-            "type": "object",
-            "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 10}},
-            "required": ["rating"]
-        });
-        let ctx = minijinja::context! { agent, memory => text };
-        match ask_json(llm.as_ref(), &self.prompts, "importance.j2", ctx, schema, 16) {
-            Ok(v) => match v["rating"].as_i64() {
-                Some(r) => r.clamp(1, 10) as u8,
-                None => {
-                    tracing::warn!(reply = %v, "importance reply has no rating; using the default");
-                    self.config.default_importance
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "rating importance failed; using the default");
-                self.config.default_importance
-            }
-        }
-    }
-
     /// A memory by id, with its embedding.
     pub fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
         self.db.get(id)
@@ -375,31 +266,6 @@ impl MemoryStore {
         rs.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
         Ok(rs)
     }
-}
-
-fn validate(m: &NewMemory, got_dim: usize, dim: usize) -> Result<()> {
-    if m.text.trim().is_empty() {
-        return Err(Error::Invalid("memory text is empty".into()));
-    }
-    if m.agent.trim().is_empty() {
-        return Err(Error::Invalid(format!(
-            "memory {:?} has no agent: every memory belongs to an agent",
-            m.text
-        )));
-    }
-    if let Some(i) = m.importance {
-        if !(1..=10).contains(&i) {
-            return Err(Error::Invalid(format!(
-                "importance {i} is out of range: use 1 (mundane) to 10 (poignant)"
-            )));
-        }
-    }
-    if got_dim != dim {
-        return Err(Error::Invalid(format!(
-            "embedding has {got_dim} dimensions, the store holds {dim}"
-        )));
-    }
-    Ok(())
 }
 
 impl Drop for MemoryStore {

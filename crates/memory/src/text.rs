@@ -91,7 +91,7 @@ impl TextIndex {
         })?;
         let (schema, f) = schema();
         let mmap = MmapDirectory::open(dir)
-            .map_err(|e| tantivy::TantivyError::from(e))
+            .map_err(tantivy::TantivyError::from)
             .map_err(err("opening the directory"))?;
         let index = Index::open_or_create(mmap, schema).map_err(err("opening"))?;
         index.tokenizers().register(TOKENIZER, analyzer());
@@ -101,7 +101,9 @@ impl TextIndex {
             .min(2);
         let writer = index
             .writer_with_num_threads(threads, 64 << 20)
-            .map_err(err("opening the writer (is another process using this store?)"))?;
+            .map_err(err(
+                "opening the writer (is another process using this store?)",
+            ))?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -157,12 +159,17 @@ impl TextIndex {
         prepared.set_payload(&watermark.to_string());
         prepared.commit().map_err(self.err("committing"))?;
         drop(w);
-        self.reader.reload().map_err(self.err("reloading the reader"))
+        self.reader
+            .reload()
+            .map_err(self.err("reloading the reader"))
     }
 
     /// The watermark of the last commit (0 for a new index).
     pub fn watermark(&self) -> Result<MemoryId> {
-        let metas = self.index.load_metas().map_err(self.err("reading metadata"))?;
+        let metas = self
+            .index
+            .load_metas()
+            .map_err(self.err("reading metadata"))?;
         Ok(metas
             .payload
             .and_then(|p| p.trim().parse().ok())
@@ -182,7 +189,12 @@ impl TextIndex {
     }
 
     /// The `k` best BM25 matches for `text` among documents passing `filter`, best first.
-    pub fn search(&self, text: &str, filter: &VectorFilter, k: usize) -> Result<Vec<(MemoryId, f32)>> {
+    pub fn search(
+        &self,
+        text: &str,
+        filter: &VectorFilter,
+        k: usize,
+    ) -> Result<Vec<(MemoryId, f32)>> {
         let mut terms: Vec<Term> = Vec::new();
         let mut analyzer = self
             .index
@@ -198,8 +210,10 @@ impl TextIndex {
         if terms.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(BooleanQuery::new_multiterms_query(terms)))];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(BooleanQuery::new_multiterms_query(terms)),
+        )];
         let mut filter_q = |q: Box<dyn Query>| {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))));
         };

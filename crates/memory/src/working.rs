@@ -117,7 +117,14 @@ impl WorkingMemory {
             "required": ["summary"]
         });
         let ctx = minijinja::context! { agent => &self.agent, items => &items };
-        let reply = ask_json(self.llm.as_ref(), &self.prompts, "summarise.j2", ctx, schema, 256)?;
+        let reply = ask_json(
+            self.llm.as_ref(),
+            &self.prompts,
+            "summarise.j2",
+            ctx,
+            schema,
+            256,
+        )?;
         let summary = reply["summary"]
             .as_str()
             .map(str::trim)

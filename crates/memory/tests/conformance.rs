@@ -22,7 +22,13 @@ fn unit(seed: u64) -> Vec<f32> {
     v
 }
 
-fn point(id: i64, agent: &str, kind: MemoryKind, created: TimeMs, expires: Option<TimeMs>) -> VectorPoint {
+fn point(
+    id: i64,
+    agent: &str,
+    kind: MemoryKind,
+    created: TimeMs,
+    expires: Option<TimeMs>,
+) -> VectorPoint {
     VectorPoint {
         id,
         agent: agent.into(),
@@ -61,10 +67,23 @@ fn suite(index: &dyn VectorIndex, reopen: &dyn Fn() -> Option<Box<dyn VectorInde
     // Exact top-k, with every kind of filter, against brute force.
     let filters = [
         VectorFilter::default(),
-        VectorFilter { agent: Some("bob".into()), ..Default::default() },
-        VectorFilter { kinds: vec![MemoryKind::Plan, MemoryKind::Chat], ..Default::default() },
-        VectorFilter { after: Some(500), before: Some(1500), ..Default::default() },
-        VectorFilter { alive_at: Some(1100), ..Default::default() },
+        VectorFilter {
+            agent: Some("bob".into()),
+            ..Default::default()
+        },
+        VectorFilter {
+            kinds: vec![MemoryKind::Plan, MemoryKind::Chat],
+            ..Default::default()
+        },
+        VectorFilter {
+            after: Some(500),
+            before: Some(1500),
+            ..Default::default()
+        },
+        VectorFilter {
+            alive_at: Some(1100),
+            ..Default::default()
+        },
         VectorFilter {
             agent: Some("cy".into()),
             kinds: vec![MemoryKind::Observation],
@@ -72,7 +91,10 @@ fn suite(index: &dyn VectorIndex, reopen: &dyn Fn() -> Option<Box<dyn VectorInde
             before: Some(2500),
             alive_at: Some(1050),
         },
-        VectorFilter { agent: Some("nobody".into()), ..Default::default() },
+        VectorFilter {
+            agent: Some("nobody".into()),
+            ..Default::default()
+        },
     ];
     for (qi, q) in [7u64, 1001, 4242].iter().enumerate() {
         let query = unit(*q);
@@ -90,35 +112,57 @@ fn suite(index: &dyn VectorIndex, reopen: &dyn Fn() -> Option<Box<dyn VectorInde
         }
     }
     // A point is its own nearest neighbour.
-    let hit = index.search(&unit(42), &VectorFilter::default(), 1).unwrap();
+    let hit = index
+        .search(&unit(42), &VectorFilter::default(), 1)
+        .unwrap();
     assert_eq!(ids(&hit), vec![42]);
     assert!((hit[0].1 - 1.0).abs() < 1e-4);
-    assert!(index.search(&unit(42), &VectorFilter::default(), 0).unwrap().is_empty());
+    assert!(index
+        .search(&unit(42), &VectorFilter::default(), 0)
+        .unwrap()
+        .is_empty());
 
     // Upsert replaces by id (vector and fields), delete removes.
     let mut moved = point(42, "bob", MemoryKind::Plan, 7, None);
     moved.vector = unit(9999);
     index.upsert(&[moved]).unwrap();
     assert_eq!(index.len().unwrap(), pts.len());
-    let hit = index.search(&unit(9999), &VectorFilter::default(), 1).unwrap();
+    let hit = index
+        .search(&unit(9999), &VectorFilter::default(), 1)
+        .unwrap();
     assert_eq!(ids(&hit), vec![42]);
     let by_ada = index
-        .search(&unit(9999), &VectorFilter { agent: Some("ada".into()), ..Default::default() }, 300)
+        .search(
+            &unit(9999),
+            &VectorFilter {
+                agent: Some("ada".into()),
+                ..Default::default()
+            },
+            300,
+        )
         .unwrap();
     assert!(!ids(&by_ada).contains(&42));
     index.delete(&[42, 43, 100_000]).unwrap();
     assert_eq!(index.len().unwrap(), pts.len() - 2);
-    let all = index.search(&unit(9999), &VectorFilter::default(), 1000).unwrap();
+    let all = index
+        .search(&unit(9999), &VectorFilter::default(), 1000)
+        .unwrap();
     assert!(!ids(&all).contains(&42) && !ids(&all).contains(&43));
 
     // Commit records the watermark; a reopened index answers the same.
     index.commit(300).unwrap();
     assert_eq!(index.watermark().unwrap(), 300);
-    let before: Vec<_> = filters.iter().map(|f| ids(&index.search(&unit(5), f, 10).unwrap())).collect();
+    let before: Vec<_> = filters
+        .iter()
+        .map(|f| ids(&index.search(&unit(5), f, 10).unwrap()))
+        .collect();
     if let Some(again) = reopen() {
         assert_eq!(again.watermark().unwrap(), 300);
         assert_eq!(again.len().unwrap(), pts.len() - 2);
-        let after: Vec<_> = filters.iter().map(|f| ids(&again.search(&unit(5), f, 10).unwrap())).collect();
+        let after: Vec<_> = filters
+            .iter()
+            .map(|f| ids(&again.search(&unit(5), f, 10).unwrap()))
+            .collect();
         assert_eq!(before, after);
     }
 
@@ -147,7 +191,9 @@ fn embedded_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vectors");
     let index = FlatIndex::open(&path, DIM).unwrap();
-    suite(&index, &|| Some(Box::new(FlatIndex::open(&path, DIM).unwrap())));
+    suite(&index, &|| {
+        Some(Box::new(FlatIndex::open(&path, DIM).unwrap()))
+    });
 }
 
 #[test]
@@ -172,11 +218,17 @@ fn qdrant_server_when_configured() {
     };
     let collection = format!("hamlet_conformance_{}", std::process::id());
     let index = QdrantIndex::connect(&url, &collection, DIM).unwrap();
-    suite(&index, &|| Some(Box::new(QdrantIndex::connect(&url, &collection, DIM).unwrap())));
+    suite(&index, &|| {
+        Some(Box::new(
+            QdrantIndex::connect(&url, &collection, DIM).unwrap(),
+        ))
+    });
 }
 
 #[test]
 fn qdrant_unreachable_is_a_clear_error() {
-    let err = QdrantIndex::connect("http://127.0.0.1:9", "x", DIM).unwrap_err().to_string();
+    let err = QdrantIndex::connect("http://127.0.0.1:9", "x", DIM)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("127.0.0.1:9"), "{err}");
 }

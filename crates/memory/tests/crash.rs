@@ -11,15 +11,22 @@ use hamlet_core::{MemoryKind, NewMemory, RecallQuery};
 use hamlet_memory::{FlatIndex, MemoryStore, SearchMode, VectorIndex};
 
 const CHILD_ENV: &str = "HAMLET_MEMORY_CRASH_CHILD_DIR";
-const TOPICS: [&str; 5] = ["cafe bread", "river storm", "library books", "garden fence", "market honey"];
+const TOPICS: [&str; 5] = [
+    "cafe bread",
+    "river storm",
+    "library books",
+    "garden fence",
+    "market honey",
+];
 
 fn text(i: usize) -> String {
     format!("memory {i} about the {} in town", TOPICS[i % TOPICS.len()])
 }
 
 fn memory(i: usize) -> NewMemory {
-    let agent = if i % 2 == 0 { "ada" } else { "bob" };
-    NewMemory::new(agent, MemoryKind::Observation, text(i), i as i64 * 60_000).importance((i % 10 + 1) as u8)
+    let agent = ["ada", "bob"][i % 2];
+    NewMemory::new(agent, MemoryKind::Observation, text(i), i as i64 * 60_000)
+        .importance((i % 10 + 1) as u8)
 }
 
 fn open(dir: &Path) -> MemoryStore {
@@ -47,7 +54,14 @@ fn answers(store: &MemoryStore) -> Vec<Vec<i64>> {
             let mut q = RecallQuery::new(topic, 8, 100 * 60_000);
             q.agent = agent.map(String::from);
             for mode in SearchMode::ALL {
-                out.push(store.search(&q, mode).unwrap().into_iter().map(|h| h.0).collect());
+                out.push(
+                    store
+                        .search(&q, mode)
+                        .unwrap()
+                        .into_iter()
+                        .map(|h| h.0)
+                        .collect(),
+                );
             }
         }
     }
@@ -63,7 +77,12 @@ fn crash_between_sqlite_and_index_commits() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_between_sqlite_and_index_commits", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_between_sqlite_and_index_commits",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &dir)
         .status()
         .unwrap();
@@ -79,7 +98,10 @@ fn crash_between_sqlite_and_index_commits() {
     // Reopen: every memory committed to SQLite is there, the indexes are repaired.
     let store = open(&dir);
     for i in 1..=31 {
-        let r = store.get(i as i64).unwrap().unwrap_or_else(|| panic!("memory {i} lost"));
+        let r = store
+            .get(i as i64)
+            .unwrap()
+            .unwrap_or_else(|| panic!("memory {i} lost"));
         assert_eq!(r.text, text(i));
     }
     let st = store.stats().unwrap();
@@ -87,7 +109,10 @@ fn crash_between_sqlite_and_index_commits() {
     assert_eq!((st.vector_points, st.bm25_documents), (31, 31));
     assert_eq!((st.vector_watermark, st.bm25_watermark), (31, 31));
     let repaired = answers(&store);
-    assert!(repaired.iter().any(|ids| ids.iter().any(|&id| id > 20)), "repaired rows are searchable");
+    assert!(
+        repaired.iter().any(|ids| ids.iter().any(|&id| id > 20)),
+        "repaired rows are searchable"
+    );
 
     // The repaired indexes answer exactly as a clean rebuild.
     store.rebuild(&mut |_, _| {}).unwrap();

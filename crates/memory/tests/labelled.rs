@@ -44,7 +44,10 @@ const MEMORIES: [&str; 30] = [
 
 /// (query, ids of the memories that answer it; ids are 1-based positions in MEMORIES)
 const QUERIES: [(&str, &[i64]); 16] = [
-    ("Who is organising a celebration for the fourteenth of February?", &[1, 2]),
+    (
+        "Who is organising a celebration for the fourteenth of February?",
+        &[1, 2],
+    ),
     ("gentrification research", &[3, 4]),
     ("Who wants to become the town's leader?", &[5, 6]),
     ("What time does the pharmacy close?", &[7]),
@@ -102,7 +105,10 @@ fn embedder() -> LlamaEmbedder {
         .resolve("minilm")
         .unwrap_or_else(|e| panic!("{e}\nThis test needs the embedding model: run `hamlet models pull minilm` (scripts/test.sh does)."));
     let mut c = EmbedConfig::new(path);
-    c.threads = std::env::var("HAMLET_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+    c.threads = std::env::var("HAMLET_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
     LlamaEmbedder::load(c).expect("load MiniLM")
 }
 
@@ -123,7 +129,10 @@ fn labelled_set_on_minilm() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let config = MemoryConfig {
-            scoring: Scoring { fusion, ..Scoring::default() },
+            scoring: Scoring {
+                fusion,
+                ..Scoring::default()
+            },
             ..MemoryConfig::default()
         };
         let store = MemoryStore::open_with(dir.path(), e.clone(), None, config).unwrap();
@@ -132,7 +141,12 @@ fn labelled_set_on_minilm() {
                 MEMORIES
                     .iter()
                     .zip(&mem_vecs)
-                    .map(|(t, v)| (NewMemory::new("town", MemoryKind::Observation, *t, 0).importance(5), v.clone()))
+                    .map(|(t, v)| {
+                        (
+                            NewMemory::new("town", MemoryKind::Observation, *t, 0).importance(5),
+                            v.clone(),
+                        )
+                    })
                     .collect(),
             )
             .unwrap();
@@ -149,15 +163,30 @@ fn labelled_set_on_minilm() {
             results.push((label, evaluate(&store, &q_vecs, mode)));
         }
     }
-    println!("\nlabelled set: {} memories, {} queries, k = {K}", MEMORIES.len(), QUERIES.len());
+    println!(
+        "\nlabelled set: {} memories, {} queries, k = {K}",
+        MEMORIES.len(),
+        QUERIES.len()
+    );
     println!("| retrieval | precision@{K} | recall@{K} | MRR |\n|---|---|---|---|");
     for (label, m) in &results {
-        println!("| {label} | {:.3} | {:.3} | {:.3} |", m.precision, m.recall, m.mrr);
+        println!(
+            "| {label} | {:.3} | {:.3} | {:.3} |",
+            m.precision, m.recall, m.mrr
+        );
     }
     let get = |l: &str| results.iter().find(|r| r.0 == l).unwrap().1;
-    let (v, b, rrf, ws) = (get("vector"), get("bm25"), get("hybrid (rrf)"), get("hybrid (weighted 0.5)"));
+    let (v, b, rrf, ws) = (
+        get("vector"),
+        get("bm25"),
+        get("hybrid (rrf)"),
+        get("hybrid (weighted 0.5)"),
+    );
     assert!(v.recall >= 0.6, "vector recall@{K} {:.3}", v.recall);
     assert!(b.recall >= 0.4, "bm25 recall@{K} {:.3}", b.recall);
-    assert!(rrf.recall >= 0.6 && ws.recall >= 0.6, "hybrid recall@{K} {rrf:?} {ws:?}");
+    assert!(
+        rrf.recall >= 0.6 && ws.recall >= 0.6,
+        "hybrid recall@{K} {rrf:?} {ws:?}"
+    );
     assert!(v.mrr >= 0.6 && rrf.mrr >= 0.6, "MRR {v:?} {rrf:?}");
 }

@@ -60,7 +60,10 @@ fn check(others: &[Candidate], a: Candidate, part: Part, s: &Scoring) -> Result<
         Part::Relevance => rb.relevance > ra.relevance,
     };
     if better {
-        prop_assert!(pos(b.id) < pos(a.id), "{part:?}: {rb:?} ranked below {ra:?}");
+        prop_assert!(
+            pos(b.id) < pos(a.id),
+            "{part:?}: {rb:?} ranked below {ra:?}"
+        );
     }
     // Ranking is by score, and every part is normalised to 0..=1.
     prop_assert!(ranked.windows(2).all(|w| w[0].score >= w[1].score));

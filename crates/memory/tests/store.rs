@@ -19,12 +19,48 @@ fn seed(store: &MemoryStore) -> Vec<i64> {
     };
     store
         .add_batch(vec![
-            m("ada", MemoryKind::Observation, "The cafe on Main Street opens at seven", 1, 3),
-            m("ada", MemoryKind::Chat, "Bob said the library closes early on Fridays", 2, 4),
-            m("ada", MemoryKind::Plan, "Paint the fence before the market on Saturday", 3, 5),
-            m("bob", MemoryKind::Observation, "The cafe ran out of bread this morning", 4, 2),
-            m("bob", MemoryKind::Reflection, "Ada seems to care a lot about her garden", 5, 7),
-            m("ada", MemoryKind::Observation, "A storm flooded the river path near the park", 6, 8),
+            m(
+                "ada",
+                MemoryKind::Observation,
+                "The cafe on Main Street opens at seven",
+                1,
+                3,
+            ),
+            m(
+                "ada",
+                MemoryKind::Chat,
+                "Bob said the library closes early on Fridays",
+                2,
+                4,
+            ),
+            m(
+                "ada",
+                MemoryKind::Plan,
+                "Paint the fence before the market on Saturday",
+                3,
+                5,
+            ),
+            m(
+                "bob",
+                MemoryKind::Observation,
+                "The cafe ran out of bread this morning",
+                4,
+                2,
+            ),
+            m(
+                "bob",
+                MemoryKind::Reflection,
+                "Ada seems to care a lot about her garden",
+                5,
+                7,
+            ),
+            m(
+                "ada",
+                MemoryKind::Observation,
+                "A storm flooded the river path near the park",
+                6,
+                8,
+            ),
         ])
         .unwrap()
 }
@@ -51,24 +87,33 @@ fn add_get_and_recall_with_filters() {
         assert!(h.record.embedding.is_empty());
     }
 
-    let ada = store.recall(&RecallQuery::new("cafe", 10, now).agent("ada")).unwrap();
+    let ada = store
+        .recall(&RecallQuery::new("cafe", 10, now).agent("ada"))
+        .unwrap();
     assert!(ada.iter().all(|h| h.record.agent == "ada"));
     assert_eq!(ada[0].record.id, ids[0]);
 
     let plans = store
         .recall(&RecallQuery::new("fence market", 10, now).kinds([MemoryKind::Plan]))
         .unwrap();
-    assert_eq!(plans.iter().map(|h| h.record.id).collect::<Vec<_>>(), vec![ids[2]]);
+    assert_eq!(
+        plans.iter().map(|h| h.record.id).collect::<Vec<_>>(),
+        vec![ids[2]]
+    );
 
     let mut q = RecallQuery::new("cafe bread library", 10, now);
     q.after = Some(2 * HOUR);
     q.before = Some(5 * HOUR);
     let window = store.recall(&q).unwrap();
     assert!(!window.is_empty());
-    assert!(window.iter().all(|h| (2 * HOUR..5 * HOUR).contains(&h.record.created)));
+    assert!(window
+        .iter()
+        .all(|h| (2 * HOUR..5 * HOUR).contains(&h.record.created)));
 
     // An empty query ranks the newest memories by recency and importance.
-    let any = store.recall(&RecallQuery::new("", 3, now).agent("ada")).unwrap();
+    let any = store
+        .recall(&RecallQuery::new("", 3, now).agent("ada"))
+        .unwrap();
     assert_eq!(any.len(), 3);
     assert_eq!(any[0].record.id, ids[5]);
 }
@@ -77,18 +122,39 @@ fn add_get_and_recall_with_filters() {
 fn recall_marks_accessed_and_skips_expired() {
     let dir = tempfile::tempdir().unwrap();
     let store = MemoryStore::open(dir.path(), emb()).unwrap();
-    let mut m = NewMemory::new("ada", MemoryKind::Observation, "the bakery sells rye bread", 0).importance(5);
+    let mut m = NewMemory::new(
+        "ada",
+        MemoryKind::Observation,
+        "the bakery sells rye bread",
+        0,
+    )
+    .importance(5);
     m.expires = Some(5 * HOUR);
     let short = store.add(m).unwrap();
     let long = store
-        .add(NewMemory::new("ada", MemoryKind::Observation, "the bakery has a blue door", 0).importance(5))
+        .add(
+            NewMemory::new(
+                "ada",
+                MemoryKind::Observation,
+                "the bakery has a blue door",
+                0,
+            )
+            .importance(5),
+        )
         .unwrap();
-    let hits = store.recall(&RecallQuery::new("bakery", 5, 2 * HOUR)).unwrap();
+    let hits = store
+        .recall(&RecallQuery::new("bakery", 5, 2 * HOUR))
+        .unwrap();
     assert_eq!(hits.len(), 2);
     assert!(hits.iter().all(|h| h.record.last_accessed == 2 * HOUR));
     assert_eq!(store.get(short).unwrap().unwrap().last_accessed, 2 * HOUR);
-    let later = store.recall(&RecallQuery::new("bakery", 5, 6 * HOUR)).unwrap();
-    assert_eq!(later.iter().map(|h| h.record.id).collect::<Vec<_>>(), vec![long]);
+    let later = store
+        .recall(&RecallQuery::new("bakery", 5, 6 * HOUR))
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|h| h.record.id).collect::<Vec<_>>(),
+        vec![long]
+    );
     // Recalling with an older clock never moves last_accessed back.
     store.recall(&RecallQuery::new("bakery", 5, HOUR)).unwrap();
     assert_eq!(store.get(long).unwrap().unwrap().last_accessed, 6 * HOUR);
@@ -112,14 +178,19 @@ fn reopen_and_rebuild_answer_the_same() {
     let store = MemoryStore::open(dir.path(), emb()).unwrap();
     assert_eq!(modes(&store), before);
     let mut seen = Vec::new();
-    let n = store.rebuild(&mut |done, total| seen.push((done, total))).unwrap();
+    let n = store
+        .rebuild(&mut |done, total| seen.push((done, total)))
+        .unwrap();
     assert_eq!(n, 6);
     assert_eq!(seen.last(), Some(&(6, 6)));
     assert_eq!(modes(&store), before);
     let st = store.stats().unwrap();
     assert_eq!(st.memories, 6);
     assert_eq!((st.vector_points, st.bm25_documents), (6, 6));
-    assert_eq!((st.vector_watermark, st.bm25_watermark), (st.newest_id, st.newest_id));
+    assert_eq!(
+        (st.vector_watermark, st.bm25_watermark),
+        (st.newest_id, st.newest_id)
+    );
     assert_eq!(st.by_agent["ada"]["observation"], 2);
 }
 
@@ -132,7 +203,10 @@ fn errors_say_what_and_how_to_fix() {
     assert!(e.contains("a-file") && e.contains("directory"), "{e}");
 
     let store = MemoryStore::open(dir.path().join("db"), emb()).unwrap();
-    let e = store.add(NewMemory::new("ada", MemoryKind::Plan, "  ", 0)).unwrap_err().to_string();
+    let e = store
+        .add(NewMemory::new("ada", MemoryKind::Plan, "  ", 0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("empty"), "{e}");
     let e = store
         .add(NewMemory::new("ada", MemoryKind::Plan, "x", 0).importance(11))
@@ -143,16 +217,39 @@ fn errors_say_what_and_how_to_fix() {
     let e = MemoryStore::open(dir.path().join("db"), Arc::new(HashEmbedder::new(32)))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("64") && e.contains("32") && e.contains("same embedding model"), "{e}");
+    assert!(
+        e.contains("64") && e.contains("32") && e.contains("same embedding model"),
+        "{e}"
+    );
 }
 
 #[test]
 fn importance_is_rated_by_the_llm_once_per_memory() {
     let dir = tempfile::tempdir().unwrap();
     let llm = Arc::new(ScriptedLlm::new([r#"{"rating": 9}"#, r#"{"rating": 42}"#]));
-    let store = MemoryStore::open_with(dir.path(), emb(), Some(llm.clone()), MemoryConfig::default()).unwrap();
-    let a = store.add(NewMemory::new("ada", MemoryKind::Observation, "Ada got engaged", 0)).unwrap();
-    let b = store.add(NewMemory::new("ada", MemoryKind::Observation, "Ada ate toast", 0)).unwrap();
+    let store = MemoryStore::open_with(
+        dir.path(),
+        emb(),
+        Some(llm.clone()),
+        MemoryConfig::default(),
+    )
+    .unwrap();
+    let a = store
+        .add(NewMemory::new(
+            "ada",
+            MemoryKind::Observation,
+            "Ada got engaged",
+            0,
+        ))
+        .unwrap();
+    let b = store
+        .add(NewMemory::new(
+            "ada",
+            MemoryKind::Observation,
+            "Ada ate toast",
+            0,
+        ))
+        .unwrap();
     let c = store
         .add(NewMemory::new("ada", MemoryKind::Observation, "Ada tied her shoes", 0).importance(2))
         .unwrap();
@@ -163,9 +260,19 @@ fn importance_is_rated_by_the_llm_once_per_memory() {
     assert_eq!(reqs.len(), 2, "no call when importance is given");
     assert!(reqs[0].json_schema.is_some());
     // With the scripted replies used up, rating falls back to the default rather than failing.
-    let d = store.add(NewMemory::new("ada", MemoryKind::Observation, "Ada yawned", 0)).unwrap();
+    let d = store
+        .add(NewMemory::new(
+            "ada",
+            MemoryKind::Observation,
+            "Ada yawned",
+            0,
+        ))
+        .unwrap();
     assert_eq!(store.get(d).unwrap().unwrap().importance, 5);
-    assert_eq!(store.importance_since_reflection("ada").unwrap(), 9 + 10 + 2 + 5);
+    assert_eq!(
+        store.importance_since_reflection("ada").unwrap(),
+        9 + 10 + 2 + 5
+    );
 }
 
 #[test]
@@ -173,11 +280,23 @@ fn works_through_the_trait_object() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn MemoryStream> = Arc::new(MemoryStore::open(dir.path(), emb()).unwrap());
     let id = store
-        .add(NewMemory::new("ada", MemoryKind::ToolResult, "the password is swordfish", 0).importance(6))
+        .add(
+            NewMemory::new(
+                "ada",
+                MemoryKind::ToolResult,
+                "the password is swordfish",
+                0,
+            )
+            .importance(6),
+        )
         .unwrap();
-    let hits = store.recall(&RecallQuery::new("password", 1, HOUR).agent("ada")).unwrap();
+    let hits = store
+        .recall(&RecallQuery::new("password", 1, HOUR).agent("ada"))
+        .unwrap();
     assert_eq!(hits[0].record.id, id);
     assert!(store.get(id).unwrap().is_some());
-    let e = store.add(NewMemory::new("", MemoryKind::Plan, "x", 0)).unwrap_err();
+    let e = store
+        .add(NewMemory::new("", MemoryKind::Plan, "x", 0))
+        .unwrap_err();
     assert!(matches!(e, hamlet_core::Error::InvalidRequest(_)), "{e}");
 }

@@ -12,42 +12,17 @@
 //! after it (a crash mid-commit) is cut off; the store then re-applies rows above the watermark.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use hamlet_core::{MemoryId, MemoryKind, TimeMs};
+use hamlet_core::{MemoryId, TimeMs};
 
+use super::flat_state::{apply_upsert, encode, kind_ix, remove, replay, State, DELETE, MAGIC};
 use super::{dot_fn, VectorFilter, VectorIndex, VectorPoint};
 use crate::{Error, Result};
-
-const MAGIC: &[u8; 8] = b"HMVEC01\n";
-const UPSERT: u8 = 1;
-const DELETE: u8 = 2;
-
-#[derive(Debug, Default)]
-struct Segment {
-    ids: Vec<MemoryId>,
-    created: Vec<TimeMs>,
-    expires: Vec<TimeMs>,
-    kinds: Vec<u8>,
-    vectors: Vec<f32>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    agents: Vec<String>,
-    agent_ix: HashMap<String, usize>,
-    segments: Vec<Segment>,
-    /// id -> (segment, row)
-    loc: HashMap<MemoryId, (usize, usize)>,
-    /// Encoded log records not yet committed.
-    pending: Vec<u8>,
-    committed_len: u64,
-    watermark: MemoryId,
-}
 
 /// The embedded exact-scan vector index (the default).
 #[derive(Debug)]
@@ -55,10 +30,6 @@ pub struct FlatIndex {
     dim: usize,
     dir: Option<PathBuf>,
     state: RwLock<State>,
-}
-
-fn kind_ix(k: MemoryKind) -> u8 {
-    MemoryKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as u8
 }
 
 impl FlatIndex {
@@ -90,8 +61,15 @@ impl FlatIndex {
         let len = (len as usize).min(bytes.len());
         let mut st = index.write()?;
         let body = if len >= MAGIC.len() && &bytes[..MAGIC.len()] == MAGIC {
-            replay(&mut st, &bytes[MAGIC.len()..len], dim)
-                .map_err(|reason| Error::vector(index.describe(), format!("{}: {reason}; delete the folder and run `hamlet memory rebuild`", log.display())))?;
+            replay(&mut st, &bytes[MAGIC.len()..len], dim).map_err(|reason| {
+                Error::vector(
+                    index.describe(),
+                    format!(
+                        "{}: {reason}; delete the folder and run `hamlet memory rebuild`",
+                        log.display()
+                    ),
+                )
+            })?;
             len
         } else {
             0
@@ -106,16 +84,23 @@ impl FlatIndex {
             .truncate(false)
             .open(&log)
             .map_err(|e| io(&log, "opening", e))?;
-        f.set_len(body as u64).map_err(|e| io(&log, "truncating", e))?;
+        f.set_len(body as u64)
+            .map_err(|e| io(&log, "truncating", e))?;
         Ok(index)
     }
 
     fn log_path(&self) -> PathBuf {
-        self.dir.as_deref().unwrap_or(Path::new(".")).join("vectors.bin")
+        self.dir
+            .as_deref()
+            .unwrap_or(Path::new("."))
+            .join("vectors.bin")
     }
 
     fn mark_path(&self) -> PathBuf {
-        self.dir.as_deref().unwrap_or(Path::new(".")).join("vectors.mark")
+        self.dir
+            .as_deref()
+            .unwrap_or(Path::new("."))
+            .join("vectors.mark")
     }
 
     fn read_mark(&self) -> Result<(u64, MemoryId)> {
@@ -196,101 +181,6 @@ fn io(path: &Path, context: &str, source: std::io::Error) -> Error {
     }
 }
 
-fn apply_upsert(st: &mut State, p: &VectorPoint) {
-    remove(st, p.id);
-    let seg_ix = match st.agent_ix.get(&p.agent) {
-        Some(&i) => i,
-        None => {
-            st.agents.push(p.agent.clone());
-            st.segments.push(Segment::default());
-            st.agent_ix.insert(p.agent.clone(), st.agents.len() - 1);
-            st.agents.len() - 1
-        }
-    };
-    let seg = &mut st.segments[seg_ix];
-    seg.ids.push(p.id);
-    seg.created.push(p.created);
-    seg.expires.push(p.expires.unwrap_or(TimeMs::MAX));
-    seg.kinds.push(kind_ix(p.kind));
-    seg.vectors.extend_from_slice(&p.vector);
-    st.loc.insert(p.id, (seg_ix, seg.ids.len() - 1));
-}
-
-fn remove(st: &mut State, id: MemoryId) {
-    let Some((s, row)) = st.loc.remove(&id) else {
-        return;
-    };
-    let seg = &mut st.segments[s];
-    let dim = seg.vectors.len() / seg.ids.len().max(1);
-    let last = seg.ids.len() - 1;
-    seg.ids.swap_remove(row);
-    seg.created.swap_remove(row);
-    seg.expires.swap_remove(row);
-    seg.kinds.swap_remove(row);
-    if row != last {
-        let (head, tail) = seg.vectors.split_at_mut(last * dim);
-        head[row * dim..(row + 1) * dim].copy_from_slice(&tail[..dim]);
-        st.loc.insert(seg.ids[row], (s, row));
-    }
-    seg.vectors.truncate(last * dim);
-}
-
-fn encode(out: &mut Vec<u8>, p: &VectorPoint) {
-    out.push(UPSERT);
-    out.extend_from_slice(&p.id.to_le_bytes());
-    out.extend_from_slice(&p.created.to_le_bytes());
-    out.extend_from_slice(&p.expires.unwrap_or(TimeMs::MAX).to_le_bytes());
-    out.push(kind_ix(p.kind));
-    let agent = p.agent.as_bytes();
-    out.extend_from_slice(&(agent.len() as u32).to_le_bytes());
-    out.extend_from_slice(agent);
-    for x in &p.vector {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-}
-
-fn replay(st: &mut State, mut b: &[u8], dim: usize) -> std::result::Result<(), String> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> std::result::Result<&'a [u8], String> {
-        if b.len() < n {
-            return Err("log record cut short".into());
-        }
-        let (h, t) = b.split_at(n);
-        *b = t;
-        Ok(h)
-    }
-    let i64_of = |s: &[u8]| i64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
-    while !b.is_empty() {
-        let op = take(&mut b, 1)?[0];
-        let id = i64_of(take(&mut b, 8)?);
-        match op {
-            DELETE => remove(st, id),
-            UPSERT => {
-                let created = i64_of(take(&mut b, 8)?);
-                let expires = i64_of(take(&mut b, 8)?);
-                let kind = take(&mut b, 1)?[0] as usize;
-                let alen = u32::from_le_bytes(take(&mut b, 4)?.try_into().unwrap_or([0; 4]));
-                let agent = String::from_utf8(take(&mut b, alen as usize)?.to_vec())
-                    .map_err(|_| "agent name is not UTF-8".to_string())?;
-                let vector = take(&mut b, dim * 4)?
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
-                let p = VectorPoint {
-                    id,
-                    agent,
-                    kind: *MemoryKind::ALL.get(kind).ok_or("unknown kind")?,
-                    created,
-                    expires: (expires != TimeMs::MAX).then_some(expires),
-                    vector,
-                };
-                apply_upsert(st, &p);
-            }
-            _ => return Err(format!("unknown log record type {op}")),
-        }
-    }
-    Ok(())
-}
-
 /// A score that orders totally (for the top-k heap).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Hit(f32, MemoryId);
@@ -362,7 +252,10 @@ impl VectorIndex for FlatIndex {
         }
         let st = self.read()?;
         let kinds: u8 = f.kinds.iter().fold(0, |m, k| m | (1 << kind_ix(*k)));
-        let (after, before) = (f.after.unwrap_or(TimeMs::MIN), f.before.unwrap_or(TimeMs::MAX));
+        let (after, before) = (
+            f.after.unwrap_or(TimeMs::MIN),
+            f.before.unwrap_or(TimeMs::MAX),
+        );
         let alive = f.alive_at.unwrap_or(TimeMs::MIN);
         let dot = dot_fn();
         let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
@@ -401,7 +294,9 @@ impl VectorIndex for FlatIndex {
             .iter()
             .map(|id| {
                 let &(s, row) = st.loc.get(id)?;
-                let v = st.segments[s].vectors.get(row * self.dim..(row + 1) * self.dim)?;
+                let v = st.segments[s]
+                    .vectors
+                    .get(row * self.dim..(row + 1) * self.dim)?;
                 (query.len() == self.dim).then(|| dot(query, v))
             })
             .collect())

@@ -7,6 +7,7 @@
 //! commit is repaired without a full rebuild.
 
 mod flat;
+mod flat_state;
 mod qdrant;
 
 pub use flat::FlatIndex;
@@ -141,7 +142,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The dot-product kernel for this CPU, picked once.
 pub(crate) fn dot_fn() -> fn(&[f32], &[f32]) -> f32 {
-    static PICK: std::sync::OnceLock<fn(&[f32], &[f32]) -> f32> = std::sync::OnceLock::new();
+    type Kernel = fn(&[f32], &[f32]) -> f32;
+    static PICK: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
     *PICK.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {

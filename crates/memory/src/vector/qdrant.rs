@@ -45,7 +45,12 @@ impl QdrantIndex {
         Self::connect_with(url, collection, dim, Runtime::new()?)
     }
 
-    pub(crate) fn connect_with(url: &str, collection: &str, dim: usize, rt: Runtime) -> Result<Self> {
+    pub(crate) fn connect_with(
+        url: &str,
+        collection: &str,
+        dim: usize,
+        rt: Runtime,
+    ) -> Result<Self> {
         let client = Qdrant::from_url(url)
             .skip_compatibility_check()
             .build()
@@ -79,10 +84,16 @@ impl QdrantIndex {
         let c = &self.client;
         let (name, meta) = (self.collection.clone(), self.meta_collection());
         self.rt.block(async {
-            if !c.collection_exists(&name).await.map_err(self.err("checking the collection"))? {
+            if !c
+                .collection_exists(&name)
+                .await
+                .map_err(self.err("checking the collection"))?
+            {
                 c.create_collection(
-                    CreateCollectionBuilder::new(&name)
-                        .vectors_config(VectorParamsBuilder::new(self.dim as u64, Distance::Cosine)),
+                    CreateCollectionBuilder::new(&name).vectors_config(VectorParamsBuilder::new(
+                        self.dim as u64,
+                        Distance::Cosine,
+                    )),
                 )
                 .await
                 .map_err(self.err("creating the collection"))?;
@@ -99,7 +110,11 @@ impl QdrantIndex {
                     .map_err(self.err("creating a payload index"))?;
                 }
             }
-            if !c.collection_exists(&meta).await.map_err(self.err("checking the meta collection"))? {
+            if !c
+                .collection_exists(&meta)
+                .await
+                .map_err(self.err("checking the meta collection"))?
+            {
                 c.create_collection(
                     CreateCollectionBuilder::new(&meta)
                         .vectors_config(VectorParamsBuilder::new(1, Distance::Dot)),
@@ -170,7 +185,10 @@ impl VectorIndex for QdrantIndex {
     }
 
     fn upsert(&self, points: &[VectorPoint]) -> Result<()> {
-        if let Some(p) = points.iter().find(|p| p.id <= 0 || p.vector.len() != self.dim) {
+        if let Some(p) = points
+            .iter()
+            .find(|p| p.id <= 0 || p.vector.len() != self.dim)
+        {
             return Err(Error::Invalid(format!(
                 "memory {} cannot go to Qdrant: ids must be positive and vectors {}-long (got {})",
                 p.id,
@@ -185,8 +203,9 @@ impl VectorIndex for QdrantIndex {
                 .collect();
             self.rt
                 .block(
-                    self.client
-                        .upsert_points(UpsertPointsBuilder::new(&self.collection, structs).wait(true)),
+                    self.client.upsert_points(
+                        UpsertPointsBuilder::new(&self.collection, structs).wait(true),
+                    ),
                 )
                 .map_err(self.err("upserting points"))?;
         }
@@ -197,7 +216,10 @@ impl VectorIndex for QdrantIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        let ids: Vec<PointId> = ids.iter().map(|&i| PointId::from(i.max(0) as u64)).collect();
+        let ids: Vec<PointId> = ids
+            .iter()
+            .map(|&i| PointId::from(i.max(0) as u64))
+            .collect();
         self.rt
             .block(
                 self.client.delete_points(
@@ -234,10 +256,9 @@ impl VectorIndex for QdrantIndex {
             HashMap::from([("watermark", Value::from(watermark))]),
         );
         self.rt
-            .block(
-                self.client
-                    .upsert_points(UpsertPointsBuilder::new(self.meta_collection(), vec![point]).wait(true)),
-            )
+            .block(self.client.upsert_points(
+                UpsertPointsBuilder::new(self.meta_collection(), vec![point]).wait(true),
+            ))
             .map_err(self.err("recording the watermark"))?;
         Ok(())
     }
