@@ -37,6 +37,8 @@ enum Command {
     Run(Box<cmd::run::Args>),
     /// Serve the local model over an OpenAI-compatible HTTP API (loopback by default).
     Serve(cmd::serve::Args),
+    /// Fine-tune the local model with LoRA on instruction data (or export agent runs as data).
+    Tune(cmd::tune::Args),
     /// A short tour: a chat reply, then a JSON-constrained tool call.
     Demo(cmd::demo::Args),
 }
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Eval(c) => cmd::eval::run_cmd(c),
         Command::Run(a) => cmd::run::run(*a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Tune(a) => cmd::tune::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -76,7 +76,12 @@ fn library_crates_depend_downwards_only() {
         "{:?}",
         internal("hamlet-models")
     );
-    for p in ["hamlet-core", "hamlet-llm", "hamlet-models", "hamlet-eval"] {
+    assert_eq!(
+        internal("hamlet-tune"),
+        vec!["hamlet-core", "hamlet-models"],
+        "tuning needs the model files, not the serving backend"
+    );
+    for p in ["hamlet-core", "hamlet-llm", "hamlet-models", "hamlet-eval", "hamlet-tune"] {
         assert!(
             !internal(p).contains(&"hamlet".to_string()),
             "{p} depends on the binary"

@@ -20,6 +20,8 @@ use crate::opts::ModelOpts;
 pub enum Command {
     /// Throughput, prefix reuse and batching of the local backend.
     Llm(LlmArgs),
+    /// LoRA training speed (tokens/s) and peak memory on this machine.
+    Tune(crate::cmd::tune::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,6 +48,7 @@ pub struct LlmArgs {
 pub fn run(c: Command) -> Result<()> {
     match c {
         Command::Llm(a) => bench_llm(a),
+        Command::Tune(a) => crate::cmd::tune::bench(a),
     }
 }
 

@@ -7,3 +7,4 @@ pub mod generate;
 pub mod models;
 pub mod run;
 pub mod serve;
+pub mod tune;

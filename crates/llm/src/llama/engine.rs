@@ -135,6 +135,16 @@ impl<'m> Engine<'m> {
         self.model.vocab().tokenize(text.as_bytes(), false, true)
     }
 
+    /// Token ids as a prompt gets them (special tokens parsed; BOS/EOS added when `add_special`).
+    pub(crate) fn token_ids(&self, text: &str, add_special: bool) -> Vec<i32> {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), add_special, true)
+            .into_iter()
+            .map(|t| t.0)
+            .collect()
+    }
+
     /// Formats a prompt into the text the model sees.
     pub(crate) fn format(&self, prompt: &Prompt) -> Result<String> {
         match prompt {

@@ -218,6 +218,13 @@ impl LlamaLlm {
         self.call(move |e| e.next_token_logits(&prompt))?
     }
 
+    /// The token ids llama.cpp makes of `text`, special tokens (`<|im_start|>`) parsed; with
+    /// `add_special` the model's BOS/EOS are added as for a prompt. Used to check other tokenizers.
+    pub fn tokenize(&self, text: &str, add_special: bool) -> Result<Vec<i32>> {
+        let text = text.to_string();
+        self.call(move |e| e.token_ids(&text, add_special))
+    }
+
     /// Forgets every cached prompt prefix.
     pub fn clear_cache(&self) -> Result<()> {
         self.call(|e| e.clear_cache())
