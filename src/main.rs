@@ -30,6 +30,9 @@ enum Command {
     /// Measure speed against the raw engine underneath.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// Long-term memory: add, search, stats, rebuild (`--db DIR`).
+    #[command(subcommand)]
+    Memory(cmd::memory::Command),
     /// Evaluate the model on benchmarks.
     #[command(subcommand)]
     Eval(cmd::eval::Command),
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Eval(c) => cmd::eval::run_cmd(c),
+        Command::Memory(c) => cmd::memory::run(c),
         Command::Run(a) => cmd::run::run(*a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Tune(a) => cmd::tune::run(a),

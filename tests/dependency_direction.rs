@@ -67,6 +67,11 @@ fn library_crates_depend_downwards_only() {
     };
     assert_eq!(internal("hamlet-llm"), vec!["hamlet-core"]);
     assert_eq!(
+        internal("hamlet-memory"),
+        vec!["hamlet-core"],
+        "memory speaks to the Embedder/Llm traits, not to a backend (hamlet-llm is a dev-dependency only)"
+    );
+    assert_eq!(
         internal("hamlet-eval"),
         vec!["hamlet-core"],
         "the evaluation runs on the Llm trait, not a backend"

@@ -46,19 +46,46 @@ fn add_search_stats_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let db = db(dir.path());
     let out = ok(&hamlet(&[
-        "memory", "add", "--db", &db, "--agent", "isabella", "--importance", "7", "--at", "1000",
+        "memory",
+        "add",
+        "--db",
+        &db,
+        "--agent",
+        "isabella",
+        "--importance",
+        "7",
+        "--at",
+        "1000",
         "Isabella is planning a Valentine's Day party at Hobbs Cafe",
         "The pharmacy on Main Street closes at 8pm",
     ]));
     assert!(out.starts_with("1\timportance 7\tIsabella"), "{out}");
     ok(&hamlet(&[
-        "memory", "add", "--db", &db, "--agent", "klaus", "--kind", "plan", "--no-rate", "--at", "2000",
+        "memory",
+        "add",
+        "--db",
+        &db,
+        "--agent",
+        "klaus",
+        "--kind",
+        "plan",
+        "--no-rate",
+        "--at",
+        "2000",
         "Klaus will finish his paper on gentrification at the library",
     ]));
 
     // Full recall (recency + importance + relevance), JSON lines.
     let out = ok(&hamlet(&[
-        "memory", "search", "--db", &db, "--json", "-k", "2", "--at", "3000",
+        "memory",
+        "search",
+        "--db",
+        &db,
+        "--json",
+        "-k",
+        "2",
+        "--at",
+        "3000",
         "Who is throwing a celebration at the cafe?",
     ]));
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
@@ -67,11 +94,25 @@ fn add_search_stats_rebuild() {
     assert_eq!(out.lines().count(), 2);
 
     // Filters and relevance-only modes.
-    let out = ok(&hamlet(&["memory", "search", "--db", &db, "--agent", "klaus", "paper"]));
+    let out = ok(&hamlet(&[
+        "memory", "search", "--db", &db, "--agent", "klaus", "paper",
+    ]));
     assert!(out.contains("Klaus") && !out.contains("Isabella"), "{out}");
-    let out = ok(&hamlet(&["memory", "search", "--db", &db, "--mode", "bm25", "--kind", "plan", "library"]));
+    let out = ok(&hamlet(&[
+        "memory", "search", "--db", &db, "--mode", "bm25", "--kind", "plan", "library",
+    ]));
     assert_eq!(out.lines().count(), 1, "{out}");
-    let out = ok(&hamlet(&["memory", "search", "--db", &db, "--mode", "vector", "-k", "1", "medicine store hours"]));
+    let out = ok(&hamlet(&[
+        "memory",
+        "search",
+        "--db",
+        &db,
+        "--mode",
+        "vector",
+        "-k",
+        "1",
+        "medicine store hours",
+    ]));
     assert!(out.contains("pharmacy"), "{out}");
 
     let out = ok(&hamlet(&["memory", "stats", "--db", &db, "--json"]));
@@ -87,10 +128,22 @@ fn add_search_stats_rebuild() {
     std::fs::remove_dir_all(Path::new(&db).join("vectors")).unwrap();
     let out = ok(&hamlet(&["memory", "stats", "--db", &db, "--json"]));
     let s: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((s["vector_points"].as_u64(), s["bm25_documents"].as_u64()), (Some(3), Some(3)), "repaired on open");
+    assert_eq!(
+        (s["vector_points"].as_u64(), s["bm25_documents"].as_u64()),
+        (Some(3), Some(3)),
+        "repaired on open"
+    );
     let out = ok(&hamlet(&["memory", "rebuild", "--db", &db]));
     assert!(out.contains("from 3 memories"), "{out}");
-    let out = ok(&hamlet(&["memory", "search", "--db", &db, "--mode", "bm25", "gentrification"]));
+    let out = ok(&hamlet(&[
+        "memory",
+        "search",
+        "--db",
+        &db,
+        "--mode",
+        "bm25",
+        "gentrification",
+    ]));
     assert!(out.contains("Klaus"), "{out}");
 }
 
@@ -99,12 +152,19 @@ fn memory_errors_are_one_line_with_a_fix() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let e = err(&hamlet(&["memory", "stats", "--db", file.to_str().unwrap()]));
+    let e = err(&hamlet(&[
+        "memory",
+        "stats",
+        "--db",
+        file.to_str().unwrap(),
+    ]));
     assert!(e.contains("not-a-dir") && e.contains("directory"), "{e}");
     let db = db(dir.path());
     let e = err(&hamlet(&["memory", "add", "--db", &db, "--no-rate", "  "]));
     assert!(e.contains("empty"), "{e}");
-    let e = err(&hamlet(&["memory", "search", "--db", &db, "--mode", "fuzzy", "x"]));
+    let e = err(&hamlet(&[
+        "memory", "search", "--db", &db, "--mode", "fuzzy", "x",
+    ]));
     assert!(e.contains("recall, hybrid, vector or bm25"), "{e}");
     let o = hamlet(&["memory", "add", "--db", &db, "--kind", "dream", "x"]);
     assert!(!o.status.success());
@@ -116,10 +176,27 @@ fn bench_memory_small() {
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("report.md");
     let out = ok(&hamlet(&[
-        "bench", "memory", "--count", "2000", "--queries", "20", "--real", "100",
-        "--out", out_file.to_str().unwrap(),
+        "bench",
+        "memory",
+        "--count",
+        "2000",
+        "--queries",
+        "20",
+        "--real",
+        "100",
+        "--out",
+        out_file.to_str().unwrap(),
     ]));
-    for want in ["2000 memories", "minilm", "random unit vectors", "insert:", "| vector |", "| BM25 |", "hybrid recall", "recall@10 against exact search: 1.000"] {
+    for want in [
+        "2000 memories",
+        "minilm",
+        "random unit vectors",
+        "insert:",
+        "| vector |",
+        "| BM25 |",
+        "hybrid recall",
+        "recall@10 against exact search: 1.000",
+    ] {
         assert!(out.contains(want), "{want:?} not in {out}");
     }
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), out);

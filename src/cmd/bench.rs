@@ -20,6 +20,8 @@ use crate::opts::ModelOpts;
 pub enum Command {
     /// Throughput, prefix reuse and batching of the local backend.
     Llm(LlmArgs),
+    /// Long-term memory: insert throughput, retrieval latency and recall at 100k memories.
+    Memory(crate::cmd::bench_memory::MemoryArgs),
     /// LoRA training speed (tokens/s) and peak memory on this machine.
     Tune(crate::cmd::tune::BenchArgs),
 }
@@ -48,6 +50,7 @@ pub struct LlmArgs {
 pub fn run(c: Command) -> Result<()> {
     match c {
         Command::Llm(a) => bench_llm(a),
+        Command::Memory(a) => crate::cmd::bench_memory::bench_memory(a),
         Command::Tune(a) => crate::cmd::tune::bench(a),
     }
 }

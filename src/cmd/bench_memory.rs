@@ -51,10 +51,45 @@ pub struct MemoryArgs {
     pub out: Option<PathBuf>,
 }
 
-const VERBS: [&str; 8] = ["saw", "talked with", "helped", "argued with", "cooked for", "walked with", "painted", "wrote to"];
-const PLACES: [&str; 10] = ["cafe", "library", "park", "pharmacy", "college", "market", "river", "bakery", "town hall", "pub"];
-const THINGS: [&str; 12] = ["the election", "a birthday party", "the storm", "a research paper", "fresh bread", "the rent", "a painting", "the exam", "a guitar", "the garden", "a marathon", "a poem"];
-const NAMES: [&str; 10] = ["Isabella", "Klaus", "Maria", "Sam", "Tom", "Mei", "John", "Eddy", "Carmen", "Jennifer"];
+const VERBS: [&str; 8] = [
+    "saw",
+    "talked with",
+    "helped",
+    "argued with",
+    "cooked for",
+    "walked with",
+    "painted",
+    "wrote to",
+];
+const PLACES: [&str; 10] = [
+    "cafe",
+    "library",
+    "park",
+    "pharmacy",
+    "college",
+    "market",
+    "river",
+    "bakery",
+    "town hall",
+    "pub",
+];
+const THINGS: [&str; 12] = [
+    "the election",
+    "a birthday party",
+    "the storm",
+    "a research paper",
+    "fresh bread",
+    "the rent",
+    "a painting",
+    "the exam",
+    "a guitar",
+    "the garden",
+    "a marathon",
+    "a poem",
+];
+const NAMES: [&str; 10] = [
+    "Isabella", "Klaus", "Maria", "Sam", "Tom", "Mei", "John", "Eddy", "Carmen", "Jennifer",
+];
 
 struct Rng(u64);
 impl Rng {
@@ -68,7 +103,9 @@ impl Rng {
         xs[(self.next() % xs.len() as u64) as usize]
     }
     fn unit(&mut self, dim: usize) -> Vec<f32> {
-        let mut v: Vec<f32> = (0..dim).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect();
+        let mut v: Vec<f32> = (0..dim)
+            .map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .collect();
         hamlet_core::l2_normalize(&mut v);
         v
     }
@@ -134,23 +171,33 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     };
     let dim = model.as_ref().map_or(384, |e| e.dim());
     let mut report = String::new();
-    let real = if model.is_some() { a.real.min(a.count) } else { 0 };
+    let real = if model.is_some() {
+        a.real.min(a.count)
+    } else {
+        0
+    };
     let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(a.count);
+    let mut embed_rate = None;
     let (query_vecs, embed_ms) = match &model {
         Some(e) => {
-            let pb = bar(real as u64, "embedding (MiniLM)");
+            let pb = bar(real as u64, "embedding");
+            let t = Instant::now();
             for chunk in texts[..real].chunks(64) {
                 let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
                 vectors.extend(e.embed(&refs)?);
                 pb.inc(chunk.len() as u64);
             }
             pb.finish_and_clear();
+            embed_rate = Some(real as f64 / t.elapsed().as_secs_f64().max(1e-9));
             let t = Instant::now();
             let mut qv = Vec::new();
             for q in &queries {
                 qv.extend(e.embed(&[q.as_str()])?);
             }
-            (qv, Some(t.elapsed().as_secs_f64() * 1e3 / queries.len() as f64))
+            (
+                qv,
+                Some(t.elapsed().as_secs_f64() * 1e3 / queries.len() as f64),
+            )
         }
         None => (queries.iter().map(|_| rng.unit(dim)).collect(), None),
     };
@@ -163,16 +210,30 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    writeln!(report, "{} memories over {agents} agents; {how}. {cpu}, {cores} cores visible.\n", a.count)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    writeln!(
+        report,
+        "{} memories over {agents} agents; {how}. {cpu}, {cores} cores visible.\n",
+        a.count
+    )?;
 
-    let tmp = TempDir(std::env::temp_dir().join(format!("hamlet-bench-memory-{}", std::process::id())));
+    let tmp =
+        TempDir(std::env::temp_dir().join(format!("hamlet-bench-memory-{}", std::process::id())));
     let dir = a.db.clone().unwrap_or_else(|| tmp.0.clone());
     let config = MemoryConfig {
         vector: match &a.qdrant {
-            Some(url) => VectorBackend::Qdrant { url: url.clone(), collection: format!("hamlet_bench_{}", std::process::id()) },
+            Some(url) => VectorBackend::Qdrant {
+                url: url.clone(),
+                collection: format!("hamlet_bench_{}", std::process::id()),
+            },
             None => VectorBackend::Embedded,
         },
         ..MemoryConfig::default()
@@ -190,7 +251,13 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     let mut items = Vec::with_capacity(1000);
     for (i, (text, v)) in texts.iter().zip(&vectors).enumerate() {
         let agent = format!("agent{}", i % agents);
-        let m = NewMemory::new(agent, MemoryKind::ALL[i % 5], text.clone(), i as i64 * 60_000).importance((i % 10 + 1) as u8);
+        let m = NewMemory::new(
+            agent,
+            MemoryKind::ALL[i % 5],
+            text.clone(),
+            i as i64 * 60_000,
+        )
+        .importance((i % 10 + 1) as u8);
         items.push((m, v.clone()));
         if items.len() == 1000 || i + 1 == a.count {
             store.add_embedded(std::mem::take(&mut items))?;
@@ -203,7 +270,10 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     writeln!(report, "insert: {:.0} memories/s ({:.1} s for {}; batches of 1,000, SQLite + BM25 + vector index, committed)\n", a.count as f64 / insert_s.max(1e-9), insert_s, a.count)?;
 
     // Retrieval latency with an agent filter (one agent's memories: 1/agents of the store).
-    writeln!(report, "| retrieval (k = 10, filter: one agent) | p50 ms | p99 ms |\n|---|---|---|")?;
+    writeln!(
+        report,
+        "| retrieval (k = 10, filter: one agent) | p50 ms | p99 ms |\n|---|---|---|"
+    )?;
     let now = a.count as i64 * 60_000;
     let query = |i: usize, filtered: bool| {
         let mut q = RecallQuery::new(&queries[i], 10, now);
@@ -216,7 +286,11 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     for (label, mode, filtered) in [
         ("vector", Some(SearchMode::Vector), true),
         ("BM25", Some(SearchMode::Bm25), true),
-        ("hybrid recall (both indexes, fusion, scoring, last-accessed update)", None, true),
+        (
+            "hybrid recall (both indexes, fusion, scoring, last-accessed update)",
+            None,
+            true,
+        ),
         ("hybrid recall, no filter", None, false),
     ] {
         let mut lat = Vec::with_capacity(queries.len());
@@ -235,7 +309,13 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     }
     pb.finish_and_clear();
     if let Some(ms) = embed_ms {
-        writeln!(report, "\nembedding one query with the model: {ms:.1} ms (not included above)")?;
+        writeln!(
+            report,
+            "\nembedding one query with the model: {ms:.1} ms (not included above)"
+        )?;
+    }
+    if let Some(r) = embed_rate {
+        writeln!(report, "embedding memory texts in batches of 64: {r:.0} texts/s ({:.0} min for {} texts at that rate)", a.count as f64 / r / 60.0, a.count)?;
     }
 
     // Recall@10 of the vector index against an exact scan over the same vectors and filter.
@@ -243,12 +323,18 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     let mut total = 0usize;
     for (i, qv) in query_vecs.iter().enumerate() {
         let q = query(i, true);
-        let got: Vec<i64> = store.search_with_vector(&q, qv, SearchMode::Vector)?.into_iter().map(|h| h.0).collect();
+        let got: Vec<i64> = store
+            .search_with_vector(&q, qv, SearchMode::Vector)?
+            .into_iter()
+            .map(|h| h.0)
+            .collect();
         let filter = VectorFilter::of(&q);
         let mut exact: Vec<(f32, i64)> = vectors
             .iter()
             .enumerate()
-            .filter(|(j, _)| filter.agent.as_deref() == Some(format!("agent{}", j % agents).as_str()))
+            .filter(|(j, _)| {
+                filter.agent.as_deref() == Some(format!("agent{}", j % agents).as_str())
+            })
             .map(|(j, v)| (dot(qv, v), j as i64 + 1))
             .collect();
         exact.sort_by(|x, y| y.0.total_cmp(&x.0));
@@ -256,9 +342,18 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         total += exact.len();
         found += exact.iter().filter(|e| got.contains(&e.1)).count();
     }
-    writeln!(report, "\nvector index recall@10 against exact search: {:.3} ({found}/{total})", found as f64 / total.max(1) as f64)?;
+    writeln!(
+        report,
+        "\nvector index recall@10 against exact search: {:.3} ({found}/{total})",
+        found as f64 / total.max(1) as f64
+    )?;
     let st = store.stats()?;
-    writeln!(report, "store on disk: {:.0} MB ({})", st.disk_bytes as f64 / 1e6, st.vector_index)?;
+    writeln!(
+        report,
+        "store on disk: {:.0} MB ({})",
+        st.disk_bytes as f64 / 1e6,
+        st.vector_index
+    )?;
     print!("{report}");
     if let Some(out) = &a.out {
         std::fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;

@@ -116,12 +116,17 @@ pub fn threads() -> usize {
     std::env::var("HAMLET_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }
 
 /// Opens the store at `--db` with the embedding model (and optionally a chat model).
 pub fn open(a: &StoreArgs, llm: Option<Arc<dyn Llm>>) -> Result<MemoryStore> {
-    let embedder: Arc<dyn Embedder> = Arc::new(crate::opts::load_embedder(&a.embed_model, threads())?);
+    let embedder: Arc<dyn Embedder> =
+        Arc::new(crate::opts::load_embedder(&a.embed_model, threads())?);
     let config = MemoryConfig {
         vector: match &a.qdrant {
             Some(url) => VectorBackend::Qdrant {
@@ -176,7 +181,10 @@ fn add(a: AddArgs) -> Result<()> {
     let records = store.get_many(&ids)?;
     for r in records {
         if a.store.json {
-            println!("{}", serde_json::json!({"id": r.id, "importance": r.importance, "text": r.text}));
+            println!(
+                "{}",
+                serde_json::json!({"id": r.id, "importance": r.importance, "text": r.text})
+            );
         } else {
             println!("{}\timportance {}\t{}", r.id, r.importance, r.text);
         }
@@ -257,9 +265,19 @@ fn stats(a: StoreArgs) -> Result<()> {
         let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("  {agent}: {}", parts.join(", "));
     }
-    println!("embeddings {} dims ({})", s.dim, s.embedder.as_deref().unwrap_or("unknown model"));
-    println!("vectors    {} points, watermark {} ({})", s.vector_points, s.vector_watermark, s.vector_index);
-    println!("bm25       {} documents, watermark {}", s.bm25_documents, s.bm25_watermark);
+    println!(
+        "embeddings {} dims ({})",
+        s.dim,
+        s.embedder.as_deref().unwrap_or("unknown model")
+    );
+    println!(
+        "vectors    {} points, watermark {} ({})",
+        s.vector_points, s.vector_watermark, s.vector_index
+    );
+    println!(
+        "bm25       {} documents, watermark {}",
+        s.bm25_documents, s.bm25_watermark
+    );
     println!("disk       {:.1} MB", s.disk_bytes as f64 / 1e6);
     Ok(())
 }
@@ -277,6 +295,9 @@ fn rebuild(a: StoreArgs) -> Result<()> {
         pb.set_position(done);
     })?;
     pb.finish_and_clear();
-    println!("rebuilt the vector and BM25 indexes from {n} memories in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "rebuilt the vector and BM25 indexes from {n} memories in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -1,9 +1,11 @@
 pub mod bench;
+pub mod bench_memory;
 pub mod demo;
 pub mod embed;
 pub mod eval;
 pub mod eval_tasks;
 pub mod generate;
+pub mod memory;
 pub mod models;
 pub mod run;
 pub mod serve;

@@ -87,7 +87,11 @@ impl AgentSpec {
             model: None,
             context: 4096,
             max_step_tokens: 384,
-            sampling: Sampling::default(),
+            sampling: Sampling {
+                // Greedy small models otherwise copy the same sentence into every field.
+                repeat_penalty: 1.1,
+                ..Sampling::default()
+            },
             budgets: Budgets::default(),
             observation_chars: 1500,
             allow_private_network: false,
@@ -303,7 +307,7 @@ impl AgentFileRaw {
             reflect_every: self.budgets.reflect_every.unwrap_or(b.reflect_every),
             max_failures: positive(&self.budgets.max_failures, "budgets.max-failures", b.max_failures, 1)?,
         };
-        let sampling = self.sampling.unwrap_or_default();
+        let sampling = self.sampling.unwrap_or_else(|| AgentSpec::default_agent().sampling);
         sampling.validate().map_err(|e| Error::Spec {
             file: file.to_string(),
             message: format!("[sampling]: {e}"),

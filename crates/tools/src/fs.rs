@@ -142,6 +142,11 @@ impl Tool for ListDir {
     fn call(&self, ctx: &ToolContext, a: ListArgs) -> ToolResult<String> {
         let rel = a.path.unwrap_or_default();
         let dir = ctx.workspace.resolve(&rel)?;
+        if dir.is_file() {
+            return Err(ToolError::failed(format!(
+                "{rel:?} is a file, not a folder: use read_file to read it, or list_dir with no path to list the workspace"
+            )));
+        }
         let entries = std::fs::read_dir(&dir).map_err(|e| io_err("list", &rel, e))?;
         let mut lines = Vec::new();
         for entry in entries.flatten() {
