@@ -1,0 +1,311 @@
+//! Drawing the agent-run view: a pure function of [`AgentApp`].
+
+use hamlet_core::trace::{ObservationStatus, StopReason};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::agent::{AgentApp, Entry};
+use crate::ui::{centered, clip, list_offset, thousands};
+
+/// Where each pane goes for a terminal area.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentLayout {
+    pub title: Rect,
+    pub goal: Rect,
+    pub plan: Rect,
+    pub list: Rect,
+    pub detail: Rect,
+    pub footer: Rect,
+}
+
+pub(crate) fn layout(area: Rect) -> AgentLayout {
+    let plan_h = if area.height >= 30 { 6 } else { 4 };
+    let [title, goal, plan, main, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(plan_h),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let list_w = (area.width * 3 / 10).clamp(20.min(area.width), 40);
+    let [list, detail] = Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(main);
+    AgentLayout { title, goal, plan, list, detail, footer }
+}
+
+fn status_mark(s: ObservationStatus) -> (&'static str, Color) {
+    match s {
+        ObservationStatus::Ok => ("✓", Color::Green),
+        ObservationStatus::ToolError => ("✗", Color::Red),
+        ObservationStatus::Refused => ("⊘", Color::Yellow),
+        ObservationStatus::Declined => ("⊘", Color::Yellow),
+        ObservationStatus::Invalid => ("?", Color::Red),
+    }
+}
+
+fn status_word(s: ObservationStatus) -> &'static str {
+    match s {
+        ObservationStatus::Ok => "ok",
+        ObservationStatus::ToolError => "tool error",
+        ObservationStatus::Refused => "refused",
+        ObservationStatus::Declined => "declined",
+        ObservationStatus::Invalid => "invalid reply",
+    }
+}
+
+fn reason_word(r: StopReason) -> &'static str {
+    match r {
+        StopReason::Finished => "finished",
+        StopReason::MaxSteps => "step budget spent",
+        StopReason::MaxTokens => "token budget spent",
+        StopReason::WallTime => "time budget spent",
+        StopReason::Loop => "stopped: loop",
+        StopReason::Stuck => "stopped: stuck",
+        StopReason::Interrupted => "interrupted",
+        StopReason::BackendError => "backend error",
+    }
+}
+
+fn bold() -> Style {
+    Style::default().add_modifier(Modifier::BOLD)
+}
+
+fn title_line(app: &AgentApp) -> Line<'static> {
+    let u = app.usage();
+    let (agent, model) = app
+        .start
+        .as_ref()
+        .map(|s| (s.agent.clone(), s.model.clone()))
+        .unwrap_or_else(|| ("…".into(), "…".into()));
+    let steps = match app.budget.max_steps {
+        Some(m) => format!("step {}/{m}", app.steps()),
+        None => format!("step {}", app.steps()),
+    };
+    let tokens = match app.budget.max_tokens {
+        Some(m) if m > 0 => format!(
+            "tokens {}/{} ({}%)",
+            thousands(u.total_tokens()),
+            thousands(m),
+            u.total_tokens() * 100 / m
+        ),
+        _ => format!("tokens {}", thousands(u.total_tokens())),
+    };
+    let state = match (&app.end, app.live) {
+        (Some(e), _) => reason_word(e.reason).to_string(),
+        (None, true) if app.pending.is_some() => "waiting for you".into(),
+        (None, true) => "running".into(),
+        (None, false) => "replay (no end)".into(),
+    };
+    // Most important first: a narrow terminal cuts the model name, not the state.
+    Line::from(vec![
+        Span::styled(" hamlet ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+        Span::raw(" "),
+        Span::styled(state, bold()),
+        Span::raw(format!(" · {agent} · {steps} · {tokens} · {model}")),
+    ])
+}
+
+fn row_item(entry: &Entry, width: usize) -> ListItem<'static> {
+    match entry {
+        Entry::Step(s) => {
+            let (mark, color) = status_mark(s.observation.status);
+            let what = match &s.action {
+                Some(a) => format!("{} {}", a.tool, a.args),
+                None => "(invalid reply)".into(),
+            };
+            let head = format!("{:>3} ", s.step);
+            let rest = clip(&what, width.saturating_sub(head.chars().count() + 2));
+            ListItem::new(Line::from(vec![
+                Span::raw(head),
+                Span::styled(mark, Style::default().fg(color)),
+                Span::raw(format!(" {rest}")),
+            ]))
+        }
+        Entry::Reflect(r) => ListItem::new(Line::from(Span::styled(
+            clip(&format!("  ↻ reflect: {}", r.reason), width),
+            Style::default().fg(Color::Magenta),
+        ))),
+    }
+}
+
+fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let label = |l: &str, text: &str| -> Line<'static> {
+        Line::from(vec![Span::styled(format!("{l}: "), bold()), Span::raw(text.to_string())])
+    };
+    match app.entries.get(app.selected) {
+        Some(Entry::Step(s)) => {
+            let u = s.usage;
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "step {} · {} · {}+{} tokens ({} cached) · model {:.1} s · tool {:.1} s",
+                    s.step,
+                    status_word(s.observation.status),
+                    u.prompt_tokens,
+                    u.completion_tokens,
+                    u.cached_tokens,
+                    u.model_ms / 1e3,
+                    u.tool_ms / 1e3
+                ),
+                Style::default().fg(Color::DarkGray),
+            )));
+            match &s.action {
+                Some(a) => {
+                    for (l, t) in [
+                        ("Thought", &a.thoughts.reasoning),
+                        ("Plan", &a.thoughts.plan),
+                        ("Criticism", &a.thoughts.criticism),
+                    ] {
+                        if !t.trim().is_empty() {
+                            lines.push(label(l, t));
+                        }
+                    }
+                    lines.push(label("Action", &format!("{} {}", a.tool, a.args)));
+                }
+                None => lines.push(label("Reply", &s.raw)),
+            }
+            lines.push(label(&format!("Observation ({})", status_word(s.observation.status)), ""));
+            lines.extend(s.observation.text.lines().map(|l| Line::from(format!("  {l}"))));
+        }
+        Some(Entry::Reflect(r)) => {
+            lines.push(label("Reflection after step", &r.step.to_string()));
+            lines.push(label("Why", &r.reason));
+            lines.push(label("Plan", ""));
+            lines.extend(r.plan.lines().map(|l| Line::from(format!("  {l}"))));
+        }
+        None => match &app.end {
+            Some(end) => {
+                lines.push(label("End", reason_word(end.reason)));
+                lines.push(Line::from(end.message.clone()));
+                if let Some(a) = &end.answer {
+                    lines.push(label("Answer", ""));
+                    lines.extend(a.lines().map(|l| Line::from(format!("  {l}"))));
+                }
+                let u = end.usage;
+                lines.push(Line::from(format!(
+                    "{} steps · {} tokens ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
+                    end.step,
+                    thousands(u.total_tokens()),
+                    thousands(u.prompt_tokens),
+                    thousands(u.cached_tokens),
+                    thousands(u.completion_tokens),
+                    u.model_ms / 1e3,
+                    u.tool_ms / 1e3
+                )));
+            }
+            None => lines.push(Line::from("no steps yet")),
+        },
+    }
+    lines
+}
+
+fn render_approval(app: &AgentApp, frame: &mut Frame, area: Rect) {
+    let Some(req) = &app.pending else { return };
+    let rect = centered(area, area.width.saturating_sub(8).min(70), 7);
+    let mut lines = vec![
+        Line::from(vec![Span::styled(format!("Step {} wants to run:", req.step), bold())]),
+        Line::from(Span::styled(
+            clip(&format!("{} {}", req.action.tool, req.action.args), (rect.width as usize).saturating_sub(4) * 2),
+            Style::default().fg(Color::Yellow),
+        )),
+        Line::from(""),
+    ];
+    match &app.feedback {
+        Some(text) => {
+            lines.push(Line::from("Why not? (shown to the agent; Enter sends, Esc back)"));
+            lines.push(Line::from(format!("> {text}▏")));
+        }
+        None => lines.push(Line::from(vec![
+            Span::styled("[y]", bold()),
+            Span::raw("es  "),
+            Span::styled("[a]", bold()),
+            Span::raw("ll  "),
+            Span::styled("[n]", bold()),
+            Span::raw("o (+ feedback)  "),
+            Span::styled("[q]", bold()),
+            Span::raw("uit run"),
+        ])),
+    }
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::default().fg(Color::Yellow))
+                .title(" approve? "),
+        ),
+        rect,
+    );
+}
+
+/// Draws the whole agent-run view.
+pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
+    let area = frame.area();
+    let l = layout(area);
+    frame.render_widget(Paragraph::new(title_line(app)), l.title);
+
+    let goal = app.start.as_ref().map(|s| s.goal.as_str()).unwrap_or("");
+    frame.render_widget(
+        Paragraph::new(goal.to_string())
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(" Goal ")),
+        l.goal,
+    );
+
+    let (plan_title, plan) = match app.plan() {
+        Some((from, plan)) => (format!(" Plan ({from}) "), plan.to_string()),
+        None => (" Plan ".to_string(), String::new()),
+    };
+    frame.render_widget(
+        Paragraph::new(plan).wrap(Wrap { trim: true }).block(Block::default().borders(Borders::ALL).title(plan_title)),
+        l.plan,
+    );
+
+    let inner_w = l.list.width.saturating_sub(2) as usize;
+    let height = l.list.height.saturating_sub(2) as usize;
+    let mut items: Vec<ListItem> = app.entries.iter().map(|e| row_item(e, inner_w)).collect();
+    if let Some(end) = &app.end {
+        items.push(ListItem::new(Line::from(Span::styled(
+            clip(&format!("  ■ {}", reason_word(end.reason)), inner_w),
+            bold(),
+        ))));
+    }
+    let offset = list_offset(app.selected, items.len(), height);
+    let items: Vec<ListItem> = items
+        .into_iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, item)| {
+            if i == app.selected {
+                item.style(Style::default().add_modifier(Modifier::REVERSED))
+            } else {
+                item
+            }
+        })
+        .collect();
+    let list_title = if app.follow && app.live { " Steps (following) " } else { " Steps " };
+    frame.render_widget(List::new(items).block(Block::default().borders(Borders::ALL).title(list_title)), l.list);
+
+    frame.render_widget(
+        Paragraph::new(detail_lines(app))
+            .wrap(Wrap { trim: false })
+            .scroll((app.scroll, 0))
+            .block(Block::default().borders(Borders::ALL).title(" Detail ")),
+        l.detail,
+    );
+
+    let footer = match &app.status {
+        Some(s) => clip(s, area.width as usize),
+        None => "↑↓ select  PgUp/PgDn scroll  f follow  ? help  q quit".to_string(),
+    };
+    frame.render_widget(Paragraph::new(footer).style(Style::default().fg(Color::DarkGray)), l.footer);
+
+    render_approval(app, frame, area);
+    if app.show_help {
+        crate::help::render(frame, area, crate::help::AGENT_KEYS);
+    }
+}

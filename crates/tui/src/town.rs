@@ -1,0 +1,381 @@
+//! The town view's state: the event log, a cursor into it, and what the records up to the cursor
+//! add up to. Replay moves the cursor (play, step, seek); live appends records as they come.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hamlet_core::memory::MemoryKind;
+use hamlet_core::town::{EventRecord, PlanItem, PlanLevel, RunMetrics, SimTime, Tile, TownEvent, TownSnapshot};
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
+use ratatui::Frame;
+
+use crate::term::{Control, Screen};
+use crate::ui::contains;
+
+/// Playback speeds: simulated seconds per real second.
+pub const SPEEDS: [u32; 9] = [1, 10, 30, 60, 120, 300, 600, 1800, 3600];
+const DEFAULT_SPEED: usize = 3;
+/// How many talk lines and events are kept for the panes.
+const KEEP: usize = 300;
+
+/// A memory as the detail pane shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryLine {
+    pub time: SimTime,
+    pub kind: MemoryKind,
+    pub importance: u8,
+    pub text: String,
+}
+
+/// One line of conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TalkLine {
+    pub time: SimTime,
+    pub conversation: u64,
+    pub speaker: String,
+    pub listener: String,
+    pub text: String,
+}
+
+/// What the viewer keeps beside the core snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub day_plan: BTreeMap<String, Vec<PlanItem>>,
+    pub now_plan: BTreeMap<String, Vec<PlanItem>>,
+    pub memories: BTreeMap<String, Vec<MemoryLine>>,
+    pub reflection: BTreeMap<String, (SimTime, Vec<String>)>,
+    pub talk: Vec<TalkLine>,
+    pub events: Vec<(SimTime, String)>,
+    pub topics: Vec<String>,
+    pub metrics: Option<RunMetrics>,
+}
+
+fn keep_last<T>(v: &mut Vec<T>, n: usize) {
+    if v.len() > n {
+        v.drain(..v.len() - n);
+    }
+}
+
+impl Extra {
+    fn fold(&mut self, rec: &EventRecord) {
+        let t = rec.time;
+        let mut event = |s: String| self.events.push((t, s));
+        match &rec.event {
+            TownEvent::RunStarted { world, scenario, .. } => {
+                *self = Extra::default();
+                let s = scenario.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                self.events.push((t, format!("run started: {world}{s}")));
+            }
+            TownEvent::PlanSet { agent, level, items } => match level {
+                PlanLevel::Day => {
+                    self.day_plan.insert(agent.clone(), items.clone());
+                }
+                PlanLevel::Current => {
+                    self.now_plan.insert(agent.clone(), items.clone());
+                }
+                PlanLevel::Hourly => {}
+            },
+            TownEvent::MemoryWritten { agent, kind, text, importance, .. } => {
+                let list = self.memories.entry(agent.clone()).or_default();
+                list.push(MemoryLine { time: t, kind: *kind, importance: *importance, text: text.clone() });
+                keep_last(list, 20);
+            }
+            TownEvent::Reflection { agent, insights, .. } => {
+                event(format!("{agent} reflected: {}", insights.first().map(String::as_str).unwrap_or("")));
+                self.reflection.insert(agent.clone(), (t, insights.clone()));
+            }
+            TownEvent::ConversationStarted { agents, place, topic, .. } => {
+                let about = topic.as_deref().map(|t| format!(" about {t}")).unwrap_or_default();
+                event(format!("{} talk at {place}{about}", agents.join(" & ")));
+            }
+            TownEvent::Utterance { conversation, speaker, listener, text } => self.talk.push(TalkLine {
+                time: t,
+                conversation: *conversation,
+                speaker: speaker.clone(),
+                listener: listener.clone(),
+                text: text.clone(),
+            }),
+            TownEvent::ConversationEnded { id, turns, reason } => {
+                event(format!("conversation {id} ended after {turns} turns ({reason})"))
+            }
+            TownEvent::EventInjected { description, place, .. } => {
+                let at = place.as_deref().map(|p| format!(" at {p}")).unwrap_or_default();
+                event(format!("event: {description}{at}"));
+            }
+            TownEvent::TopicLearned { agent, topic, from, .. } => {
+                let by = from.as_deref().map(|f| format!(" from {f}")).unwrap_or_default();
+                event(format!("{agent} learned {topic}{by}"));
+                if !self.topics.contains(topic) {
+                    self.topics.push(topic.clone());
+                }
+            }
+            TownEvent::ObjectState { object, state } => event(format!("{object} is {state}")),
+            TownEvent::CheckResult { name, passed, .. } => {
+                event(format!("check {name}: {}", if *passed { "passed" } else { "failed" }))
+            }
+            TownEvent::Metrics { metrics } => self.metrics = Some(metrics.clone()),
+            TownEvent::Tick
+            | TownEvent::AgentMoved { .. }
+            | TownEvent::ActionStarted { .. }
+            | TownEvent::ModelBatch { .. } => {}
+        }
+        keep_last(&mut self.talk, KEEP);
+        keep_last(&mut self.events, KEEP);
+    }
+}
+
+/// The state of the town view.
+#[derive(Debug, Clone)]
+pub struct TownApp {
+    pub log: Vec<EventRecord>,
+    /// How many records of the log are applied.
+    pub cursor: usize,
+    pub snap: TownSnapshot,
+    pub extra: Extra,
+    pub playing: bool,
+    pub speed: usize,
+    /// Playback position in simulated seconds (replay).
+    pub play_clock: f64,
+    /// Records arrive from a running simulation: playing follows the newest.
+    pub live: bool,
+    /// Index of the selected agent (in name order).
+    pub selected: usize,
+    pub show_help: bool,
+    pub size: (u16, u16),
+    /// The time being typed after `g`.
+    pub seek_input: Option<String>,
+    pub status: Option<String>,
+}
+
+impl TownApp {
+    pub fn new(live: bool) -> Self {
+        TownApp {
+            log: Vec::new(),
+            cursor: 0,
+            snap: TownSnapshot::default(),
+            extra: Extra::default(),
+            playing: true,
+            speed: DEFAULT_SPEED,
+            play_clock: 0.0,
+            live,
+            selected: 0,
+            show_help: false,
+            size: (80, 24),
+            seek_input: None,
+            status: None,
+        }
+    }
+
+    /// A replay of a whole log, paused or playing from its start.
+    pub fn replay(log: Vec<EventRecord>) -> Self {
+        let mut app = TownApp::new(false);
+        app.log = log;
+        app.seek_index(1);
+        app
+    }
+
+    /// Agent names in display order.
+    pub fn agent_names(&self) -> Vec<&String> {
+        self.snap.agents.keys().collect()
+    }
+
+    pub fn selected_name(&self) -> Option<&String> {
+        self.snap.agents.keys().nth(self.selected)
+    }
+
+    fn fold_next(&mut self) {
+        if let Some(rec) = self.log.get(self.cursor) {
+            self.snap.apply(rec);
+            self.extra.fold(rec);
+            self.cursor += 1;
+        }
+    }
+
+    /// Applies records until `index` of them are applied (rebuilding from the start to go back).
+    pub fn seek_index(&mut self, index: usize) {
+        let index = index.min(self.log.len());
+        if index < self.cursor {
+            self.cursor = 0;
+            self.snap = TownSnapshot::default();
+            self.extra = Extra::default();
+        }
+        while self.cursor < index {
+            self.fold_next();
+        }
+        self.play_clock = self.snap.time.0 as f64;
+        self.clamp_selection();
+    }
+
+    /// Shows the town as it was at `time`: every record up to and including it applied.
+    pub fn seek_time(&mut self, time: SimTime) {
+        let index = self.log.partition_point(|r| r.time <= time).max(1);
+        self.seek_index(index);
+        self.play_clock = time.0 as f64;
+    }
+
+    /// Applies the records of the next simulation step.
+    pub fn step(&mut self) {
+        let Some(first) = self.log.get(self.cursor) else { return };
+        let step = first.step;
+        while self.log.get(self.cursor).is_some_and(|r| r.step == step) {
+            self.fold_next();
+        }
+        self.play_clock = self.snap.time.0 as f64;
+    }
+
+    fn clamp_selection(&mut self) {
+        self.selected = self.selected.min(self.snap.agents.len().saturating_sub(1));
+    }
+
+    fn seek_relative(&mut self, secs: i64) {
+        let t = (self.snap.time.0 as i64 + secs).max(0) as u64;
+        self.seek_time(SimTime(t));
+    }
+
+    fn seek_key(&mut self, key: &KeyEvent) {
+        let Some(text) = &mut self.seek_input else { return };
+        match key.code {
+            KeyCode::Enter => {
+                let text = std::mem::take(text);
+                self.seek_input = None;
+                match SimTime::parse(&text) {
+                    Ok(t) => {
+                        self.seek_time(t);
+                        self.status = Some(format!("jumped to {t}"));
+                    }
+                    Err(e) => self.status = Some(e),
+                }
+            }
+            KeyCode::Esc => self.seek_input = None,
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => {}
+        }
+    }
+
+    fn key(&mut self, key: &KeyEvent) -> Control {
+        if key.kind == KeyEventKind::Release {
+            return Control::Continue;
+        }
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return Control::Quit;
+        }
+        if self.seek_input.is_some() {
+            self.seek_key(key);
+            return Control::Continue;
+        }
+        if self.show_help {
+            if matches!(key.code, KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')) {
+                self.show_help = false;
+            }
+            return Control::Continue;
+        }
+        let n = self.snap.agents.len();
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => return Control::Quit,
+            KeyCode::Char('?') => self.show_help = true,
+            KeyCode::Char(' ') | KeyCode::Char('p') => self.playing = !self.playing,
+            KeyCode::Char('s') | KeyCode::Char('.') => {
+                self.playing = false;
+                self.step();
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            KeyCode::Char('-') => self.speed = self.speed.saturating_sub(1),
+            KeyCode::Char(']') => self.seek_relative(3600),
+            KeyCode::Char('[') => self.seek_relative(-3600),
+            KeyCode::Home => self.seek_index(1),
+            KeyCode::End => self.seek_index(self.log.len()),
+            KeyCode::Char('g') => self.seek_input = Some(String::new()),
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab if n > 0 => self.selected = (self.selected + 1) % n,
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab if n > 0 => {
+                self.selected = (self.selected + n - 1) % n
+            }
+            _ => {}
+        }
+        Control::Continue
+    }
+
+    fn mouse(&mut self, m: &MouseEvent) {
+        if m.kind != MouseEventKind::Down(MouseButton::Left) {
+            return;
+        }
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let l = crate::town_view::layout(area, &self.snap);
+        if contains(l.agents, m.column, m.row) {
+            let row = m.row.saturating_sub(l.agents.y + 1) as usize;
+            if m.row > l.agents.y && row < self.snap.agents.len() {
+                self.selected = row;
+            }
+        } else if contains(l.map, m.column, m.row) {
+            let view = crate::town_view::map_view(l.map, &self.snap, self.selected_name());
+            if let Some(tile) = view.tile_at(m.column, m.row) {
+                if let Some(i) = self.snap.agents.values().position(|a| a.tile == tile) {
+                    self.selected = i;
+                }
+            }
+        }
+    }
+
+    /// Where an agent stands (for tests and the map).
+    pub fn tile_of(&self, name: &str) -> Option<Tile> {
+        self.snap.agents.get(name).map(|a| a.tile)
+    }
+}
+
+impl Screen for TownApp {
+    type Msg = EventRecord;
+
+    fn apply(&mut self, rec: EventRecord) {
+        let at_head = self.cursor == self.log.len();
+        self.log.push(rec);
+        if self.live && self.playing && at_head {
+            self.fold_next();
+            self.clamp_selection();
+        } else if self.cursor == 0 {
+            // The first record (the world) always shows.
+            self.fold_next();
+        }
+    }
+
+    fn handle(&mut self, event: &Event) -> Control {
+        match event {
+            Event::Key(k) => self.key(k),
+            Event::Mouse(m) => {
+                self.mouse(m);
+                Control::Continue
+            }
+            Event::Resize(w, h) => {
+                self.size = (*w, *h);
+                Control::Continue
+            }
+            _ => Control::Continue,
+        }
+    }
+
+    fn tick(&mut self, elapsed: Duration) {
+        if !self.playing {
+            return;
+        }
+        if self.live {
+            self.seek_index(self.log.len());
+            return;
+        }
+        self.play_clock += elapsed.as_secs_f64() * f64::from(SPEEDS[self.speed]);
+        let before = self.cursor;
+        while self.log.get(self.cursor).is_some_and(|r| r.time.0 as f64 <= self.play_clock) {
+            self.fold_next();
+        }
+        if self.cursor != before {
+            self.clamp_selection();
+        }
+    }
+
+    fn render(&self, frame: &mut Frame) {
+        crate::town_view::render(self, frame);
+    }
+}
