@@ -105,13 +105,29 @@ fn training_lowers_loss_resumes_and_the_adapter_moves_llama_cpp() {
     assert!(err.contains("--rank"), "{err}");
 
     // The adapter, served by llama.cpp, makes the trained reply more likely.
-    let adapter = dir.path().join("adapter.gguf");
-    trainer.lora.export(&adapter).unwrap();
-    let llm = common::llm(Some(adapter));
+    let adapter_path = dir.path().join("adapter.gguf");
+    trainer.lora.export(&adapter_path).unwrap();
+    let llm = common::llm(Some(adapter_path.clone()));
     let question = "Could you remind me of the password?";
     let tuned = reply_nll(&llm, question);
     llm.set_lora_scale(0.0).unwrap();
     let base = reply_nll(&llm, question);
     eprintln!("reply NLL in llama.cpp: base {base:.3}, with adapter {tuned:.3}");
     assert!(tuned < base * 0.8, "adapter did not move llama.cpp: base {base}, tuned {tuned}");
+    drop(llm);
+
+    // Merged into a full f16 GGUF, the model behaves like base + adapter without one.
+    let merged = dir.path().join("merged.gguf");
+    trainer.lora.export_merged(&common::chat_model(), &merged).unwrap();
+    let mut cfg = hamlet_llm::LlamaConfig::new(&merged);
+    cfg.threads = common::threads();
+    cfg.context = 1024;
+    let merged_llm = hamlet_llm::LlamaLlm::load(cfg).unwrap();
+    let merged_nll = reply_nll(&merged_llm, question);
+    eprintln!("reply NLL of the merged f16 model: {merged_nll:.3}");
+    assert!(merged_nll < base * 0.8, "merged model: base {base}, merged {merged_nll}");
+    // Read back, the adapter gives the trained model's held-out loss.
+    let read = hamlet_tune::lora::Lora::from_adapter(b, &adapter_path).unwrap();
+    let again = hamlet_tune::train::eval_loss(b, Some(&read), &data.eval, 2).unwrap().unwrap();
+    assert!((again - after).abs() < 1e-4, "{again} vs {after}");
 }
