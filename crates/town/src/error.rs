@@ -1,0 +1,41 @@
+/// Errors of the town crate: what stops a run from starting or continuing. A model reply that
+/// fails is not an error (the agent falls back to its routine and the failure is counted).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A world, persona or scenario file is wrong; `file` is `path:line` when the line is known.
+    #[error("{file}: {message}")]
+    Spec { file: String, message: String },
+    /// A prompt template does not parse or render.
+    #[error("prompt template {template}: {message}")]
+    Template { template: String, message: String },
+    /// A run directory cannot be written, read or resumed.
+    #[error("{path}: {message}")]
+    Run { path: String, message: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    /// The model backend failed for the whole batch.
+    #[error(transparent)]
+    Llm(#[from] hamlet_core::Error),
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+    pub(crate) fn run(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Run {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
