@@ -23,8 +23,16 @@ use hamlet_tune::{Backbone, Dataset, LoadOptions, LoraConfig, TrainConfig, Train
 use serde_json::Value;
 
 const TOOLS: [&str; 10] = [
-    "read_file", "write_file", "append_file", "list_dir", "search_files", "calculator", "http_get",
-    "remember", "recall", "finish",
+    "read_file",
+    "write_file",
+    "append_file",
+    "list_dir",
+    "search_files",
+    "calculator",
+    "http_get",
+    "remember",
+    "recall",
+    "finish",
 ];
 const TRAIN: &str = "examples/data/hamlet-actions.jsonl";
 const HELDOUT: &str = "examples/data/hamlet-actions.heldout.jsonl";
@@ -40,8 +48,12 @@ fn parse_action(reply: &str) -> Option<String> {
 }
 
 /// Greedy free replies to the held-out prompts: (valid actions, expected tool chosen, total).
-fn format_score(adapter: Option<PathBuf>, chats: &[Vec<Message>]) -> anyhow::Result<(usize, usize, usize)> {
-    let mut config = LlamaConfig::new(hamlet_models::ModelCache::open_default().resolve("smollm2-135m")?);
+fn format_score(
+    adapter: Option<PathBuf>,
+    chats: &[Vec<Message>],
+) -> anyhow::Result<(usize, usize, usize)> {
+    let mut config =
+        LlamaConfig::new(hamlet_models::ModelCache::open_default().resolve("smollm2-135m")?);
     config.parallel = 4;
     config.context = 1024;
     config.lora = adapter;
@@ -64,7 +76,14 @@ fn format_score(adapter: Option<PathBuf>, chats: &[Vec<Message>]) -> anyhow::Res
                 valid += 1;
                 expected += usize::from(Some(tool) == want);
             }
-            None => println!("    not an action: {}", reply.replace('\n', " ").chars().take(100).collect::<String>()),
+            None => println!(
+                "    not an action: {}",
+                reply
+                    .replace('\n', " ")
+                    .chars()
+                    .take(100)
+                    .collect::<String>()
+            ),
         }
     }
     Ok((valid, expected, chats.len()))
@@ -72,7 +91,12 @@ fn format_score(adapter: Option<PathBuf>, chats: &[Vec<Message>]) -> anyhow::Res
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let steps = flag("--steps").map(|s| s.parse()).transpose()?;
     let out = PathBuf::from(flag("--out").unwrap_or_else(|| "target/hamlet-actions.gguf".into()));
 
@@ -81,15 +105,33 @@ fn main() -> anyhow::Result<()> {
     let path = hamlet_models::ModelCache::open_default().resolve("smollm2-135m")?;
     let backbone = Backbone::load(&path, &hamlet_tune::default_device()?)?;
     let template = ChatTemplate::for_model(backbone.chat_template.as_deref())?;
-    let opts = LoadOptions { skip_bad: false, max_len: 384 };
-    let data = Dataset::load(&backbone.tokenizer, &template, TRAIN.as_ref(), Some(HELDOUT.as_ref()), 0.0, 42, &opts)?;
+    let opts = LoadOptions {
+        skip_bad: false,
+        max_len: 384,
+    };
+    let data = Dataset::load(
+        &backbone.tokenizer,
+        &template,
+        TRAIN.as_ref(),
+        Some(HELDOUT.as_ref()),
+        0.0,
+        42,
+        &opts,
+    )?;
     let (heldout, _) = read_conversations(HELDOUT.as_ref(), false)?;
-    println!("{} training and {} held-out chats", data.train.len(), data.eval.len());
+    println!(
+        "{} training and {} held-out chats",
+        data.train.len(),
+        data.eval.len()
+    );
 
     // 2. Before: held-out loss in candle, and what llama.cpp replies without an adapter.
     let loss_before = eval_loss(&backbone, None, &data.eval, 4)?.unwrap_or(f32::NAN);
     let before = format_score(None, &heldout)?;
-    println!("before: held-out loss {loss_before:.3}, valid actions {}/{}, expected tool {}/{}", before.0, before.2, before.1, before.2);
+    println!(
+        "before: held-out loss {loss_before:.3}, valid actions {}/{}, expected tool {}/{}",
+        before.0, before.2, before.1, before.2
+    );
 
     // 3. Train (or take a given adapter) and write it as a llama.cpp LoRA GGUF.
     let adapter = match flag("--adapter") {
@@ -106,7 +148,13 @@ fn main() -> anyhow::Result<()> {
             };
             let mut trainer = Trainer::new(&backbone, &data, config)?;
             let summary = trainer.train(&mut |r| {
-                println!("  step {:>3}/{} loss {:.3} ({:.0} tokens/s)", r.step, r.total_steps, r.loss, r.tokens as f64 / r.seconds);
+                println!(
+                    "  step {:>3}/{} loss {:.3} ({:.0} tokens/s)",
+                    r.step,
+                    r.total_steps,
+                    r.loss,
+                    r.tokens as f64 / r.seconds
+                );
             })?;
             println!("trained: {:.0} tokens/s", summary.tokens_per_second());
             trainer.lora.export(&out)?;
@@ -118,7 +166,14 @@ fn main() -> anyhow::Result<()> {
 
     // 4. After: the same prompts, llama.cpp with the adapter loaded.
     let after = format_score(Some(adapter.clone()), &heldout)?;
-    println!("after:  held-out loss {loss_after:.3}, valid actions {}/{}, expected tool {}/{}", after.0, after.2, after.1, after.2);
-    println!("\nadapter: {} (hamlet generate --lora {} ...)", adapter.display(), adapter.display());
+    println!(
+        "after:  held-out loss {loss_after:.3}, valid actions {}/{}, expected tool {}/{}",
+        after.0, after.2, after.1, after.2
+    );
+    println!(
+        "\nadapter: {} (hamlet generate --lora {} ...)",
+        adapter.display(),
+        adapter.display()
+    );
     Ok(())
 }

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 fn hamlet(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hamlet"))
         .args(args)
-        .env("HAMLET_THREADS", std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()))
+        .env(
+            "HAMLET_THREADS",
+            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
+        )
         .env_remove("HAMLET_MODEL")
         .output()
         .expect("run hamlet")
@@ -35,12 +38,18 @@ fn tune_errors_are_one_clear_line() {
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, format!("{RECORD}\n{{\"messages\": 3}}\n")).unwrap();
     let bad_s = bad.to_str().unwrap();
-    assert_error(&hamlet(&["tune", "--data", bad_s, "--out", out_s]), "bad.jsonl:2: 'messages' must be an array");
+    assert_error(
+        &hamlet(&["tune", "--data", bad_s, "--out", out_s]),
+        "bad.jsonl:2: 'messages' must be an array",
+    );
     assert_error(
         &hamlet(&["tune", "--data", bad_s, "--out", out_s, "--base", "minilm"]),
         "architecture 'bert' cannot be tuned",
     );
-    assert_error(&hamlet(&["tune", "--data", bad_s, "--out", out_s, "--targets", "qq"]), "unknown LoRA target 'qq'");
+    assert_error(
+        &hamlet(&["tune", "--data", bad_s, "--out", out_s, "--targets", "qq"]),
+        "unknown LoRA target 'qq'",
+    );
     assert!(!out.exists());
 }
 
@@ -51,13 +60,42 @@ fn one_step_writes_an_adapter_that_generate_serves() {
     std::fs::write(&data, format!("{RECORD}\n{RECORD}\n{{oops\n")).unwrap();
     let out = dir.path().join("a.gguf");
     let o = hamlet(&[
-        "tune", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--max-steps", "1",
-        "--batch-size", "1", "--rank", "2", "--targets", "q,v", "--skip-bad", "--eval-fraction", "0",
+        "tune",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "1",
+        "--rank",
+        "2",
+        "--targets",
+        "q,v",
+        "--skip-bad",
+        "--eval-fraction",
+        "0",
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("skipped 1 records"), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("trained 1 steps"), "{}", text(&o.stdout));
-    let g = hamlet(&["generate", "--lora", out.to_str().unwrap(), "--max-tokens", "4", "Say the word."]);
+    assert!(
+        text(&o.stderr).contains("skipped 1 records"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("trained 1 steps"),
+        "{}",
+        text(&o.stdout)
+    );
+    let g = hamlet(&[
+        "generate",
+        "--lora",
+        out.to_str().unwrap(),
+        "--max-tokens",
+        "4",
+        "Say the word.",
+    ]);
     assert!(g.status.success(), "{}", text(&g.stderr));
 }
 
@@ -73,9 +111,22 @@ fn export_trajectories_writes_chat_records() {
     ];
     std::fs::write(run.join("trace.jsonl"), trace.join("\n")).unwrap();
     let out = dir.path().join("out.jsonl");
-    let o = hamlet(&["tune", "export-trajectories", run.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = hamlet(&[
+        "tune",
+        "export-trajectories",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("1 of 1 runs used, 1 chat records"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("1 of 1 runs used, 1 chat records"),
+        "{}",
+        text(&o.stdout)
+    );
     let line = std::fs::read_to_string(&out).unwrap();
-    assert!(line.contains(r#""role":"assistant","content":"{\"tool\":\"finish\"}""#), "{line}");
+    assert!(
+        line.contains(r#""role":"assistant","content":"{\"tool\":\"finish\"}""#),
+        "{line}"
+    );
 }

@@ -198,7 +198,8 @@ fn train(a: TrainArgs) -> Result<()> {
     let config = train_config(&a)?;
     let base = resolve(&a.base).with_context(|| format!("finding the base model '{}'", a.base))?;
     let started = Instant::now();
-    let backbone = Backbone::load(&base, &hamlet_tune::default_device()?).context("loading the base model")?;
+    let backbone =
+        Backbone::load(&base, &hamlet_tune::default_device()?).context("loading the base model")?;
     let template = ChatTemplate::for_model(backbone.chat_template.as_deref())?;
     let opts = LoadOptions {
         skip_bad: a.skip_bad,
@@ -214,11 +215,16 @@ fn train(a: TrainArgs) -> Result<()> {
         &opts,
     )?;
     if data.skipped > 0 {
-        eprintln!("skipped {} records (malformed, or no reply tokens within --max-len)", data.skipped);
+        eprintln!(
+            "skipped {} records (malformed, or no reply tokens within --max-len)",
+            data.skipped
+        );
     }
     let mut trainer = Trainer::new(&backbone, &data, config)?;
     if let Some(ckpt) = &a.resume {
-        trainer.resume(ckpt).with_context(|| format!("resuming from {}", ckpt.display()))?;
+        trainer
+            .resume(ckpt)
+            .with_context(|| format!("resuming from {}", ckpt.display()))?;
     }
     let total = trainer.total_steps();
     eprintln!(
@@ -240,7 +246,10 @@ fn train(a: TrainArgs) -> Result<()> {
     let summary = trainer.train(&mut |r| {
         tokens += r.tokens;
         secs += r.seconds;
-        let eval = r.eval_loss.map(|e| format!(" eval {e:.3}")).unwrap_or_default();
+        let eval = r
+            .eval_loss
+            .map(|e| format!(" eval {e:.3}"))
+            .unwrap_or_default();
         pb.set_message(format!(
             "loss {:.3}{eval} lr {:.1e} {:.0} tok/s",
             r.loss,
@@ -253,7 +262,10 @@ fn train(a: TrainArgs) -> Result<()> {
         }
     })?;
     pb.finish();
-    trainer.lora.export(&out).with_context(|| format!("writing the adapter {}", out.display()))?;
+    trainer
+        .lora
+        .export(&out)
+        .with_context(|| format!("writing the adapter {}", out.display()))?;
     let fmt = |x: Option<f32>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
     println!(
         "trained {} steps: loss {} -> {}; held-out loss {} -> {}; {:.0} tokens/s; peak memory {:.2} GB",
@@ -265,13 +277,21 @@ fn train(a: TrainArgs) -> Result<()> {
         summary.tokens_per_second(),
         peak_rss().unwrap_or(0) as f64 / 1e9
     );
-    println!("adapter: {} (serve it: hamlet generate --lora {} \"...\")", out.display(), out.display());
+    println!(
+        "adapter: {} (serve it: hamlet generate --lora {} \"...\")",
+        out.display(),
+        out.display()
+    );
     if let Some(merged) = &a.merge {
         trainer
             .lora
             .export_merged(&base, merged)
             .with_context(|| format!("writing the merged model {}", merged.display()))?;
-        println!("merged model: {} (hamlet generate --model {} \"...\")", merged.display(), merged.display());
+        println!(
+            "merged model: {} (hamlet generate --model {} \"...\")",
+            merged.display(),
+            merged.display()
+        );
     }
     Ok(())
 }
@@ -305,21 +325,31 @@ pub struct BenchArgs {
 pub fn bench(a: BenchArgs) -> Result<()> {
     use std::fmt::Write as _;
     let base = resolve(&a.base)?;
-    let backbone = Backbone::load(&base, &hamlet_tune::default_device()?).context("loading the base model")?;
+    let backbone =
+        Backbone::load(&base, &hamlet_tune::default_device()?).context("loading the base model")?;
     let after_load = peak_rss().unwrap_or(0);
     let mut rng = hamlet_tune::Rng::new(1);
     let vocab = backbone.config.vocab as u64;
     let examples: Vec<hamlet_tune::Example> = (0..a.batch_size * (a.steps + 1))
         .map(|_| hamlet_tune::Example {
-            ids: (0..a.seq_len).map(|_| (rng.next_u64() % vocab) as u32).collect(),
+            ids: (0..a.seq_len)
+                .map(|_| (rng.next_u64() % vocab) as u32)
+                .collect(),
             target: (0..a.seq_len).map(|i| i >= a.seq_len / 2).collect(),
         })
         .collect();
-    let data = Dataset { train: examples, eval: Vec::new(), skipped: 0 };
+    let data = Dataset {
+        train: examples,
+        eval: Vec::new(),
+        skipped: 0,
+    };
     let config = TrainConfig {
         lora: LoraConfig {
             rank: a.rank,
-            targets: Target::parse_list(&a.targets)?.iter().map(|t| t.short().to_string()).collect(),
+            targets: Target::parse_list(&a.targets)?
+                .iter()
+                .map(|t| t.short().to_string())
+                .collect(),
             ..LoraConfig::default()
         },
         epochs: 1,
@@ -353,7 +383,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         warm.seconds,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     )?;
-    writeln!(report, "| training tokens/s | s/step | peak RSS | RSS after loading |\n|---|---|---|---|")?;
+    writeln!(
+        report,
+        "| training tokens/s | s/step | peak RSS | RSS after loading |\n|---|---|---|---|"
+    )?;
     writeln!(
         report,
         "| {:.0} | {:.2} | {:.2} GB | {:.2} GB |",

@@ -73,11 +73,16 @@ pub fn read_conversations(path: &Path, skip_bad: bool) -> Result<(Vec<Vec<Messag
         detail,
     };
     let mut records: Vec<(usize, std::result::Result<Value, String>)> = Vec::new();
-    let is_array = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
+    let is_array =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
     if is_array {
         let all: Value = serde_json::from_str(&text).map_err(|e| Error::Dataset {
             file: path.to_path_buf(),
-            detail: format!("not valid JSON (line {}, column {}): {e}; use a JSON array or JSONL", e.line(), e.column()),
+            detail: format!(
+                "not valid JSON (line {}, column {}): {e}; use a JSON array or JSONL",
+                e.line(),
+                e.column()
+            ),
         })?;
         let Value::Array(items) = all else {
             return Err(Error::Dataset {
@@ -91,7 +96,10 @@ pub fn read_conversations(path: &Path, skip_bad: bool) -> Result<(Vec<Vec<Messag
             if line.trim().is_empty() {
                 continue;
             }
-            records.push((i + 1, serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))));
+            records.push((
+                i + 1,
+                serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}")),
+            ));
         }
     }
     let (mut out, mut skipped) = (Vec::new(), 0);
@@ -133,20 +141,31 @@ pub fn parse_record(v: &Value) -> std::result::Result<Vec<Message>, String> {
         };
         let mut out = Vec::new();
         for (i, m) in items.iter().enumerate() {
-            let role = m.get("role").and_then(Value::as_str).ok_or(format!("message {} has no string 'role'", i + 1))?;
-            let content = m.get("content").and_then(Value::as_str).ok_or(format!("message {} has no string 'content'", i + 1))?;
-            let role = match role {
-                "system" => Role::System,
-                "user" => Role::User,
-                "assistant" => Role::Assistant,
-                "tool" => Role::Tool,
-                r => return Err(format!("message {} has unknown role '{r}' (use system, user, assistant or tool)", i + 1)),
-            };
+            let role = m
+                .get("role")
+                .and_then(Value::as_str)
+                .ok_or(format!("message {} has no string 'role'", i + 1))?;
+            let content = m
+                .get("content")
+                .and_then(Value::as_str)
+                .ok_or(format!("message {} has no string 'content'", i + 1))?;
+            let role =
+                match role {
+                    "system" => Role::System,
+                    "user" => Role::User,
+                    "assistant" => Role::Assistant,
+                    "tool" => Role::Tool,
+                    r => return Err(format!(
+                        "message {} has unknown role '{r}' (use system, user, assistant or tool)",
+                        i + 1
+                    )),
+                };
             out.push(Message::new(role, content));
         }
         out
     } else if v.get("instruction").is_some() || v.get("output").is_some() {
-        let instruction = text_field(v, "instruction")?.ok_or("Alpaca record has no 'instruction'")?;
+        let instruction =
+            text_field(v, "instruction")?.ok_or("Alpaca record has no 'instruction'")?;
         let output = text_field(v, "output")?.ok_or("Alpaca record has no 'output'")?;
         let mut out = Vec::new();
         if let Some(system) = text_field(v, "system")?.filter(|s| !s.is_empty()) {
@@ -160,11 +179,16 @@ pub fn parse_record(v: &Value) -> std::result::Result<Vec<Message>, String> {
         out.push(Message::new(Role::Assistant, output));
         out
     } else {
-        return Err("record has neither 'messages' (chat shape) nor 'instruction'/'output' (Alpaca shape)".into());
+        return Err(
+            "record has neither 'messages' (chat shape) nor 'instruction'/'output' (Alpaca shape)"
+                .into(),
+        );
     };
     match messages.last() {
         None => Err("'messages' is empty".into()),
-        Some(m) if m.role != Role::Assistant => Err("the last message must be the assistant's reply".into()),
+        Some(m) if m.role != Role::Assistant => {
+            Err("the last message must be the assistant's reply".into())
+        }
         Some(m) if m.content.trim().is_empty() => Err("the assistant's reply is empty".into()),
         Some(_) => Ok(messages),
     }
@@ -191,7 +215,11 @@ impl ChatTemplate {
     pub fn prompt(&self, messages: &[Message]) -> String {
         let mut s = String::new();
         for m in messages {
-            s.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role.as_str(), m.content));
+            s.push_str(&format!(
+                "<|im_start|>{}\n{}<|im_end|>\n",
+                m.role.as_str(),
+                m.content
+            ));
         }
         s.push_str("<|im_start|>assistant\n");
         s
@@ -201,7 +229,11 @@ impl ChatTemplate {
     pub fn encode(&self, tok: &Tokenizer, messages: &[Message]) -> Example {
         let (mut ids, mut target) = (Vec::new(), Vec::new());
         let mut pending = String::new();
-        let push = |text: &str, add_special: bool, is_target: bool, ids: &mut Vec<u32>, target: &mut Vec<bool>| {
+        let push = |text: &str,
+                    add_special: bool,
+                    is_target: bool,
+                    ids: &mut Vec<u32>,
+                    target: &mut Vec<bool>| {
             let t = tok.encode(text, add_special);
             target.extend(std::iter::repeat_n(is_target, t.len()));
             ids.extend(t);
@@ -217,7 +249,11 @@ impl ChatTemplate {
                 push("<|im_end|>", false, true, &mut ids, &mut target);
                 pending.push('\n');
             } else {
-                pending.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m.role.as_str(), m.content));
+                pending.push_str(&format!(
+                    "<|im_start|>{}\n{}<|im_end|>\n",
+                    m.role.as_str(),
+                    m.content
+                ));
             }
         }
         Example { ids, target }
@@ -268,7 +304,10 @@ impl Dataset {
         if train_ex.is_empty() {
             return Err(Error::Dataset {
                 file: PathBuf::from(train),
-                detail: format!("no training examples left (max length {} tokens may be too short)", opts.max_len),
+                detail: format!(
+                    "no training examples left (max length {} tokens may be too short)",
+                    opts.max_len
+                ),
             });
         }
         Ok(Dataset {

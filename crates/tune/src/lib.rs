@@ -24,6 +24,7 @@ use std::path::PathBuf;
 
 pub mod data;
 pub mod lora;
+mod loss;
 pub mod model;
 mod ops;
 pub mod tokenizer;

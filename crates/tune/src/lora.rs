@@ -118,13 +118,22 @@ impl Default for LoraConfig {
 impl LoraConfig {
     pub fn validate(&self) -> Result<Vec<Target>> {
         if self.rank == 0 || self.rank > 256 {
-            return Err(Error::Config(format!("LoRA rank {} must be in 1..=256", self.rank)));
+            return Err(Error::Config(format!(
+                "LoRA rank {} must be in 1..=256",
+                self.rank
+            )));
         }
         if !(self.alpha > 0.0) {
-            return Err(Error::Config(format!("LoRA alpha {} must be positive", self.alpha)));
+            return Err(Error::Config(format!(
+                "LoRA alpha {} must be positive",
+                self.alpha
+            )));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::Config(format!("LoRA dropout {} must be in [0, 1)", self.dropout)));
+            return Err(Error::Config(format!(
+                "LoRA dropout {} must be in [0, 1)",
+                self.dropout
+            )));
         }
         Target::parse_list(&self.targets.join(","))
     }
@@ -153,9 +162,16 @@ impl Lora {
                 let a: Vec<f32> = (0..config.rank * inp)
                     .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
                     .collect();
-                let a = Tensor::from_vec(a, (config.rank, inp), backbone.device())?.to_dtype(dtype)?;
+                let a =
+                    Tensor::from_vec(a, (config.rank, inp), backbone.device())?.to_dtype(dtype)?;
                 let b = Tensor::zeros((out, config.rank), dtype, backbone.device())?;
-                pairs.insert(name, (Var::from_tensor(&a)?.as_tensor().clone(), Var::from_tensor(&b)?.as_tensor().clone()));
+                pairs.insert(
+                    name,
+                    (
+                        Var::from_tensor(&a)?.as_tensor().clone(),
+                        Var::from_tensor(&b)?.as_tensor().clone(),
+                    ),
+                );
             }
         }
         Ok(Lora {
@@ -167,8 +183,13 @@ impl Lora {
 
     /// Reads an adapter written by [`Lora::export`] (or any llama.cpp LoRA GGUF for this model).
     pub fn from_adapter(backbone: &Backbone, path: &Path) -> Result<Self> {
-        let err = |detail: String| Error::Checkpoint { path: path.to_path_buf(), detail };
-        let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?);
+        let err = |detail: String| Error::Checkpoint {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let mut file = std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?,
+        );
         let content = Content::read(&mut file)?;
         let alpha = content
             .metadata
@@ -180,33 +201,63 @@ impl Lora {
         let mut rank = 0;
         let dev = backbone.device();
         for name in content.tensor_infos.keys() {
-            let Some(base) = name.strip_suffix(".lora_a") else { continue };
+            let Some(base) = name.strip_suffix(".lora_a") else {
+                continue;
+            };
             let read = |n: &str| -> Result<Tensor> {
-                Ok(content.tensor(&mut std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?), n, dev)?.dequantize(dev)?.to_dtype(backbone.dtype())?)
+                Ok(content
+                    .tensor(
+                        &mut std::io::BufReader::new(
+                            std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?,
+                        ),
+                        n,
+                        dev,
+                    )?
+                    .dequantize(dev)?
+                    .to_dtype(backbone.dtype())?)
             };
             let a = read(name)?;
             let b = read(&format!("{base}.lora_b"))?;
             rank = a.dim(0)?;
-            if let Some(t) = Target::ALL.iter().find(|t| base.ends_with(&format!(".{}.weight", t.gguf_stem()))) {
+            if let Some(t) = Target::ALL
+                .iter()
+                .find(|t| base.ends_with(&format!(".{}.weight", t.gguf_stem())))
+            {
                 if !targets.contains(&t.short().to_string()) {
                     targets.push(t.short().to_string());
                 }
             }
-            backbone.weight(base).map_err(|_| err(format!("adapts '{base}', which the base model lacks")))?;
+            backbone
+                .weight(base)
+                .map_err(|_| err(format!("adapts '{base}', which the base model lacks")))?;
             pairs.insert(base.to_string(), (a, b));
         }
         if pairs.is_empty() {
             return Err(err("no .lora_a/.lora_b tensors".into()));
         }
-        let config = LoraConfig { rank, alpha, dropout: 0.0, targets };
-        Ok(Lora { scale: alpha as f64 / rank as f64, config, pairs })
+        let config = LoraConfig {
+            rank,
+            alpha,
+            dropout: 0.0,
+            targets,
+        };
+        Ok(Lora {
+            scale: alpha as f64 / rank as f64,
+            config,
+            pairs,
+        })
     }
 
     /// The trainable tensors in a fixed order: `(name.lora_a, A)`, `(name.lora_b, B)`, ...
     pub fn tensors(&self) -> Vec<(String, Tensor)> {
         self.pairs
             .iter()
-            .flat_map(|(n, (a, b))| [(format!("{n}.lora_a"), a.clone()), (format!("{n}.lora_b"), b.clone())])
+            .flat_map(|(n, (a, b))| {
+                [
+                    (format!("{n}.lora_a"), a.clone()),
+                    (format!("{n}.lora_b"), b.clone()),
+                ]
+            })
             .collect()
     }
 
@@ -219,7 +270,10 @@ impl Lora {
     }
 
     pub fn parameter_count(&self) -> usize {
-        self.pairs.values().map(|(a, b)| a.elem_count() + b.elem_count()).sum()
+        self.pairs
+            .values()
+            .map(|(a, b)| a.elem_count() + b.elem_count())
+            .sum()
     }
 
     /// The same adapters without gradient tracking (evaluation), sharing storage.
@@ -227,7 +281,11 @@ impl Lora {
         Lora {
             config: self.config.clone(),
             scale: self.scale,
-            pairs: self.pairs.iter().map(|(n, (a, b))| (n.clone(), (a.detach(), b.detach()))).collect(),
+            pairs: self
+                .pairs
+                .iter()
+                .map(|(n, (a, b))| (n.clone(), (a.detach(), b.detach())))
+                .collect(),
         }
     }
 
@@ -243,7 +301,13 @@ impl Lora {
     }
 
     /// `y + scale · B A dropout(x)` when `name` has an adapter, else `y`.
-    pub(crate) fn apply(&self, name: &str, x: &Tensor, y: Tensor, rng: Option<&mut Rng>) -> Result<Tensor> {
+    pub(crate) fn apply(
+        &self,
+        name: &str,
+        x: &Tensor,
+        y: Tensor,
+        rng: Option<&mut Rng>,
+    ) -> Result<Tensor> {
         let Some((a, b)) = self.pairs.get(name) else {
             return Ok(y);
         };
@@ -251,7 +315,13 @@ impl Lora {
             Some(rng) if self.config.dropout > 0.0 => {
                 let keep = 1.0 - self.config.dropout;
                 let mask: Vec<f32> = (0..x.elem_count())
-                    .map(|_| if rng.next_f32() < keep { 1.0 / keep } else { 0.0 })
+                    .map(|_| {
+                        if rng.next_f32() < keep {
+                            1.0 / keep
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect();
                 let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
                 (x * mask)?
@@ -275,7 +345,9 @@ impl Lora {
     /// Writes the base model with the adapters merged in, as one f16 GGUF (norms stay f32).
     pub fn export_merged(&self, base: &Path, out: &Path) -> Result<()> {
         let dev = candle_core::Device::Cpu;
-        let mut file = std::io::BufReader::new(std::fs::File::open(base).map_err(|e| Error::io("open", base, e))?);
+        let mut file = std::io::BufReader::new(
+            std::fs::File::open(base).map_err(|e| Error::io("open", base, e))?,
+        );
         let content = Content::read(&mut file)?;
         let mut tensors = Vec::new();
         let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -283,10 +355,18 @@ impl Lora {
         for name in names {
             let mut w = content.tensor(&mut file, name, &dev)?.dequantize(&dev)?;
             if let Some((a, b)) = self.pairs.get(name.as_str()) {
-                let delta = (b.to_device(&dev)?.to_dtype(DType::F32)?.matmul(&a.to_device(&dev)?.to_dtype(DType::F32)?)? * self.scale)?;
+                let delta = (b
+                    .to_device(&dev)?
+                    .to_dtype(DType::F32)?
+                    .matmul(&a.to_device(&dev)?.to_dtype(DType::F32)?)?
+                    * self.scale)?;
                 w = (w + delta)?;
             }
-            let dtype = if w.rank() >= 2 { GgmlDType::F16 } else { GgmlDType::F32 };
+            let dtype = if w.rank() >= 2 {
+                GgmlDType::F16
+            } else {
+                GgmlDType::F32
+            };
             tensors.push((name.clone(), QTensor::quantize(&w, dtype)?));
         }
         let mut metadata: Vec<(String, Value)> = content
@@ -299,7 +379,9 @@ impl Lora {
         let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
         let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
         let tmp = out.with_extension("gguf.part");
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?);
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?,
+        );
         gguf_file::write(&mut f, &md, &ts)?;
         std::io::Write::flush(&mut f).map_err(|e| Error::io("write", &tmp, e))?;
         drop(f);

@@ -60,7 +60,11 @@ impl ModelConfig {
             content
                 .metadata
                 .get(&format!("llama.{key}"))
-                .and_then(|v| v.to_u32().ok().or_else(|| v.to_u64().ok().map(|x| x as u32)))
+                .and_then(|v| {
+                    v.to_u32()
+                        .ok()
+                        .or_else(|| v.to_u64().ok().map(|x| x as u32))
+                })
                 .map(|v| v as usize)
                 .ok_or_else(|| model_err(path, format!("metadata 'llama.{key}' is missing")))
         };
@@ -93,8 +97,15 @@ impl ModelConfig {
         let mut names = vec!["token_embd.weight".to_string(), "output_norm.weight".into()];
         for l in 0..self.layers {
             for w in [
-                "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
-                "ffn_up", "ffn_down",
+                "attn_norm",
+                "attn_q",
+                "attn_k",
+                "attn_v",
+                "attn_output",
+                "ffn_norm",
+                "ffn_gate",
+                "ffn_up",
+                "ffn_down",
             ] {
                 names.push(format!("blk.{l}.{w}.weight"));
             }
@@ -127,11 +138,13 @@ impl Backbone {
     /// Loads a GGUF chat model, every tensor dequantized to f32 on `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         hamlet_models::gguf::check_gguf_magic(path)?;
-        let mut file = std::io::BufReader::new(File::open(path).map_err(|e| Error::io("open", path, e))?);
-        let content = Content::read(&mut file).map_err(|e| model_err(path, format!("unreadable GGUF: {e}")))?;
+        let mut file =
+            std::io::BufReader::new(File::open(path).map_err(|e| Error::io("open", path, e))?);
+        let content = Content::read(&mut file)
+            .map_err(|e| model_err(path, format!("unreadable GGUF: {e}")))?;
         let config = ModelConfig::from_gguf(&content, path)?;
-        let tokenizer = Tokenizer::from_gguf(&content)
-            .map_err(|e| model_err(path, e.to_string()))?;
+        let tokenizer =
+            Tokenizer::from_gguf(&content).map_err(|e| model_err(path, e.to_string()))?;
         let chat_template = match content.metadata.get("tokenizer.chat_template") {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -199,7 +212,13 @@ impl Backbone {
             .unwrap_or(DType::F32)
     }
 
-    fn linear(&self, x: &Tensor, name: &str, lora: Option<&Lora>, rng: Option<&mut Rng>) -> Result<Tensor> {
+    fn linear(
+        &self,
+        x: &Tensor,
+        name: &str,
+        lora: Option<&Lora>,
+        rng: Option<&mut Rng>,
+    ) -> Result<Tensor> {
         let y = frozen_linear(x, self.weight(name)?)?;
         match lora {
             Some(l) => l.apply(name, x, y, rng),
@@ -247,7 +266,9 @@ impl Backbone {
         let k = self.linear(&h, &p("attn_k"), lora, rng.as_deref_mut())?;
         let v = self.linear(&h, &p("attn_v"), lora, rng.as_deref_mut())?;
         let heads = |z: Tensor, n: usize| -> Result<Tensor> {
-            Ok(z.reshape((b, t, n, c.head_dim))?.transpose(1, 2)?.contiguous()?)
+            Ok(z.reshape((b, t, n, c.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()?)
         };
         let q = rope_interleaved(&heads(q, c.heads)?, &ctx.cos, &ctx.sin)?;
         let k = rope_interleaved(&heads(k, c.kv_heads)?, &ctx.cos, &ctx.sin)?;
@@ -274,11 +295,20 @@ impl Backbone {
 
     /// The final RMS norm.
     pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(rms_norm(x, self.weight("output_norm.weight")?, self.config.rms_eps)?)
+        Ok(rms_norm(
+            x,
+            self.weight("output_norm.weight")?,
+            self.config.rms_eps,
+        )?)
     }
 
     /// Final hidden states `(b, t, hidden)` for token ids `(b, t)`; `rng` turns on LoRA dropout.
-    pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, mut rng: Option<&mut Rng>) -> Result<Tensor> {
+    pub fn hidden(
+        &self,
+        ids: &Tensor,
+        lora: Option<&Lora>,
+        mut rng: Option<&mut Rng>,
+    ) -> Result<Tensor> {
         let ctx = self.layer_context(ids.dim(1)?)?;
         let mut x = self.embed(ids)?;
         for l in 0..self.config.layers {
@@ -303,8 +333,14 @@ impl Backbone {
         }
         let t = Tensor::from_vec(ids.to_vec(), (1, ids.len()), &self.device)?;
         let h = self.hidden(&t, lora, None)?;
-        let last = h.narrow(1, ids.len() - 1, 1)?.reshape((1, self.config.hidden))?;
-        Ok(self.logits(&last)?.squeeze(0)?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+        let last = h
+            .narrow(1, ids.len() - 1, 1)?
+            .reshape((1, self.config.hidden))?;
+        Ok(self
+            .logits(&last)?
+            .squeeze(0)?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?)
     }
 
     /// Log-softmax of the model over `(n, vocab)` logits, last dimension.

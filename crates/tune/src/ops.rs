@@ -152,7 +152,8 @@ mod tests {
     #[test]
     fn frozen_linear_matches_matmul_and_has_input_gradient_only() -> Result<()> {
         let dev = Device::Cpu;
-        let x = candle_core::Var::from_tensor(&Tensor::arange(0f64, 12., &dev)?.reshape((2, 2, 3))?)?;
+        let x =
+            candle_core::Var::from_tensor(&Tensor::arange(0f64, 12., &dev)?.reshape((2, 2, 3))?)?;
         let w = candle_core::Var::from_tensor(&Tensor::arange(0f64, 6., &dev)?.reshape((2, 3))?)?;
         let y = frozen_linear(x.as_tensor(), w.as_tensor())?;
         let want = x.as_tensor().broadcast_matmul(&w.as_tensor().t()?)?;
@@ -162,7 +163,10 @@ mod tests {
         let want_gx = want.sum_all()?.backward()?;
         let want_gx = want_gx.get(x.as_tensor()).map(|g| g.to_vec3::<f64>());
         assert_eq!(gx.transpose()?, want_gx.transpose()?);
-        assert!(grads.get(w.as_tensor()).is_none(), "the frozen weight got a gradient");
+        assert!(
+            grads.get(w.as_tensor()).is_none(),
+            "the frozen weight got a gradient"
+        );
         Ok(())
     }
 

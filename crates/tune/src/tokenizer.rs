@@ -17,7 +17,13 @@ use crate::{Error, Result};
 
 /// Pre-tokenizers whose rules are "each digit alone, then the GPT-2 pattern".
 const DIGIT_THEN_GPT2: &[&str] = &[
-    "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva",
+    "smollm",
+    "starcoder",
+    "refact",
+    "command-r",
+    "codeshell",
+    "exaone",
+    "minerva",
 ];
 
 /// llama.cpp's whitespace set (`unicode_set_whitespace`).
@@ -88,7 +94,8 @@ fn byte_map() -> [char; 256] {
     let mut map = ['\0'; 256];
     let mut n = 0u32;
     for b in 0..=255u32 {
-        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        let printable =
+            (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
         map[b as usize] = if printable {
             char::from_u32(b).unwrap_or('\0')
         } else {
@@ -120,12 +127,20 @@ impl Tokenizer {
                 DIGIT_THEN_GPT2.join(", ")
             )));
         }
-        let tokens = strings(meta(content, "tokenizer.ggml.tokens")?, "tokenizer.ggml.tokens")?;
-        let merge_list = strings(meta(content, "tokenizer.ggml.merges")?, "tokenizer.ggml.merges")?;
+        let tokens = strings(
+            meta(content, "tokenizer.ggml.tokens")?,
+            "tokenizer.ggml.tokens",
+        )?;
+        let merge_list = strings(
+            meta(content, "tokenizer.ggml.merges")?,
+            "tokenizer.ggml.merges",
+        )?;
         let types: Vec<i64> = match content.metadata.get("tokenizer.ggml.token_type") {
             Some(v) => v
                 .to_vec()
-                .map_err(|_| Error::Tokenizer("'tokenizer.ggml.token_type' is not an array".into()))?
+                .map_err(|_| {
+                    Error::Tokenizer("'tokenizer.ggml.token_type' is not an array".into())
+                })?
                 .iter()
                 .map(|t| t.to_i32().map(i64::from).unwrap_or(1))
                 .collect(),
@@ -346,7 +361,10 @@ impl Tokenizer {
 
     /// Byte-level BPE of one pre-tokenized word.
     fn bpe(&self, word: &str, out: &mut Vec<u32>) {
-        let mapped: String = word.bytes().map(|b| self.byte_to_char[b as usize]).collect();
+        let mapped: String = word
+            .bytes()
+            .map(|b| self.byte_to_char[b as usize])
+            .collect();
         let mut symbols: Vec<String> = mapped.chars().map(String::from).collect();
         let mut key = String::new();
         loop {

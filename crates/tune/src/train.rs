@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::{epoch_batches, Dataset, Example};
 use crate::lora::{Lora, LoraConfig};
 use crate::model::Backbone;
-use crate::ops::cross_entropy_sum;
 use crate::{Error, Result, Rng};
+
+pub use crate::loss::{batch_grads, batch_loss, eval_loss};
 
 /// Optimiser, schedule and batching settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,152 +145,19 @@ fn data_hash(examples: &[Example]) -> u64 {
     h
 }
 
-struct Prepared {
-    ids: Tensor,
-    rows: Tensor,
-    targets: Tensor,
-    n: usize,
-    tokens: usize,
-}
-
-fn prepare(backbone: &Backbone, batch: &[&Example]) -> Result<Prepared> {
-    let t = batch.iter().map(|e| e.len()).max().unwrap_or(0);
-    if t < 2 {
-        return Err(Error::Config("an example needs at least two tokens".into()));
-    }
-    let (mut inputs, mut rows, mut targets, mut tokens) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for (r, e) in batch.iter().enumerate() {
-        tokens += e.len();
-        for i in 0..t - 1 {
-            inputs.push(e.ids.get(i).copied().unwrap_or(0));
-        }
-        for i in 1..e.len() {
-            if e.target[i] {
-                rows.push((r * (t - 1) + i - 1) as u32);
-                targets.push(e.ids[i]);
-            }
-        }
-    }
-    let dev = backbone.device();
-    let n = rows.len();
-    Ok(Prepared {
-        ids: Tensor::from_vec(inputs, (batch.len(), t - 1), dev)?,
-        rows: Tensor::from_vec(rows, n, dev)?,
-        targets: Tensor::from_vec(targets, n, dev)?,
-        n,
-        tokens,
-    })
-}
-
-/// Sum of NLL over the prepared targets, from final hidden states `(b, t, hidden)`.
-fn head_loss(backbone: &Backbone, hidden: &Tensor, p: &Prepared) -> Result<Tensor> {
-    let (b, t, h) = hidden.dims3()?;
-    let picked = hidden.reshape((b * t, h))?.index_select(&p.rows, 0)?;
-    let logits = backbone.logits(&picked)?;
-    Ok(cross_entropy_sum(&logits, &p.targets)?)
-}
-
-/// Sum of reply-token NLL over a batch of examples, the number of those tokens and of all tokens.
-pub fn batch_loss(
-    backbone: &Backbone,
-    lora: Option<&Lora>,
-    batch: &[&Example],
-    rng: Option<&mut Rng>,
-) -> Result<(Tensor, usize, usize)> {
-    let p = prepare(backbone, batch)?;
-    let hidden = backbone.hidden(&p.ids, lora, rng)?;
-    Ok((head_loss(backbone, &hidden, &p)?, p.n, p.tokens))
-}
-
-fn add_grads(acc: &mut [Option<Tensor>], vars: &[(String, Var)], g: &candle_core::backprop::GradStore) -> Result<()> {
-    for (slot, (_, var)) in acc.iter_mut().zip(vars) {
-        if let Some(gv) = g.get(var.as_tensor()) {
-            *slot = Some(match slot.take() {
-                Some(a) => (a + gv)?,
-                None => gv.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Gradients of `scale · (sum of reply-token NLL)` for `vars`, added into `acc`; returns the NLL sum
-/// and the number of tokens. With `checkpointed`, only each layer's input is kept during the
-/// forward pass, and each layer is run again during the backward pass (activation
-/// checkpointing): memory for one layer's activations instead of all of them, for about a third
-/// more compute. Dropout masks are replayed, so both ways give the same gradients.
-#[allow(clippy::too_many_arguments)]
-pub fn batch_grads(
-    backbone: &Backbone,
-    lora: &Lora,
-    vars: &[(String, Var)],
-    batch: &[&Example],
-    rng: Option<&mut Rng>,
-    scale: f64,
-    checkpointed: bool,
-    acc: &mut [Option<Tensor>],
-) -> Result<(f64, usize)> {
-    let p = prepare(backbone, batch)?;
-    if !checkpointed {
-        let hidden = backbone.hidden(&p.ids, Some(lora), rng)?;
-        let nll = head_loss(backbone, &hidden, &p)?;
-        add_grads(acc, vars, &(&nll * scale)?.backward()?)?;
-        return Ok((nll.to_dtype(DType::F64)?.to_scalar::<f64>()?, p.tokens));
-    }
-    let mut rng = rng;
-    let ctx = backbone.layer_context(p.ids.dim(1)?)?;
-    let mut inputs = vec![backbone.embed(&p.ids)?];
-    let mut rngs = Vec::new();
-    for l in 0..backbone.config.layers {
-        rngs.push(rng.as_deref().cloned());
-        let y = backbone.layer(l, &inputs[l], &ctx, Some(lora), rng.as_deref_mut())?;
-        inputs.push(y.detach());
-    }
-    let last = Var::from_tensor(&inputs[backbone.config.layers])?;
-    let nll = head_loss(backbone, &backbone.final_norm(last.as_tensor())?, &p)?;
-    let g = (&nll * scale)?.backward()?;
-    let mut grad_out = g
-        .get(last.as_tensor())
-        .cloned()
-        .ok_or_else(|| Error::Config("no gradient reached the last layer".into()))?;
-    for l in (0..backbone.config.layers).rev() {
-        let x = Var::from_tensor(&inputs[l])?;
-        let mut r = rngs[l].clone();
-        let y = backbone.layer(l, x.as_tensor(), &ctx, Some(lora), r.as_mut())?;
-        let g = (y * &grad_out)?.sum_all()?.backward()?;
-        add_grads(acc, vars, &g)?;
-        if l > 0 {
-            grad_out = g
-                .get(x.as_tensor())
-                .cloned()
-                .ok_or_else(|| Error::Config(format!("no gradient reached layer {l}")))?;
-        }
-    }
-    Ok((nll.to_dtype(DType::F64)?.to_scalar::<f64>()?, p.tokens))
-}
-
-/// Mean reply-token NLL over `examples` (no dropout, no gradients); `None` when there are none.
-pub fn eval_loss(backbone: &Backbone, lora: Option<&Lora>, examples: &[Example], batch: usize) -> Result<Option<f32>> {
-    let lora = lora.map(Lora::detached);
-    let (mut sum, mut count) = (0f64, 0usize);
-    let mut order: Vec<&Example> = examples.iter().collect();
-    order.sort_by_key(|e| e.len());
-    for chunk in order.chunks(batch.max(1)) {
-        let (nll, n, _) = batch_loss(backbone, lora.as_ref(), chunk, None)?;
-        sum += nll.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        count += n;
-    }
-    Ok((count > 0).then(|| (sum / count as f64) as f32))
-}
-
 impl<'a> Trainer<'a> {
     /// A fresh run: adapters initialised from the seed.
     pub fn new(backbone: &'a Backbone, data: &'a Dataset, config: TrainConfig) -> Result<Self> {
         if config.batch_size == 0 || config.grad_accum == 0 || config.epochs == 0 {
-            return Err(Error::Config("batch size, gradient accumulation and epochs must be at least 1".into()));
+            return Err(Error::Config(
+                "batch size, gradient accumulation and epochs must be at least 1".into(),
+            ));
         }
         if !(config.lr > 0.0) {
-            return Err(Error::Config(format!("learning rate {} must be positive", config.lr)));
+            return Err(Error::Config(format!(
+                "learning rate {} must be positive",
+                config.lr
+            )));
         }
         let lora = Lora::new(backbone, config.lora.clone(), config.seed)?;
         let vars = lora.vars();
@@ -297,8 +165,21 @@ impl<'a> Trainer<'a> {
             .iter()
             .map(|(_, v)| Ok((v.zeros_like()?, v.zeros_like()?)))
             .collect::<Result<Vec<_>>>()?;
-        tracing::info!(params = lora.parameter_count(), examples = data.train.len(), "LoRA run set up");
-        Ok(Trainer { backbone, lora, config, data, vars, moments, step: 0, losses: Vec::new() })
+        tracing::info!(
+            params = lora.parameter_count(),
+            examples = data.train.len(),
+            "LoRA run set up"
+        );
+        Ok(Trainer {
+            backbone,
+            lora,
+            config,
+            data,
+            vars,
+            moments,
+            step: 0,
+            losses: Vec::new(),
+        })
     }
 
     fn batches_per_epoch(&self) -> usize {
@@ -320,7 +201,12 @@ impl<'a> Trainer<'a> {
         for k in step * self.config.grad_accum..(step + 1) * self.config.grad_accum {
             let epoch = k / nb;
             if cached.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                let b = epoch_batches(&self.data.train, self.config.batch_size, self.config.seed, epoch as u64);
+                let b = epoch_batches(
+                    &self.data.train,
+                    self.config.batch_size,
+                    self.config.seed,
+                    epoch as u64,
+                );
                 cached = Some((epoch, b));
             }
             if let Some((_, b)) = &cached {
@@ -351,7 +237,8 @@ impl<'a> Trainer<'a> {
             .flatten()
             .map(|&i| self.data.train[i].target_count())
             .sum();
-        let mut rng = Rng::new(self.config.seed ^ (step as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut rng =
+            Rng::new(self.config.seed ^ (step as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D));
         let mut grads: Vec<Option<Tensor>> = vec![None; self.vars.len()];
         let (mut loss_sum, mut tokens) = (0f64, 0usize);
         for idx in &micro {
@@ -371,7 +258,11 @@ impl<'a> Trainer<'a> {
         }
         let mut sq = 0f64;
         for g in grads.iter().flatten() {
-            sq += g.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            sq += g
+                .sqr()?
+                .sum_all()?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?;
         }
         let norm = sq.sqrt();
         let clip = if self.config.grad_clip > 0.0 && norm > self.config.grad_clip {
@@ -412,7 +303,12 @@ impl<'a> Trainer<'a> {
 
     /// Held-out loss with the current adapters.
     pub fn eval_loss(&self) -> Result<Option<f32>> {
-        eval_loss(self.backbone, Some(&self.lora), &self.data.eval, self.config.batch_size)
+        eval_loss(
+            self.backbone,
+            Some(&self.lora),
+            &self.data.eval,
+            self.config.batch_size,
+        )
     }
 
     /// Trains to the end, calling `on_step` after each step.
@@ -429,7 +325,9 @@ impl<'a> Trainer<'a> {
                 report.eval_loss = self.eval_loss()?;
             }
             if let Some(dir) = &c.checkpoint_dir {
-                if (c.checkpoint_every > 0 && self.step % c.checkpoint_every == 0) || self.step == total {
+                if (c.checkpoint_every > 0 && self.step % c.checkpoint_every == 0)
+                    || self.step == total
+                {
                     report.checkpoint = Some(self.save_checkpoint(dir)?);
                 }
             }
@@ -462,8 +360,12 @@ impl<'a> Trainer<'a> {
             data_hash: data_hash(&self.data.train),
             losses: self.losses.clone(),
         };
-        let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Json { what: "checkpoint state".into(), source: e })?;
-        std::fs::write(path.join(STATE_FILE), json).map_err(|e| Error::io("write", path.join(STATE_FILE), e))?;
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Json {
+            what: "checkpoint state".into(),
+            source: e,
+        })?;
+        std::fs::write(path.join(STATE_FILE), json)
+            .map_err(|e| Error::io("write", path.join(STATE_FILE), e))?;
         tracing::info!(path = %path.display(), step = self.step, "checkpoint written");
         Ok(path)
     }
@@ -471,19 +373,30 @@ impl<'a> Trainer<'a> {
     /// Continues from a checkpoint (`dir/step-N`, or a directory of them: the latest is taken).
     pub fn resume(&mut self, dir: &Path) -> Result<()> {
         let path = latest_checkpoint(dir)?;
-        let err = |detail: String| Error::Checkpoint { path: path.clone(), detail };
-        let text = std::fs::read_to_string(path.join(STATE_FILE)).map_err(|e| Error::io("read", path.join(STATE_FILE), e))?;
-        let state: State = serde_json::from_str(&text).map_err(|e| err(format!("unreadable {STATE_FILE}: {e}")))?;
+        let err = |detail: String| Error::Checkpoint {
+            path: path.clone(),
+            detail,
+        };
+        let text = std::fs::read_to_string(path.join(STATE_FILE))
+            .map_err(|e| Error::io("read", path.join(STATE_FILE), e))?;
+        let state: State = serde_json::from_str(&text)
+            .map_err(|e| err(format!("unreadable {STATE_FILE}: {e}")))?;
         if state.lora != self.lora.config {
             return Err(err(format!("it was trained with LoRA settings {:?}, not {:?}: use the same --rank, --alpha, --dropout and --targets", state.lora, self.lora.config)));
         }
         if state.data_hash != data_hash(&self.data.train) {
             return Err(err("it was trained on other data (or another split, seed or --max-len): resume with the same dataset and settings".into()));
         }
-        let tensors = candle_core::safetensors::load(path.join(TENSOR_FILE), self.backbone.device())?;
+        let tensors =
+            candle_core::safetensors::load(path.join(TENSOR_FILE), self.backbone.device())?;
         self.lora.load_values(&tensors)?;
         for ((name, _), (m, v)) in self.vars.iter().zip(self.moments.iter_mut()) {
-            let get = |k: String| tensors.get(&k).cloned().ok_or_else(|| err(format!("tensor '{k}' is missing")));
+            let get = |k: String| {
+                tensors
+                    .get(&k)
+                    .cloned()
+                    .ok_or_else(|| err(format!("tensor '{k}' is missing")))
+            };
             *m = get(format!("m.{name}"))?;
             *v = get(format!("v.{name}"))?;
         }

@@ -36,7 +36,11 @@ pub struct ExportReport {
 
 /// Reads a run's trace.
 pub fn read_trace(run_dir: &Path) -> Result<Vec<TraceEvent>> {
-    let file = if run_dir.is_file() { run_dir.to_path_buf() } else { run_dir.join(TRACE_FILE) };
+    let file = if run_dir.is_file() {
+        run_dir.to_path_buf()
+    } else {
+        run_dir.join(TRACE_FILE)
+    };
     let text = std::fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
     text.lines()
         .enumerate()
@@ -52,7 +56,10 @@ pub fn read_trace(run_dir: &Path) -> Result<Vec<TraceEvent>> {
 }
 
 /// The chat examples of one run, or why the run is not used.
-pub fn run_examples(events: &[TraceEvent], opts: &ExportOptions) -> std::result::Result<Vec<Vec<Message>>, String> {
+pub fn run_examples(
+    events: &[TraceEvent],
+    opts: &ExportOptions,
+) -> std::result::Result<Vec<Vec<Message>>, String> {
     let end = events.iter().find_map(|e| match e {
         TraceEvent::End(end) => Some(end),
         _ => None,
@@ -60,7 +67,10 @@ pub fn run_examples(events: &[TraceEvent], opts: &ExportOptions) -> std::result:
     match end {
         None => return Err("the run has no end record (still running or crashed)".into()),
         Some(end) if end.reason != StopReason::Finished => {
-            return Err(format!("the run stopped with {:?}, not by finishing", end.reason))
+            return Err(format!(
+                "the run stopped with {:?}, not by finishing",
+                end.reason
+            ))
         }
         Some(_) => {}
     }
@@ -72,7 +82,11 @@ pub fn run_examples(events: &[TraceEvent], opts: &ExportOptions) -> std::result:
         })
         .collect();
     if steps.len() < opts.min_steps {
-        return Err(format!("{} steps, fewer than --min-steps {}", steps.len(), opts.min_steps));
+        return Err(format!(
+            "{} steps, fewer than --min-steps {}",
+            steps.len(),
+            opts.min_steps
+        ));
     }
     let examples: Vec<Vec<Message>> = steps
         .iter()

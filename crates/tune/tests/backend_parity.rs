@@ -46,7 +46,10 @@ fn tokenizer_ids_equal_llama_cpp() {
 
 fn chat() -> Vec<Message> {
     vec![
-        Message::new(Role::System, "You are Hamlet's agent. Reply with one JSON action."),
+        Message::new(
+            Role::System,
+            "You are Hamlet's agent. Reply with one JSON action.",
+        ),
         Message::new(Role::User, "Goal: read notes.txt and summarise it."),
     ]
 }
@@ -83,14 +86,24 @@ fn f32_forward_matches_backend_logits() {
     let llm = common::llm(None);
     let prompt = Prompt::Chat(chat());
     let text = llm.format_prompt(&prompt).unwrap();
-    let ids: Vec<u32> = llm.tokenize(&text, true).unwrap().into_iter().map(|t| t as u32).collect();
+    let ids: Vec<u32> = llm
+        .tokenize(&text, true)
+        .unwrap()
+        .into_iter()
+        .map(|t| t as u32)
+        .collect();
     let want = llm.next_token_logits(&prompt).unwrap();
     let got = b.next_token_logits(&ids, None).unwrap();
     assert_eq!(got.len(), want.len());
     let diffs: Vec<f32> = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).collect();
     let max = diffs.iter().cloned().fold(0f32, f32::max);
     let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
-    let argmax = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|x| x.0);
+    let argmax = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|x| x.0)
+    };
     eprintln!("logits vs backend: max |diff| {max:.4}, mean |diff| {mean:.4}");
     assert_eq!(argmax(&got), argmax(&want));
     assert!(max < 1.0, "max |diff| {max}");

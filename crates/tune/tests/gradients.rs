@@ -34,8 +34,17 @@ fn tiny() -> Backbone {
     };
     let mut rng = Rng::new(7);
     let mut w = HashMap::new();
-    w.insert("token_embd.weight".to_string(), random(&mut rng, (40, 16), 1.0));
-    w.insert("output_norm.weight".to_string(), (random(&mut rng, (1, 16), 0.2) + 1.0).unwrap().squeeze(0).unwrap());
+    w.insert(
+        "token_embd.weight".to_string(),
+        random(&mut rng, (40, 16), 1.0),
+    );
+    w.insert(
+        "output_norm.weight".to_string(),
+        (random(&mut rng, (1, 16), 0.2) + 1.0)
+            .unwrap()
+            .squeeze(0)
+            .unwrap(),
+    );
     for l in 0..cfg.layers {
         for (name, shape) in [
             ("attn_q", (16, 16)),
@@ -46,10 +55,16 @@ fn tiny() -> Backbone {
             ("ffn_up", (24, 16)),
             ("ffn_down", (16, 24)),
         ] {
-            w.insert(format!("blk.{l}.{name}.weight"), random(&mut rng, shape, 0.4));
+            w.insert(
+                format!("blk.{l}.{name}.weight"),
+                random(&mut rng, shape, 0.4),
+            );
         }
         for norm in ["attn_norm", "ffn_norm"] {
-            let t = (random(&mut rng, (1, 16), 0.2) + 1.0).unwrap().squeeze(0).unwrap();
+            let t = (random(&mut rng, (1, 16), 0.2) + 1.0)
+                .unwrap()
+                .squeeze(0)
+                .unwrap();
             w.insert(format!("blk.{l}.{norm}.weight"), t);
         }
     }
@@ -65,7 +80,9 @@ fn lora_gradients_match_finite_differences() {
         rank: 2,
         alpha: 4.0,
         dropout: 0.0,
-        targets: ["q", "k", "v", "o", "gate", "up", "down"].map(String::from).to_vec(),
+        targets: ["q", "k", "v", "o", "gate", "up", "down"]
+            .map(String::from)
+            .to_vec(),
     };
     let lora = Lora::new(&b, cfg, 3).unwrap();
     // Non-zero B, so that A gets a gradient too.
@@ -80,13 +97,22 @@ fn lora_gradients_match_finite_differences() {
         .collect();
     lora.load_values(&values).unwrap();
     let examples = [
-        Example { ids: vec![1, 5, 9, 2, 33, 7, 7, 12], target: vec![false, false, false, true, true, true, true, true] },
-        Example { ids: vec![3, 8, 21, 39, 4], target: vec![false, false, true, true, true] },
+        Example {
+            ids: vec![1, 5, 9, 2, 33, 7, 7, 12],
+            target: vec![false, false, false, true, true, true, true, true],
+        },
+        Example {
+            ids: vec![3, 8, 21, 39, 4],
+            target: vec![false, false, true, true, true],
+        },
     ];
     let batch: Vec<&Example> = examples.iter().collect();
     let loss = |l: &Lora| -> f64 {
         let (nll, _, _) = batch_loss(&b, Some(l), &batch, None).unwrap();
-        nll.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+        nll.to_dtype(DType::F64)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
     };
     let (nll, _, _) = batch_loss(&b, Some(&lora), &batch, None).unwrap();
     let grads = nll.backward().unwrap();
@@ -96,23 +122,37 @@ fn lora_gradients_match_finite_differences() {
         if i % 3 != 0 {
             continue; // a sample of the parameters keeps the test short
         }
-        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{name} has no gradient"));
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("{name} has no gradient"));
         let g = g.flatten_all().unwrap().to_vec1::<f64>().unwrap();
         let shape = var.as_tensor().shape().clone();
-        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         for k in [0, base.len() / 2, base.len() - 1] {
             let eps = 1e-5;
             let mut p = base.clone();
             p[k] += eps;
-            var.set(&Tensor::from_vec(p.clone(), shape.clone(), &Device::Cpu).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(p.clone(), shape.clone(), &Device::Cpu).unwrap())
+                .unwrap();
             let up = loss(&lora);
             p[k] -= 2.0 * eps;
-            var.set(&Tensor::from_vec(p, shape.clone(), &Device::Cpu).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(p, shape.clone(), &Device::Cpu).unwrap())
+                .unwrap();
             let down = loss(&lora);
-            var.set(&Tensor::from_vec(base.clone(), shape.clone(), &Device::Cpu).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(base.clone(), shape.clone(), &Device::Cpu).unwrap())
+                .unwrap();
             let numeric = (up - down) / (2.0 * eps);
             let err = (numeric - g[k]).abs() / numeric.abs().max(g[k].abs()).max(1e-6);
-            assert!(err < 1e-5 || (numeric - g[k]).abs() < 1e-8, "{name}[{k}]: autograd {} vs numeric {numeric}", g[k]);
+            assert!(
+                err < 1e-5 || (numeric - g[k]).abs() < 1e-8,
+                "{name}[{k}]: autograd {} vs numeric {numeric}",
+                g[k]
+            );
             worst = worst.max(err);
             checked += 1;
         }
@@ -144,14 +184,30 @@ fn activation_checkpointing_gives_the_same_gradients() {
     lora.load_values(&values).unwrap();
     let vars = lora.vars();
     let ex = [
-        Example { ids: vec![1, 5, 9, 2, 33, 7], target: vec![false, false, true, true, true, true] },
-        Example { ids: vec![3, 8, 21, 39], target: vec![false, true, true, true] },
+        Example {
+            ids: vec![1, 5, 9, 2, 33, 7],
+            target: vec![false, false, true, true, true, true],
+        },
+        Example {
+            ids: vec![3, 8, 21, 39],
+            target: vec![false, true, true, true],
+        },
     ];
     let batch: Vec<&Example> = ex.iter().collect();
     let run = |checkpointed: bool| {
         let mut acc = vec![None; vars.len()];
         let mut rng = Rng::new(99);
-        let (nll, _) = batch_grads(&b, &lora, &vars, &batch, Some(&mut rng), 0.5, checkpointed, &mut acc).unwrap();
+        let (nll, _) = batch_grads(
+            &b,
+            &lora,
+            &vars,
+            &batch,
+            Some(&mut rng),
+            0.5,
+            checkpointed,
+            &mut acc,
+        )
+        .unwrap();
         // The caller's generator advances the same way in both modes.
         (nll, acc, rng.next_u64())
     };
@@ -161,7 +217,14 @@ fn activation_checkpointing_gives_the_same_gradients() {
     assert_eq!(ra, rb);
     for ((name, _), (a, b)) in vars.iter().zip(ga.iter().zip(&gb)) {
         let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
         assert!(d < 1e-10, "{name}: max difference {d}");
     }
 }

@@ -22,10 +22,19 @@ fn bad_records_name_file_and_line_or_are_skipped_with_a_count() {
     let cases = [
         ("{not json", "invalid JSON"),
         (r#"{"messages": [{"content": "x"}]}"#, "no string 'role'"),
-        (r#"{"messages": [{"role": "user", "content": "x"}]}"#, "last message must be the assistant"),
-        (r#"{"messages": [{"role": "robot", "content": "x"}]}"#, "unknown role 'robot'"),
+        (
+            r#"{"messages": [{"role": "user", "content": "x"}]}"#,
+            "last message must be the assistant",
+        ),
+        (
+            r#"{"messages": [{"role": "robot", "content": "x"}]}"#,
+            "unknown role 'robot'",
+        ),
         (r#"{"instruction": "x"}"#, "no 'output'"),
-        (r#"{"prompt": "x", "completion": "y"}"#, "neither 'messages'"),
+        (
+            r#"{"prompt": "x", "completion": "y"}"#,
+            "neither 'messages'",
+        ),
         (r#"[1, 2]"#, "JSON object"),
     ];
     for (bad, expect) in cases {
@@ -41,7 +50,10 @@ fn bad_records_name_file_and_line_or_are_skipped_with_a_count() {
     let json = dir.path().join("data.json");
     std::fs::write(&json, r#"[{"instruction": "Add", "input": "2 and 3", "output": "5", "system": "Be brief."}, {"output": "x"}]"#).unwrap();
     let err = read_conversations(&json, false).unwrap_err().to_string();
-    assert!(err.contains(":2:") && err.contains("no 'instruction'"), "{err}");
+    assert!(
+        err.contains(":2:") && err.contains("no 'instruction'"),
+        "{err}"
+    );
     let (convs, _) = read_conversations(&json, true).unwrap();
     assert_eq!(
         convs[0],
@@ -59,13 +71,17 @@ fn bad_records_name_file_and_line_or_are_skipped_with_a_count() {
 
 #[test]
 fn a_non_llama_base_model_is_refused_clearly() {
-    let err = Backbone::load(&common::cached("minilm"), &Device::Cpu).unwrap_err().to_string();
+    let err = Backbone::load(&common::cached("minilm"), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("architecture 'bert' cannot be tuned"), "{err}");
     assert!(err.contains("--base smollm2-135m"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let not_gguf = dir.path().join("x.gguf");
     std::fs::write(&not_gguf, b"not a model").unwrap();
-    let err = Backbone::load(&not_gguf, &Device::Cpu).unwrap_err().to_string();
+    let err = Backbone::load(&not_gguf, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("is not a GGUF file"), "{err}");
 }
 
@@ -83,14 +99,21 @@ fn step(n: u32, action: bool, status: ObservationStatus) -> TraceEvent {
             tool: "list_dir".into(),
             args: serde_json::json!({"path": "."}),
         }),
-        observation: Observation { status, text: "ok".into(), truncated_from: None },
+        observation: Observation {
+            status,
+            text: "ok".into(),
+            truncated_from: None,
+        },
         usage: Usage::default(),
     })
 }
 
 fn write_run(dir: &std::path::Path, events: &[TraceEvent]) {
     std::fs::create_dir_all(dir).unwrap();
-    let text: String = events.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    let text: String = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
     std::fs::write(dir.join("trace.jsonl"), text).unwrap();
 }
 
@@ -108,27 +131,71 @@ fn successful_runs_become_chat_records() {
         tools: vec!["list_dir".into()],
         intro: String::new(),
     });
-    let end = |reason| TraceEvent::End(RunEnd { step: 3, at: 0, reason, answer: None, message: String::new(), usage: Usage::default() });
+    let end = |reason| {
+        TraceEvent::End(RunEnd {
+            step: 3,
+            at: 0,
+            reason,
+            answer: None,
+            message: String::new(),
+            usage: Usage::default(),
+        })
+    };
     let ok = dir.path().join("ok");
-    write_run(&ok, &[start.clone(), step(1, true, ObservationStatus::Ok), step(2, false, ObservationStatus::Invalid), step(3, true, ObservationStatus::ToolError), end(StopReason::Finished)]);
+    write_run(
+        &ok,
+        &[
+            start.clone(),
+            step(1, true, ObservationStatus::Ok),
+            step(2, false, ObservationStatus::Invalid),
+            step(3, true, ObservationStatus::ToolError),
+            end(StopReason::Finished),
+        ],
+    );
     let stuck = dir.path().join("stuck");
-    write_run(&stuck, &[start.clone(), step(1, true, ObservationStatus::Ok), end(StopReason::Stuck)]);
+    write_run(
+        &stuck,
+        &[
+            start.clone(),
+            step(1, true, ObservationStatus::Ok),
+            end(StopReason::Stuck),
+        ],
+    );
     let out = dir.path().join("out.jsonl");
-    let report = export(&[ok.clone(), stuck.clone()], &out, &ExportOptions::default()).unwrap();
-    assert_eq!((report.runs_read, report.runs_used, report.examples), (2, 1, 2));
+    let report = export(
+        &[ok.clone(), stuck.clone()],
+        &out,
+        &ExportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (report.runs_read, report.runs_used, report.examples),
+        (2, 1, 2)
+    );
     assert!(report.runs_skipped[0].1.contains("Stuck"));
     // The records read back as chat data ending in the raw reply.
     let (convs, skipped) = read_conversations(&out, false).unwrap();
     assert_eq!(skipped, 0);
     assert_eq!(convs[0].len(), 3);
-    assert_eq!(convs[0][2], Message::new(Role::Assistant, "{\"tool\": \"list_dir\", \"step\": 1}"));
+    assert_eq!(
+        convs[0][2],
+        Message::new(Role::Assistant, "{\"tool\": \"list_dir\", \"step\": 1}")
+    );
     // Only successful tool calls, and a minimum run length.
-    let opts = ExportOptions { ok_only: true, min_steps: 0 };
+    let opts = ExportOptions {
+        ok_only: true,
+        min_steps: 0,
+    };
     assert_eq!(export(&[ok.clone()], &out, &opts).unwrap().examples, 1);
-    let opts = ExportOptions { ok_only: false, min_steps: 5 };
+    let opts = ExportOptions {
+        ok_only: false,
+        min_steps: 5,
+    };
     assert_eq!(export(&[ok.clone()], &out, &opts).unwrap().runs_used, 0);
     // A broken trace line is an error naming the file and line.
     std::fs::write(ok.join("trace.jsonl"), "{\"type\": \"start\"}\n").unwrap();
-    let err = export(&[ok], &out, &ExportOptions::default()).unwrap_err().to_string();
+    let err = export(&[ok], &out, &ExportOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("trace.jsonl:1"), "{err}");
 }

@@ -27,7 +27,11 @@ fn write_data(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
         "password please",
         "Which password opens the gate?",
     ];
-    std::fs::write(&train, qs.iter().map(|q| record(q) + "\n").collect::<String>()).unwrap();
+    std::fs::write(
+        &train,
+        qs.iter().map(|q| record(q) + "\n").collect::<String>(),
+    )
+    .unwrap();
     // The Alpaca shape in the held-out file.
     let alpaca = serde_json::json!({"instruction": "I forgot the password, what is it?", "input": "", "output": REPLY});
     std::fs::write(&eval, format!("{alpaca}\n")).unwrap();
@@ -77,12 +81,17 @@ fn training_lowers_loss_resumes_and_the_adapter_moves_llama_cpp() {
     let (train, eval) = write_data(dir.path());
     let b = common::backbone();
     let template = ChatTemplate::for_model(b.chat_template.as_deref()).unwrap();
-    let opts = LoadOptions { skip_bad: false, max_len: 64 };
+    let opts = LoadOptions {
+        skip_bad: false,
+        max_len: 64,
+    };
     let data = Dataset::load(&b.tokenizer, &template, &train, Some(&eval), 0.0, 1, &opts).unwrap();
     assert_eq!((data.train.len(), data.eval.len()), (4, 1));
 
     let mut trainer = Trainer::new(b, &data, config(dir.path())).unwrap();
-    let summary = trainer.train(&mut |r| eprintln!("step {} loss {:.3}", r.step, r.loss)).unwrap();
+    let summary = trainer
+        .train(&mut |r| eprintln!("step {} loss {:.3}", r.step, r.loss))
+        .unwrap();
     let losses = summary.losses.clone();
     assert_eq!(losses.len(), 6);
     assert!(losses[5] < losses[0] * 0.7, "loss did not fall: {losses:?}");
@@ -91,17 +100,27 @@ fn training_lowers_loss_resumes_and_the_adapter_moves_llama_cpp() {
 
     // Resume from the step-3 checkpoint: the same steps 4..6.
     let mut resumed = Trainer::new(b, &data, config(dir.path())).unwrap();
-    resumed.resume(&dir.path().join("ckpt/step-000003")).unwrap();
+    resumed
+        .resume(&dir.path().join("ckpt/step-000003"))
+        .unwrap();
     assert_eq!(resumed.step, 3);
     let again = resumed.train(&mut |_| {}).unwrap();
     for (a, b) in again.losses.iter().zip(&losses) {
-        assert!((a - b).abs() < 1e-3 * b.abs().max(1.0), "resumed curve {:?} vs {:?}", again.losses, losses);
+        assert!(
+            (a - b).abs() < 1e-3 * b.abs().max(1.0),
+            "resumed curve {:?} vs {:?}",
+            again.losses,
+            losses
+        );
     }
     // A checkpoint for other LoRA settings is refused with a clear message.
     let mut other = config(dir.path());
     other.lora.rank = 8;
     let mut wrong = Trainer::new(b, &data, other).unwrap();
-    let err = wrong.resume(&dir.path().join("ckpt")).unwrap_err().to_string();
+    let err = wrong
+        .resume(&dir.path().join("ckpt"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--rank"), "{err}");
 
     // The adapter, served by llama.cpp, makes the trained reply more likely.
@@ -113,21 +132,32 @@ fn training_lowers_loss_resumes_and_the_adapter_moves_llama_cpp() {
     llm.set_lora_scale(0.0).unwrap();
     let base = reply_nll(&llm, question);
     eprintln!("reply NLL in llama.cpp: base {base:.3}, with adapter {tuned:.3}");
-    assert!(tuned < base * 0.8, "adapter did not move llama.cpp: base {base}, tuned {tuned}");
+    assert!(
+        tuned < base * 0.8,
+        "adapter did not move llama.cpp: base {base}, tuned {tuned}"
+    );
     drop(llm);
 
     // Merged into a full f16 GGUF, the model behaves like base + adapter without one.
     let merged = dir.path().join("merged.gguf");
-    trainer.lora.export_merged(&common::chat_model(), &merged).unwrap();
+    trainer
+        .lora
+        .export_merged(&common::chat_model(), &merged)
+        .unwrap();
     let mut cfg = hamlet_llm::LlamaConfig::new(&merged);
     cfg.threads = common::threads();
     cfg.context = 1024;
     let merged_llm = hamlet_llm::LlamaLlm::load(cfg).unwrap();
     let merged_nll = reply_nll(&merged_llm, question);
     eprintln!("reply NLL of the merged f16 model: {merged_nll:.3}");
-    assert!(merged_nll < base * 0.8, "merged model: base {base}, merged {merged_nll}");
+    assert!(
+        merged_nll < base * 0.8,
+        "merged model: base {base}, merged {merged_nll}"
+    );
     // Read back, the adapter gives the trained model's held-out loss.
     let read = hamlet_tune::lora::Lora::from_adapter(b, &adapter_path).unwrap();
-    let again = hamlet_tune::train::eval_loss(b, Some(&read), &data.eval, 2).unwrap().unwrap();
+    let again = hamlet_tune::train::eval_loss(b, Some(&read), &data.eval, 2)
+        .unwrap()
+        .unwrap();
     assert!((again - after).abs() < 1e-4, "{again} vs {after}");
 }
