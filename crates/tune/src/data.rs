@@ -149,17 +149,18 @@ pub fn parse_record(v: &Value) -> std::result::Result<Vec<Message>, String> {
                 .get("content")
                 .and_then(Value::as_str)
                 .ok_or(format!("message {} has no string 'content'", i + 1))?;
-            let role =
-                match role {
-                    "system" => Role::System,
-                    "user" => Role::User,
-                    "assistant" => Role::Assistant,
-                    "tool" => Role::Tool,
-                    r => return Err(format!(
+            let role = match role {
+                "system" => Role::System,
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                "tool" => Role::Tool,
+                r => {
+                    return Err(format!(
                         "message {} has unknown role '{r}' (use system, user, assistant or tool)",
                         i + 1
-                    )),
-                };
+                    ))
+                }
+            };
             out.push(Message::new(role, content));
         }
         out

@@ -123,7 +123,7 @@ impl LoraConfig {
                 self.rank
             )));
         }
-        if !(self.alpha > 0.0) {
+        if self.alpha.is_nan() || self.alpha <= 0.0 {
             return Err(Error::Config(format!(
                 "LoRA alpha {} must be positive",
                 self.alpha

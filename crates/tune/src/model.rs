@@ -290,7 +290,7 @@ impl Backbone {
         let gate = self.linear(&h, &p("ffn_gate"), lora, rng.as_deref_mut())?;
         let up = self.linear(&h, &p("ffn_up"), lora, rng.as_deref_mut())?;
         let act = (gate.silu()? * up)?;
-        Ok((&x + self.linear(&act, &p("ffn_down"), lora, rng.as_deref_mut())?)?)
+        Ok((&x + self.linear(&act, &p("ffn_down"), lora, rng)?)?)
     }
 
     /// The final RMS norm.

@@ -153,7 +153,7 @@ impl<'a> Trainer<'a> {
                 "batch size, gradient accumulation and epochs must be at least 1".into(),
             ));
         }
-        if !(config.lr > 0.0) {
+        if config.lr.is_nan() || config.lr <= 0.0 {
             return Err(Error::Config(format!(
                 "learning rate {} must be positive",
                 config.lr
@@ -321,11 +321,11 @@ impl<'a> Trainer<'a> {
             let mut report = self.train_step()?;
             tokens += report.tokens;
             let c = &self.config;
-            if c.eval_every > 0 && self.step % c.eval_every == 0 && self.step < total {
+            if c.eval_every > 0 && self.step.is_multiple_of(c.eval_every) && self.step < total {
                 report.eval_loss = self.eval_loss()?;
             }
             if let Some(dir) = &c.checkpoint_dir {
-                if (c.checkpoint_every > 0 && self.step % c.checkpoint_every == 0)
+                if (c.checkpoint_every > 0 && self.step.is_multiple_of(c.checkpoint_every))
                     || self.step == total
                 {
                     report.checkpoint = Some(self.save_checkpoint(dir)?);

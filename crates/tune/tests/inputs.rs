@@ -186,12 +186,22 @@ fn successful_runs_become_chat_records() {
         ok_only: true,
         min_steps: 0,
     };
-    assert_eq!(export(&[ok.clone()], &out, &opts).unwrap().examples, 1);
+    assert_eq!(
+        export(std::slice::from_ref(&ok), &out, &opts)
+            .unwrap()
+            .examples,
+        1
+    );
     let opts = ExportOptions {
         ok_only: false,
         min_steps: 5,
     };
-    assert_eq!(export(&[ok.clone()], &out, &opts).unwrap().runs_used, 0);
+    assert_eq!(
+        export(std::slice::from_ref(&ok), &out, &opts)
+            .unwrap()
+            .runs_used,
+        0
+    );
     // A broken trace line is an error naming the file and line.
     std::fs::write(ok.join("trace.jsonl"), "{\"type\": \"start\"}\n").unwrap();
     let err = export(&[ok], &out, &ExportOptions::default())
