@@ -44,6 +44,8 @@ enum Command {
     Tune(cmd::tune::Args),
     /// A short tour: a chat reply, then a JSON-constrained tool call.
     Demo(cmd::demo::Args),
+    /// Watch an agent run or a town run in the terminal UI (recorded, or still running).
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(*a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Tune(a) => cmd::tune::run(a),
+        Command::Watch(a) => cmd::watch::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,7 +82,8 @@ fn init_logging() {
         .unwrap_or_else(|_| EnvFilter::new("warn,llama-cpp-2=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // stderr, or a file while a TUI owns the terminal.
+        .with_writer(cmd::watch::LogWriter)
         .with_target(true)
         .try_init();
 }

@@ -10,3 +10,4 @@ pub mod models;
 pub mod run;
 pub mod serve;
 pub mod tune;
+pub mod watch;

@@ -54,6 +54,9 @@ pub struct Args {
     /// Print only the final answer.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Watch the run in the terminal UI and approve actions there.
+    #[arg(long, conflicts_with = "quiet")]
+    pub tui: bool,
     #[command(flatten)]
     pub model: ModelOpts,
 }
@@ -247,16 +250,28 @@ pub fn run(a: Args) -> Result<()> {
     });
 
     let quiet = a.quiet;
-    let mut runner = Runner::new(spec, &*llm, &prompts, ctx)
-        .with_registry(registry)
-        .with_approver(approver)
-        .with_interrupt(interrupt)
-        .with_observer(move |e| {
+    let tui = match a.tui {
+        true => Some(crate::cmd::watch::LiveAgent::start(&run_dir, spec.budgets.max_steps, spec.budgets.max_tokens, &a.yes, interrupt.clone())?),
+        false => None,
+    };
+    let runner = Runner::new(spec, &*llm, &prompts, ctx).with_registry(registry).with_interrupt(interrupt);
+    let mut runner = match &tui {
+        Some(t) => runner.with_approver(t.approver()).with_observer(t.observer()),
+        None => runner.with_approver(approver).with_observer(move |e| {
             if !quiet {
                 print_event(e);
             }
-        });
-    let outcome = if resume { runner.resume(&run_dir)? } else { runner.start(&run_dir, a.goal.as_deref().unwrap_or_default())? };
+        }),
+    };
+    let outcome = if resume { runner.resume(&run_dir) } else { runner.start(&run_dir, a.goal.as_deref().unwrap_or_default()) };
+    drop(runner);
+    if let Some(t) = tui {
+        t.finish(&match &outcome {
+            Ok(o) => o.end.message.clone(),
+            Err(e) => format!("run failed: {e}"),
+        })?;
+    }
+    let outcome = outcome?;
     match &outcome.end.answer {
         Some(answer) if quiet => println!("{answer}"),
         Some(answer) => println!("\nanswer: {answer}"),
