@@ -9,7 +9,22 @@ use crate::{Error, Result};
 /// A current-thread runtime shared by the store and its indexes.
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    rt: Arc<tokio::runtime::Runtime>,
+    rt: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner(Option<tokio::runtime::Runtime>);
+
+impl Drop for Inner {
+    /// Dropping a runtime blocks, which tokio forbids inside another runtime (a store dropped in
+    /// async code); there it is shut down in the background instead.
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            }
+        }
+    }
 }
 
 impl Runtime {
@@ -18,7 +33,9 @@ impl Runtime {
             .enable_all()
             .build()
             .map_err(|e| Error::Invalid(format!("cannot start the memory store's runtime: {e}")))?;
-        Ok(Runtime { rt: Arc::new(rt) })
+        Ok(Runtime {
+            rt: Arc::new(Inner(Some(rt))),
+        })
     }
 
     /// Runs `f` to completion. Called from inside another tokio runtime (where blocking on a
@@ -28,13 +45,16 @@ impl Runtime {
         F: Future + Send,
         F::Output: Send,
     {
+        let Some(rt) = self.rt.0.as_ref() else {
+            unreachable!("the runtime is only taken out when it is dropped");
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| match s.spawn(|| self.rt.block_on(f)).join() {
+            std::thread::scope(|s| match s.spawn(|| rt.block_on(f)).join() {
                 Ok(out) => out,
                 Err(panic) => std::panic::resume_unwind(panic),
             })
         } else {
-            self.rt.block_on(f)
+            rt.block_on(f)
         }
     }
 }

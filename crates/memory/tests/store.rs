@@ -300,3 +300,59 @@ fn works_through_the_trait_object() {
         .unwrap_err();
     assert!(matches!(e, hamlet_core::Error::InvalidRequest(_)), "{e}");
 }
+
+#[test]
+fn many_threads_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::open(dir.path(), emb()).unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let agent = format!("agent{t}");
+                    let text = format!("{agent} noticed item {i} near the fountain");
+                    store
+                        .add(
+                            NewMemory::new(&agent, MemoryKind::Observation, text, i * HOUR)
+                                .importance(3),
+                        )
+                        .unwrap();
+                    let hits = store
+                        .recall(&RecallQuery::new("fountain", 3, (i + 1) * HOUR).agent(&agent))
+                        .unwrap();
+                    assert!(!hits.is_empty() && hits.iter().all(|h| h.record.agent == agent));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let st = store.stats().unwrap();
+    assert_eq!(
+        (st.memories, st.vector_points, st.bm25_documents),
+        (100, 100, 100)
+    );
+}
+
+#[test]
+fn works_inside_a_tokio_runtime() {
+    // An async caller (e.g. a server) calling the blocking API from a runtime thread.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = MemoryStore::open(dir.path(), emb()).unwrap();
+        let id = store
+            .add(NewMemory::new("ada", MemoryKind::Chat, "hello from async", 0).importance(2))
+            .unwrap();
+        assert_eq!(
+            store.recall(&RecallQuery::new("hello", 1, 0)).unwrap()[0]
+                .record
+                .id,
+            id
+        );
+    });
+}
