@@ -203,6 +203,13 @@ pub trait MemoryStream: Send + Sync {
 
     /// A memory by id.
     fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>>;
+
+    /// Stores several memories and returns their ids in order. Stores override this to write
+    /// them together (one transaction, one index commit), e.g. every agent's observations of a
+    /// town tick; the default adds them one by one.
+    fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
+        memories.into_iter().map(|m| self.add(m)).collect()
+    }
 }
 
 impl<T: MemoryStream + ?Sized> MemoryStream for std::sync::Arc<T> {
@@ -214,5 +221,8 @@ impl<T: MemoryStream + ?Sized> MemoryStream for std::sync::Arc<T> {
     }
     fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
         (**self).get(id)
+    }
+    fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
+        (**self).add_batch(memories)
     }
 }

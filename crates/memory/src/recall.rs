@@ -204,4 +204,8 @@ impl MemoryStream for MemoryStore {
     fn get(&self, id: MemoryId) -> hamlet_core::Result<Option<MemoryRecord>> {
         Ok(MemoryStore::get(self, id)?)
     }
+
+    fn add_batch(&self, memories: Vec<NewMemory>) -> hamlet_core::Result<Vec<MemoryId>> {
+        Ok(MemoryStore::add_batch(self, memories)?)
+    }
 }

@@ -295,6 +295,13 @@ fn works_through_the_trait_object() {
         .unwrap();
     assert_eq!(hits[0].record.id, id);
     assert!(store.get(id).unwrap().is_some());
+    let ids = store
+        .add_batch(vec![
+            NewMemory::new("ada", MemoryKind::Observation, "first of a tick", HOUR).importance(1),
+            NewMemory::new("bob", MemoryKind::Observation, "second of a tick", HOUR).importance(1),
+        ])
+        .unwrap();
+    assert_eq!(ids, vec![id + 1, id + 2]);
     let e = store
         .add(NewMemory::new("", MemoryKind::Plan, "x", 0))
         .unwrap_err();
