@@ -620,7 +620,7 @@ impl Town {
                     "decompose",
                     json!({"time": time, "here": here, "block_start": hhmm(block.start), "block_end": hhmm(*end), "activity": block.activity, "place": block.place, "memories": mems}),
                     json!({"title": "town.decompose", "type": "object", "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "object", "properties": {
-                        "minutes": {"enum": [5, 10, 15]}, "action": {"type": "string", "minLength": 3, "maxLength": 60}}, "required": ["minutes", "action"]}}}, "required": ["steps"]}),
+                        "minutes": {"enum": [5, 10, 15]}, "action": {"type": "string", "minLength": 3, "maxLength": 50}}, "required": ["minutes", "action"]}}}, "required": ["steps"]}),
                     160,
                 )
             }
@@ -675,8 +675,8 @@ impl Town {
                 (
                     "converse",
                     json!({"time": time, "here": here, "other": other, "memories": mems, "lines": lines}),
-                    json!({"title": "town.converse", "type": "object", "properties": {"utterance": {"type": "string", "minLength": 2, "maxLength": 160}, "end": {"type": "boolean"}}, "required": ["utterance", "end"]}),
-                    80,
+                    json!({"title": "town.converse", "type": "object", "properties": {"utterance": {"type": "string", "minLength": 2, "maxLength": 120}, "end": {"type": "boolean"}}, "required": ["utterance", "end"]}),
+                    120,
                 )
             }
             Need::Reflect(ids) => {

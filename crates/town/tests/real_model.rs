@@ -1,0 +1,61 @@
+//! A short town run on the real default model (SmolLM2-135M): every decision goes through the
+//! grammar, one batch per step, and the log replays to the same positions. Nothing here asserts
+//! on what the model chose or on time.
+
+mod common;
+
+use std::sync::Arc;
+
+use hamlet_core::town::SimTime;
+use hamlet_llm::{LlamaConfig, LlamaLlm};
+use hamlet_town::{replay, Run, RunOptions, SimConfig};
+
+#[test]
+fn half_an_hour_of_three_agents_on_the_real_model() {
+    let model = hamlet_models::ModelCache::open_default()
+        .resolve("smollm2-135m")
+        .expect("run scripts/test.sh to pull the model");
+    let mut cfg = LlamaConfig::new(model);
+    cfg.threads = std::env::var("HAMLET_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    cfg.parallel = 3;
+    cfg.context = 2048;
+    let llm = Arc::new(LlamaLlm::load(cfg).expect("load model"));
+
+    let d = tempfile::tempdir().expect("tmp");
+    common::tiny_world(d.path());
+    let run_dir = d.path().join("run");
+    let opts = RunOptions {
+        world: d.path().to_path_buf(),
+        scenario: Some("news".into()),
+        agents: None,
+        until: Some(SimTime::parse("day 1 07:20").expect("time")),
+        seed: 1,
+        run_dir: run_dir.clone(),
+        prompts_dir: None,
+        checkpoint_every: 30,
+        sim: SimConfig {
+            max_turns: 4,
+            ..SimConfig::default()
+        },
+    };
+    let mut run = Run::create(&opts).expect("run");
+    run.run(llm.as_ref(), None, &mut |_| {}).expect("steps");
+    let (m, _checks) = run.finish().expect("finish");
+    eprintln!("{}", hamlet_town::metrics::table(&m));
+    // Every agent planned its day and its first block through the model.
+    assert!(m.model_calls >= 6, "{m:#?}");
+    assert!(
+        m.failed_calls * 4 <= m.model_calls,
+        "most replies are valid JSON: {m:#?}"
+    );
+    assert!(m.completion_tokens > 0 && m.prompt_tokens > 0);
+    assert!(m.calls_per_agent_step < 1.0);
+    let rep = replay(&run_dir, &mut |_, _| {}).expect("replay");
+    for a in &run.state.agents {
+        assert_eq!(rep.snapshot.agents[&a.name].tile, a.tile);
+        assert!(a.planned_day == 1, "{} planned its day", a.name);
+    }
+}

@@ -1,0 +1,266 @@
+//! `hamlet sim`: run a town (new, resumed or replayed) and print its metrics and checks.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use hamlet_core::town::{SimTime, TownEvent};
+use hamlet_core::Llm;
+use hamlet_town::metrics::{table, CheckOutcome};
+use hamlet_town::testing::TownFakeLlm;
+use hamlet_town::{replay, Run, RunOptions, SimConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::opts::ModelOpts;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The world directory (e.g. worlds/smallville).
+    #[arg(required_unless_present_any = ["resume", "replay"])]
+    pub world: Option<PathBuf>,
+    /// Scenario name (WORLD/scenarios/NAME.toml) or path.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// How many agents (the scenario's first, then personas by file name; default: all).
+    #[arg(long)]
+    pub agents: Option<usize>,
+    /// Stop at this simulated time, e.g. "day 2 20:00" (default: the scenario's end, else one day).
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where the event log, checkpoints and metrics go (default: runs/sim-<world>-<seed>).
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["world", "scenario", "agents", "until", "run_dir", "replay"])]
+    pub resume: Option<PathBuf>,
+    /// Replay a run's event log without a model and print its conversations and metrics.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["world", "scenario", "agents", "until", "run_dir"])]
+    pub replay: Option<PathBuf>,
+    /// Simulated minutes between checkpoints.
+    #[arg(long, default_value_t = 30)]
+    pub checkpoint_mins: u64,
+    /// Utterances after which a conversation ends.
+    #[arg(long, default_value_t = 8)]
+    pub max_turns: usize,
+    /// Use the deterministic stand-in model instead of a real one (mechanics only).
+    #[arg(long)]
+    pub fake_model: bool,
+    /// Override prompt templates from DIR/town/*.j2.
+    #[arg(long, value_name = "DIR", env = "HAMLET_PROMPTS")]
+    pub prompts: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Watch the town in the terminal UI while it runs (quitting the UI stops the run at a
+    /// checkpoint; continue it with --resume).
+    #[arg(long)]
+    pub tui: bool,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if let Some(dir) = &a.replay {
+        return replay_cmd(dir);
+    }
+    let mut run = match &a.resume {
+        Some(dir) => Run::resume(dir).with_context(|| format!("resuming {}", dir.display()))?,
+        None => {
+            let world = a
+                .world
+                .clone()
+                .context("give a world directory, e.g. worlds/smallville")?;
+            let until = a
+                .until
+                .as_deref()
+                .map(SimTime::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--until: {e}"))?;
+            let name = world
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "town".into());
+            let run_dir = a.run_dir.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(format!(
+                    "sim-{name}-{}-{}",
+                    a.scenario.as_deref().unwrap_or("free"),
+                    a.seed
+                ))
+            });
+            let opts = RunOptions {
+                world,
+                scenario: a.scenario.clone(),
+                agents: a.agents,
+                until,
+                seed: a.seed,
+                run_dir,
+                prompts_dir: a.prompts.clone(),
+                checkpoint_every: 1,
+                sim: SimConfig {
+                    max_turns: a.max_turns.max(2),
+                    ..SimConfig::default()
+                },
+            };
+            let mut run = Run::create(&opts).context("starting the run")?;
+            run.config.checkpoint_every =
+                (a.checkpoint_mins.max(1) * 60 / u64::from(run.town.world.step_secs)).max(1);
+            run
+        }
+    };
+    if run.is_done() {
+        let (m, checks) = run.finish()?;
+        print_summary(&run, &m, &checks);
+        return Ok(());
+    }
+    let llm: Arc<dyn Llm> = if a.fake_model {
+        let news: Vec<String> = run
+            .town
+            .scenario
+            .iter()
+            .flat_map(|s| s.topics.iter().flat_map(|t| t.keywords.clone()))
+            .collect();
+        Arc::new(TownFakeLlm::new().with_news(news))
+    } else {
+        let mut m = a.model.clone();
+        // One KV slot per agent; the town's prompts are short.
+        m.context = m.context.min(2048);
+        Arc::from(m.backend(run.state.agents.len() as u32, None, 1.0)?)
+    };
+    eprintln!(
+        "town {} · {} agents · {} → {} · run dir {}",
+        run.town.world.name,
+        run.state.agents.len(),
+        run.state.time,
+        run.config.until,
+        run.dir().display()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let live = if a.tui {
+        Some(crate::cmd::watch::LiveTown::start(run.dir(), stop.clone())?)
+    } else {
+        None
+    };
+    let total = run.config.until.0.saturating_sub(run.state.start.0);
+    let pb = if a.quiet || live.is_some() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {percent}% {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    while !run.is_done() {
+        if stop.load(Ordering::SeqCst) {
+            run.checkpoint()?;
+            pb.finish_and_clear();
+            if let Some(l) = live {
+                l.finish()?;
+            }
+            eprintln!(
+                "stopped at {}; continue with: hamlet sim --resume {}",
+                run.state.time,
+                run.dir().display()
+            );
+            return Ok(());
+        }
+        run.step(llm.as_ref())?;
+        let s = &run.state;
+        pb.set_position(s.time.0.saturating_sub(s.start.0));
+        if s.step % 6 == 0 {
+            pb.set_message(format!("{} · {} calls", s.time, s.counters.calls));
+        }
+    }
+    pb.finish_and_clear();
+    let (m, checks) = run.finish()?;
+    if let Some(l) = live {
+        l.finish()?;
+    }
+    print_summary(&run, &m, &checks);
+    Ok(())
+}
+
+fn print_summary(run: &Run, m: &hamlet_core::town::RunMetrics, checks: &[CheckOutcome]) {
+    println!(
+        "town {} · ended {} · run dir {}",
+        run.town.world.name,
+        run.state.time,
+        run.dir().display()
+    );
+    print!("{}", table(m));
+    for c in checks {
+        println!(
+            "  check {:<26} {} {}",
+            c.name,
+            if c.passed { "PASS" } else { "FAIL" },
+            c.detail
+        );
+    }
+    println!(
+        "  wrote {}, {}, {}",
+        run.dir().join("events.jsonl").display(),
+        run.dir().join(hamlet_town::METRICS_FILE).display(),
+        run.dir().join(hamlet_town::SVG_FILE).display()
+    );
+}
+
+fn replay_cmd(dir: &std::path::Path) -> Result<()> {
+    let mut last_minute = u64::MAX;
+    let rep = replay(dir, &mut |rec, snap| {
+        if let TownEvent::Utterance {
+            speaker,
+            listener,
+            text,
+            ..
+        } = &rec.event
+        {
+            println!("{} {speaker} → {listener}: {text}", rec.time);
+        }
+        if let TownEvent::TopicLearned {
+            agent, topic, from, ..
+        } = &rec.event
+        {
+            println!(
+                "{} {agent} learns \"{topic}\"{}",
+                rec.time,
+                from.as_deref()
+                    .map(|f| format!(" from {f}"))
+                    .unwrap_or_default()
+            );
+        }
+        let minute = rec.time.0 / 3600;
+        if minute != last_minute && matches!(rec.event, TownEvent::Tick) {
+            last_minute = minute;
+            let busy: Vec<String> = snap
+                .agents
+                .iter()
+                .map(|(n, a)| format!("{n}: {}", a.action))
+                .collect();
+            println!("{} · {}", rec.time, busy.join(" · "));
+        }
+    })
+    .with_context(|| format!("replaying {}", dir.display()))?;
+    if rep.events == 0 {
+        bail!("{} has an empty event log", dir.display());
+    }
+    println!("replayed {} events up to {}", rep.events, rep.snapshot.time);
+    if let Some(m) = &rep.metrics {
+        print!("{}", table(m));
+    }
+    for (name, passed, detail) in &rep.snapshot.checks {
+        println!(
+            "  check {:<26} {} {}",
+            name,
+            if *passed { "PASS" } else { "FAIL" },
+            detail
+        );
+    }
+    Ok(())
+}
