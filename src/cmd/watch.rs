@@ -187,6 +187,42 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
+// ---- live: the UI thread ------------------------------------------------------------------
+
+/// The thread that owns the terminal during a live run. Dropped without [`Ui::join`] (the run
+/// failed and the command is returning its error), it stops the UI and waits, so the terminal is
+/// restored before the error is printed.
+struct Ui {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<hamlet_tui::Result<()>>>,
+}
+
+impl Ui {
+    fn spawn(f: impl FnOnce(&AtomicBool) -> hamlet_tui::Result<()> + Send + 'static) -> Ui {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        Ui { stop, handle: Some(std::thread::spawn(move || f(&flag))) }
+    }
+
+    /// Waits for the user to leave the UI.
+    fn join(&mut self) -> Result<()> {
+        match self.handle.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(r)) => r.context("running the terminal UI"),
+            Some(Err(_)) => bail!("the terminal UI panicked (see tui.log in the run folder)"),
+        }
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.stop.store(true, Ordering::SeqCst);
+            let _ = h.join();
+        }
+    }
+}
+
 // ---- live: hamlet run --tui -----------------------------------------------------------------
 
 /// Parses `--yes` as `hamlet run` does: `None` asks every time, `Some(None)` never asks.
@@ -201,7 +237,7 @@ fn yes_count(yes: &Option<String>) -> Result<Option<Option<u32>>> {
 /// A live agent run's TUI: a UI thread drawing what the runner's observer and approver send.
 pub struct LiveAgent {
     tx: Sender<AgentMsg>,
-    ui: JoinHandle<hamlet_tui::Result<()>>,
+    ui: Ui,
     /// Actions approved in advance (`None`: all; `Some(0)`: ask).
     remaining: Option<u32>,
     _log: LogGuard,
@@ -215,10 +251,9 @@ impl LiveAgent {
         std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
         let log = log_to_file(&run_dir.join("tui.log"))?;
         let (tx, rx): (Sender<AgentMsg>, Receiver<AgentMsg>) = mpsc::channel();
-        let ui = std::thread::spawn(move || {
+        let ui = Ui::spawn(move |stop| {
             let mut app = AgentApp::new(budget, true);
-            let stop = AtomicBool::new(false);
-            let result = hamlet_tui::term::run(&mut app, &rx, &stop);
+            let result = hamlet_tui::term::run(&mut app, &rx, stop);
             interrupt.store(true, Ordering::SeqCst);
             // Anything still asking is told to stop.
             while let Ok(msg) = rx.try_recv() {
@@ -245,13 +280,9 @@ impl LiveAgent {
     }
 
     /// Tells the UI the run is over and waits for the user to leave it.
-    pub fn finish(self, message: &str) -> Result<()> {
+    pub fn finish(mut self, message: &str) -> Result<()> {
         let _ = self.tx.send(AgentMsg::Status(format!("{message} · press q to leave")));
-        drop(self.tx);
-        match self.ui.join() {
-            Ok(r) => r.context("running the terminal UI"),
-            Err(_) => bail!("the terminal UI panicked (see the log in the run folder)"),
-        }
+        self.ui.join()
     }
 }
 
@@ -291,7 +322,7 @@ impl Approver for TuiApprover {
 
 /// A live town run's TUI: follows `RUN_DIR/events.jsonl` as the simulation writes it.
 pub struct LiveTown {
-    ui: JoinHandle<hamlet_tui::Result<()>>,
+    ui: Ui,
     _log: LogGuard,
 }
 
@@ -301,10 +332,9 @@ impl LiveTown {
         let log = log_to_file(&run_dir.join("tui.log"))?;
         let (tx, rx) = mpsc::channel();
         follow(Tail::<EventRecord>::new(&run_dir.join(EVENTS_FILE)), tx, |r| r);
-        let ui = std::thread::spawn(move || {
+        let ui = Ui::spawn(move |stop| {
             let mut app = TownApp::new(true);
-            let stop = AtomicBool::new(false);
-            let result = hamlet_tui::term::run(&mut app, &rx, &stop);
+            let result = hamlet_tui::term::run(&mut app, &rx, stop);
             interrupt.store(true, Ordering::SeqCst);
             result
         });
@@ -312,11 +342,8 @@ impl LiveTown {
     }
 
     /// Waits for the user to leave the TUI.
-    pub fn finish(self) -> Result<()> {
-        match self.ui.join() {
-            Ok(r) => r.context("running the terminal UI"),
-            Err(_) => bail!("the terminal UI panicked (see the log in the run folder)"),
-        }
+    pub fn finish(mut self) -> Result<()> {
+        self.ui.join()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -83,11 +83,9 @@ pub fn run<S: Screen>(screen: &mut S, rx: &Receiver<S::Msg>, stop: &AtomicBool) 
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        loop {
-            match rx.try_recv() {
-                Ok(msg) => screen.apply(msg),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        // Empty or disconnected: nothing more for now (a finished run keeps its last screen).
+        while let Ok(msg) = rx.try_recv() {
+            screen.apply(msg);
         }
         let now = Instant::now();
         screen.tick(now - last);

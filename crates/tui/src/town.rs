@@ -116,7 +116,13 @@ impl Extra {
             TownEvent::CheckResult { name, passed, .. } => {
                 event(format!("check {name}: {}", if *passed { "passed" } else { "failed" }))
             }
-            TownEvent::Metrics { metrics } => self.metrics = Some(metrics.clone()),
+            TownEvent::Metrics { metrics } => {
+                event(format!(
+                    "run ended: {} steps, {} conversations, {} model calls",
+                    metrics.steps, metrics.conversations, metrics.model_calls
+                ));
+                self.metrics = Some(metrics.clone());
+            }
             TownEvent::Tick
             | TownEvent::AgentMoved { .. }
             | TownEvent::ActionStarted { .. }
@@ -191,6 +197,9 @@ impl TownApp {
             self.snap.apply(rec);
             self.extra.fold(rec);
             self.cursor += 1;
+            if self.live && matches!(rec.event, TownEvent::Metrics { .. }) {
+                self.status = Some("the run has ended · press q to leave".into());
+            }
         }
     }
 

@@ -163,10 +163,11 @@ fn detail_lines(app: &TownApp, width: usize) -> Vec<Line<'static>> {
         lines.push(head("plan"));
         lines.extend(plan_lines(&a.plan, app.snap.time, width, 3));
     }
-    if let Some(now) = app.extra.now_plan.get(name).filter(|d| !d.is_empty()) {
-        lines.extend(plan_lines(now, app.snap.time, width, 1).into_iter().map(|l| {
-            Line::from(format!("  now{}", l.spans.iter().map(|s| s.content.as_ref()).collect::<String>()))
-        }));
+    if let Some(now) = app.extra.now_plan.get(name) {
+        // The 5–15 minute action running now (the last one started).
+        if let Some(p) = now.iter().rev().find(|p| p.start <= app.snap.time) {
+            lines.push(Line::from(clip(&format!("  ↳ {} {}", p.start.clock(), p.description), width)));
+        }
     }
     if let Some(mems) = app.extra.memories.get(name) {
         lines.push(head("memories"));
@@ -266,7 +267,9 @@ pub(crate) fn render(app: &TownApp, frame: &mut Frame) {
         .enumerate()
         .map(|(i, (name, a))| {
             let talk = if a.conversation.is_some() { "»" } else { " " };
-            let text = clip(&format!(" {name:<8} {talk}{} @ {}", a.action, a.place), w.saturating_sub(2));
+            // First names keep the column narrow; the detail pane has the full name.
+            let first = name.split_whitespace().next().unwrap_or(name);
+            let text = clip(&format!(" {first:<8} {talk}{} @ {}", a.action, a.place), w.saturating_sub(2));
             let mut style = Style::default();
             if i == app.selected {
                 style = style.add_modifier(Modifier::REVERSED);
