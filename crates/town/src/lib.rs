@@ -30,7 +30,7 @@ pub use prompts::{Prompts, TEMPLATES};
 pub use run::{
     load_town, replay, Replay, Run, RunConfig, RunOptions, CHECKPOINT_FILE, METRICS_FILE, SVG_FILE,
 };
-pub use sim::{SimConfig, Town};
+pub use sim::{visible, SimConfig, Town};
 pub use spec::{Block, Check, CheckKind, Gathering, Injected, Knowledge, Persona, Scenario, Topic};
 pub use state::{Action, AgentState, Conversation, Counters, Mem, WorldState};
 pub use world::{Object, World, STREET, WORLD_FILE};

@@ -97,6 +97,21 @@ fn emoji_for(desc: &str) -> Option<String> {
         .map(|(_, e)| e.to_string())
 }
 
+/// Perception: the agents agent `me` sees, nearest first (ties by name), within the world's vision
+/// radius and up to its attention bandwidth.
+pub fn visible(world: &World, me: usize, agents: &[(String, Tile)]) -> Vec<String> {
+    let Some((_, at)) = agents.get(me) else { return Vec::new() };
+    let mut seen: Vec<(u16, &str)> = agents
+        .iter()
+        .enumerate()
+        .filter(|(j, (_, t))| *j != me && t.dist(*at) <= world.vision)
+        .map(|(_, (n, t))| (t.dist(*at), n.as_str()))
+        .collect();
+    seen.sort();
+    seen.truncate(world.attention);
+    seen.into_iter().map(|(_, n)| n.to_string()).collect()
+}
+
 fn hhmm(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60)
 }
@@ -494,17 +509,8 @@ impl Town {
             return None;
         }
         // Perception: nearest agents within the vision radius, up to the attention bandwidth.
-        let me = st.agents[i].tile;
-        let mut seen: Vec<(u16, String)> = st
-            .agents
-            .iter()
-            .enumerate()
-            .filter(|(j, a)| *j != i && a.tile.dist(me) <= self.world.vision)
-            .map(|(_, a)| (a.tile.dist(me), a.name.clone()))
-            .collect();
-        seen.sort();
-        seen.truncate(self.world.attention);
-        let now_view: BTreeSet<String> = seen.into_iter().map(|(_, n)| n).collect();
+        let tiles: Vec<(String, Tile)> = st.agents.iter().map(|a| (a.name.clone(), a.tile)).collect();
+        let now_view: BTreeSet<String> = visible(&self.world, i, &tiles).into_iter().collect();
         let new: Vec<String> = now_view
             .difference(&st.agents[i].in_view)
             .cloned()
