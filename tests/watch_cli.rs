@@ -218,3 +218,22 @@ fn watch_names_what_a_folder_lacks() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("neither trace.jsonl") && err.contains("events.jsonl"), "{err}");
 }
+
+#[test]
+fn sim_tui_shows_a_live_town_and_restores_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world = Path::new(env!("CARGO_MANIFEST_DIR")).join("worlds/smallville");
+    let args = format!(
+        "sim {} --fake-model --agents 3 --until 'day 1 07:00' --run-dir {} --tui",
+        world.display(),
+        dir.path().join("run").display()
+    );
+    let Some(tmux) = Tmux::start("sim", 100, 30, &hamlet_cmd(&args)) else { return };
+    let screen = tmux.wait_for("the run has ended");
+    assert!(screen.contains("live"), "{screen}");
+    assert!(screen.contains("Agents"), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("hamlet-exit=");
+    assert!(screen.contains("hamlet-exit=0"), "{screen}");
+    assert!(screen.contains("wrote "), "the summary prints after the UI: {screen}");
+}
