@@ -316,7 +316,7 @@ impl Run {
         let events = self.town.step(&mut self.state, llm)?;
         self.wall_secs += t0.elapsed().as_secs_f64();
         self.write(&events)?;
-        if self.state.step % self.config.checkpoint_every == 0 {
+        if self.state.step.is_multiple_of(self.config.checkpoint_every) {
             self.checkpoint()?;
         }
         Ok(())

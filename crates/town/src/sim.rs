@@ -46,7 +46,12 @@ impl Default for SimConfig {
             max_turns: 8,
             talk_cooldown_mins: 120,
             reflect_threshold: 150,
-            sampling: Sampling::greedy(),
+            // Greedy (so a seed fixes the run), with a mild repetition penalty: the 135M model
+            // otherwise fills strings with repeated numbers.
+            sampling: Sampling {
+                repeat_penalty: 1.1,
+                ..Sampling::greedy()
+            },
         }
     }
 }
@@ -100,7 +105,9 @@ fn emoji_for(desc: &str) -> Option<String> {
 /// Perception: the agents agent `me` sees, nearest first (ties by name), within the world's vision
 /// radius and up to its attention bandwidth.
 pub fn visible(world: &World, me: usize, agents: &[(String, Tile)]) -> Vec<String> {
-    let Some((_, at)) = agents.get(me) else { return Vec::new() };
+    let Some((_, at)) = agents.get(me) else {
+        return Vec::new();
+    };
     let mut seen: Vec<(u16, &str)> = agents
         .iter()
         .enumerate()
@@ -163,7 +170,7 @@ impl Town {
             time: start,
             start,
             seed,
-            rng: seed ^ 0x5EED_0F_70_57,
+            rng: seed ^ 0x005E_ED0F_7057,
             agents: self
                 .personas
                 .iter()
@@ -509,7 +516,8 @@ impl Town {
             return None;
         }
         // Perception: nearest agents within the vision radius, up to the attention bandwidth.
-        let tiles: Vec<(String, Tile)> = st.agents.iter().map(|a| (a.name.clone(), a.tile)).collect();
+        let tiles: Vec<(String, Tile)> =
+            st.agents.iter().map(|a| (a.name.clone(), a.tile)).collect();
         let now_view: BTreeSet<String> = visible(&self.world, i, &tiles).into_iter().collect();
         let new: Vec<String> = now_view
             .difference(&st.agents[i].in_view)
@@ -615,8 +623,8 @@ impl Town {
                     "plan_day",
                     json!({"time": time, "routine": routine, "memories": mems}),
                     json!({"title": "town.plan_day", "type": "object", "properties": {"plan": {"type": "array", "maxItems": 4, "items": {"type": "object", "properties": {
-                        "time": {"enum": hours}, "place": {"enum": self.place_enum()}, "activity": {"type": "string", "minLength": 3, "maxLength": 60}},
-                        "required": ["time", "place", "activity"]}}}, "required": ["plan"]}),
+                        "activity": {"type": "string", "minLength": 3, "maxLength": 60}, "place": {"enum": self.place_enum()}, "time": {"enum": hours}},
+                        "required": ["activity", "place", "time"]}}}, "required": ["plan"]}),
                     220,
                 )
             }
@@ -625,9 +633,9 @@ impl Town {
                 (
                     "decompose",
                     json!({"time": time, "here": here, "block_start": hhmm(block.start), "block_end": hhmm(*end), "activity": block.activity, "place": block.place, "memories": mems}),
-                    json!({"title": "town.decompose", "type": "object", "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": 4, "items": {"type": "object", "properties": {
-                        "minutes": {"enum": [5, 10, 15]}, "action": {"type": "string", "minLength": 3, "maxLength": 50}}, "required": ["minutes", "action"]}}}, "required": ["steps"]}),
-                    160,
+                    json!({"title": "town.decompose", "type": "object", "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "object", "properties": {
+                        "action": {"type": "string", "minLength": 3, "maxLength": 50}, "minutes": {"enum": [5, 10, 15]}}, "required": ["action", "minutes"]}}}, "required": ["steps"]}),
+                    200,
                 )
             }
             Need::React(other) => {
@@ -742,6 +750,9 @@ impl Town {
                     ) else {
                         continue;
                     };
+                    if act.chars().filter(|c| c.is_alphabetic()).count() < 3 {
+                        continue;
+                    }
                     schedule.retain(|b| b.start != t);
                     schedule.push(Block {
                         start: t,
@@ -821,9 +832,11 @@ impl Town {
                     .filter_map(|s| {
                         Some((
                             s.get("minutes")?.as_u64()?.clamp(5, 15) as u32,
-                            s.get("action")?.as_str()?.to_string(),
+                            s.get("action")?.as_str()?.trim().to_string(),
                         ))
                     })
+                    // A step the model filled with digits or punctuation says nothing: drop it.
+                    .filter(|(_, a)| a.chars().filter(|c| c.is_alphabetic()).count() >= 3)
                     .collect();
                 if queue.is_empty() {
                     queue.push_back((

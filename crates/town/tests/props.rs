@@ -38,7 +38,7 @@ fn world(walls: &[bool], vision: u16, attention: usize) -> (tempfile::TempDir, W
 
 /// Breadth-first distances, written independently of the crate's path search.
 fn distance(w: &World, a: Tile, b: Tile) -> Option<usize> {
-    let mut seen = vec![false; W * H];
+    let mut seen = [false; W * H];
     let mut q = VecDeque::from([(a, 0)]);
     seen[a.y as usize * W + a.x as usize] = true;
     while let Some((t, d)) = q.pop_front() {
@@ -93,7 +93,7 @@ proptest! {
         vision in 0u16..6,
         attention in 0usize..5,
     ) {
-        let (_d, w) = world(&vec![false; W * H], vision, attention);
+        let (_d, w) = world(&[false; W * H], vision, attention);
         let agents: Vec<(String, Tile)> = spots.iter().enumerate().map(|(i, (x, y))| (format!("a{i:02}"), Tile::new(*x, *y))).collect();
         let me = agents[0].1;
         let seen = visible(&w, 0, &agents);
