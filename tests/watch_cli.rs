@@ -53,7 +53,11 @@ impl Tmux {
 
     /// Waits (up to 20 s) until the screen shows `want`; returns the screen.
     fn wait_for(&self, want: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_long(want, Duration::from_secs(20))
+    }
+
+    fn wait_long(&self, want: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen();
             if screen.contains(want) {
@@ -236,4 +240,50 @@ fn sim_tui_shows_a_live_town_and_restores_the_terminal() {
     let screen = tmux.wait_for("hamlet-exit=");
     assert!(screen.contains("hamlet-exit=0"), "{screen}");
     assert!(screen.contains("wrote "), "the summary prints after the UI: {screen}");
+}
+
+#[test]
+fn run_tui_asks_for_approval_in_the_ui_with_the_real_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).expect("workspace");
+    std::fs::write(ws.join("notes.txt"), "The meeting is on Tuesday.").expect("notes");
+    let args = format!(
+        "run --goal 'When is the meeting? Read notes.txt' --workspace {} --run-dir {} --max-steps 2 --tui",
+        ws.display(),
+        dir.path().join("run").display()
+    );
+    let command = format!("HAMLET_THREADS=${{HAMLET_THREADS:-1}} {}", hamlet_cmd(&args));
+    let Some(tmux) = Tmux::start("run", 90, 26, &command) else { return };
+    let model_step = Duration::from_secs(300);
+    let screen = tmux.wait_long("approve?", model_step);
+    assert!(screen.contains("Step 1 wants to run:"), "{screen}");
+    assert!(screen.contains("waiting for you"), "{screen}");
+    tmux.keys(&["n"]);
+    tmux.keys(&["-l", "read the file instead"]);
+    tmux.wait_for("> read the file instead");
+    tmux.keys(&["Enter"]);
+    // The declined step shows up; then the next action asks, and `a` approves it and the rest.
+    let screen = tmux.wait_long("1 ⊘", model_step);
+    assert!(!screen.contains("> read the file instead"), "{screen}");
+    // (Unless the runtime refuses step 2 by itself, e.g. as a repeat: then nothing asks.)
+    let deadline = Instant::now() + model_step;
+    let screen = loop {
+        let screen = tmux.screen();
+        if screen.contains("Step 2 wants to run:") {
+            tmux.keys(&["a"]);
+        }
+        if screen.contains("press q") {
+            break screen;
+        }
+        assert!(Instant::now() < deadline, "the run never ended; the screen:\n{screen}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(screen.contains("step 2/2") || screen.contains("finished"), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("hamlet-exit=");
+    assert!(screen.contains("hamlet-exit=0"), "{screen}");
+    assert!(screen.contains("run: "), "the run's summary prints after the UI: {screen}");
+    let trace = std::fs::read_to_string(dir.path().join("run/trace.jsonl")).expect("trace");
+    assert!(trace.contains("read the file instead"), "the feedback reached the model's next prompt");
 }

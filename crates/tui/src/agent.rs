@@ -224,7 +224,7 @@ impl AgentApp {
             KeyCode::Down | KeyCode::Char('j') => self.select(self.selected + 1),
             KeyCode::Home | KeyCode::Char('g') => self.select(0),
             KeyCode::End | KeyCode::Char('G') => self.select(usize::MAX),
-            KeyCode::PageDown | KeyCode::Char(' ') => self.scroll = self.scroll.saturating_add(5),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_add(5),
             KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(5),
             KeyCode::Char('f') => {
                 self.follow = !self.follow;

@@ -204,9 +204,13 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
 
 fn render_approval(app: &AgentApp, frame: &mut Frame, area: Rect) {
     let Some(req) = &app.pending else { return };
-    let rect = centered(area, area.width.saturating_sub(8).min(70), 7);
+    let rect = centered(area, area.width.saturating_sub(8).min(70), 8);
     let mut lines = vec![
         Line::from(vec![Span::styled(format!("Step {} wants to run:", req.step), bold())]),
+        Line::from(Span::styled(
+            clip(&req.action.thoughts.reasoning, (rect.width as usize).saturating_sub(4)),
+            Style::default().fg(Color::DarkGray),
+        )),
         Line::from(Span::styled(
             clip(&format!("{} {}", req.action.tool, req.action.args), (rect.width as usize).saturating_sub(4) * 2),
             Style::default().fg(Color::Yellow),
