@@ -42,6 +42,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Fine-tune the local model with LoRA on instruction data (or export agent runs as data).
     Tune(cmd::tune::Args),
+    /// Simulate a town of generative agents (worlds/<town>), resume or replay a run.
+    Sim(Box<cmd::sim::Args>),
     /// A short tour: a chat reply, then a JSON-constrained tool call.
     Demo(cmd::demo::Args),
     /// Watch an agent run or a town run in the terminal UI (recorded, or still running).
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Memory(c) => cmd::memory::run(c),
         Command::Run(a) => cmd::run::run(*a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Sim(a) => cmd::sim::run(*a),
         Command::Tune(a) => cmd::tune::run(a),
         Command::Watch(a) => cmd::watch::run(a),
     };

@@ -86,6 +86,11 @@ fn library_crates_depend_downwards_only() {
         vec!["hamlet-core", "hamlet-models"],
         "tuning needs the model files, not the serving backend"
     );
+    assert_eq!(
+        internal("hamlet-town"),
+        vec!["hamlet-core"],
+        "the town runs on the Llm trait and core's event types; the binary picks the backend"
+    );
     for p in ["hamlet-core", "hamlet-llm", "hamlet-models", "hamlet-eval", "hamlet-tune"] {
         assert!(
             !internal(p).contains(&"hamlet".to_string()),

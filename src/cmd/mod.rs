@@ -9,5 +9,6 @@ pub mod memory;
 pub mod models;
 pub mod run;
 pub mod serve;
+pub mod sim;
 pub mod tune;
 pub mod watch;

@@ -30,7 +30,7 @@ pub struct Args {
     pub until: Option<String>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Where the event log, checkpoints and metrics go (default: runs/sim-<world>-<seed>).
+    /// Where the event log, checkpoints and metrics go (default: runs/sim-<world>-<scenario>-<seed>).
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Continue the run in this directory from its last checkpoint.
@@ -107,6 +107,7 @@ pub fn run(a: Args) -> Result<()> {
             let mut run = Run::create(&opts).context("starting the run")?;
             run.config.checkpoint_every =
                 (a.checkpoint_mins.max(1) * 60 / u64::from(run.town.world.step_secs)).max(1);
+            run.checkpoint()?;
             run
         }
     };
