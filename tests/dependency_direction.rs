@@ -87,11 +87,30 @@ fn library_crates_depend_downwards_only() {
         "tuning needs the model files, not the serving backend"
     );
     assert_eq!(
+        internal("hamlet-tools"),
+        vec!["hamlet-core"],
+        "tools speak to MemoryStream, not to the memory crate"
+    );
+    assert_eq!(
+        internal("hamlet-agent"),
+        vec!["hamlet-core", "hamlet-tools"],
+        "the loop runs on the Llm trait; the binary picks the backend and the memory store"
+    );
+    assert_eq!(
         internal("hamlet-town"),
         vec!["hamlet-core"],
         "the town runs on the Llm trait and core's event types; the binary picks the backend"
     );
-    for p in ["hamlet-core", "hamlet-llm", "hamlet-models", "hamlet-eval", "hamlet-tune"] {
+    for p in [
+        "hamlet-core",
+        "hamlet-llm",
+        "hamlet-models",
+        "hamlet-eval",
+        "hamlet-tune",
+        "hamlet-tools",
+        "hamlet-agent",
+        "hamlet-town",
+    ] {
         assert!(
             !internal(p).contains(&"hamlet".to_string()),
             "{p} depends on the binary"
