@@ -136,3 +136,67 @@ fn broken_world_is_one_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn killed_process_resumes_to_the_same_log() {
+    let d = tempfile::tempdir().expect("tmp");
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
+    let args = |dir: &str| -> Vec<String> {
+        [
+            "sim",
+            world,
+            "--scenario",
+            "valentines",
+            "--until",
+            "day 3 12:00",
+            "--seed",
+            "5",
+            "--run-dir",
+            dir,
+            "--fake-model",
+            "-q",
+            "--checkpoint-mins",
+            "20",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let whole = d.path().join("whole");
+    let o = hamlet(
+        &args(whole.to_str().expect("utf-8"))
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    // SIGKILL once the first checkpoints exist (if the run is already over, resume just finishes).
+    let killed = d.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hamlet"))
+        .args(args(killed.to_str().expect("utf-8")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let log = killed.join("events.jsonl");
+    while std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0) < 200_000 {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let o = hamlet(&["sim", "--resume", killed.to_str().expect("utf-8"), "--fake-model", "-q"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let lines = |p: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("events.jsonl"))
+            .expect("log")
+            .lines()
+            .filter(|l| !l.contains("\"type\":\"metrics\""))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(lines(&killed), lines(&whole));
+}
