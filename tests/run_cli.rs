@@ -13,7 +13,10 @@ use serde_json::json;
 fn hamlet(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hamlet"))
         .args(args)
-        .env("HAMLET_THREADS", std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()))
+        .env(
+            "HAMLET_THREADS",
+            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
+        )
         .env_remove("HAMLET_MODEL")
         .output()
         .expect("run hamlet")
@@ -28,7 +31,10 @@ fn one_line_error(o: &Output, want: &str) {
     let err = text(&o.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].starts_with("error: ") && lines[0].contains(want), "{want:?} not in {err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(want),
+        "{want:?} not in {err}"
+    );
 }
 
 #[test]
@@ -39,23 +45,42 @@ fn run_pursues_a_goal_with_the_real_model_and_leaves_a_trace() {
     std::fs::write(ws.join("notes.txt"), "The meeting is on Tuesday.").unwrap();
     let run_dir = dir.path().join("run");
     let o = hamlet(&[
-        "run", "--goal", "Read notes.txt and say which day the meeting is.",
-        "--workspace", ws.to_str().unwrap(), "--run-dir", run_dir.to_str().unwrap(),
-        "--max-steps", "3", "--yes",
+        "run",
+        "--goal",
+        "Read notes.txt and say which day the meeting is.",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+        "--max-steps",
+        "3",
+        "--yes",
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
-    assert!(out.contains("── step 1 ──") && out.contains("action:") && out.contains("observation:"), "{out}");
+    assert!(
+        out.contains("── step 1 ──") && out.contains("action:") && out.contains("observation:"),
+        "{out}"
+    );
     let trace = hamlet_agent::trace::read(&run_dir).unwrap();
     assert!(matches!(trace.events.first(), Some(TraceEvent::Start(_))));
-    let Some(TraceEvent::End(end)) = trace.events.last() else { panic!("no end event") };
+    let Some(TraceEvent::End(end)) = trace.events.last() else {
+        panic!("no end event")
+    };
     // The 135M model may or may not finish; the runtime must stop cleanly either way.
     assert!(end.step <= 3, "{end:?}");
     // Every step's action was a valid, allowed action (grammar-constrained).
     for e in &trace.events {
         if let TraceEvent::Step(s) = e {
-            let a = s.action.as_ref().unwrap_or_else(|| panic!("invalid action from the constrained model: {}", s.raw));
-            assert!(AgentSpec::default_agent().tools.contains(&a.tool), "{}", a.tool);
+            let a = s
+                .action
+                .as_ref()
+                .unwrap_or_else(|| panic!("invalid action from the constrained model: {}", s.raw));
+            assert!(
+                AgentSpec::default_agent().tools.contains(&a.tool),
+                "{}",
+                a.tool
+            );
         }
     }
 }
@@ -64,14 +89,27 @@ fn run_pursues_a_goal_with_the_real_model_and_leaves_a_trace() {
 fn eval_tasks_runs_two_tasks_with_the_real_model() {
     let dir = tempfile::tempdir().unwrap();
     let o = hamlet(&[
-        "eval", "tasks", "--dir", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tasks"),
-        "--only", "write_hello", "--only", "agb_read_file", "--max-steps", "3",
-        "--out", dir.path().to_str().unwrap(),
+        "eval",
+        "tasks",
+        "--dir",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tasks"),
+        "--only",
+        "write_hello",
+        "--only",
+        "agb_read_file",
+        "--max-steps",
+        "3",
+        "--out",
+        dir.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
-    assert!(out.contains("write_hello") && out.contains("agb_read_file") && out.contains("passed "), "{out}");
-    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
+    assert!(
+        out.contains("write_hello") && out.contains("agb_read_file") && out.contains("passed "),
+        "{out}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
     assert_eq!(results.as_array().unwrap().len(), 2);
     for r in results.as_array().unwrap() {
         assert!(r["steps"].as_u64().unwrap() <= 3, "{r}");
@@ -84,12 +122,25 @@ fn run_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\nrole = \"r\"\ntools = [\"read_fil\"]\n").unwrap();
-    let o = hamlet(&["run", "--goal", "g", "--agent", bad.to_str().unwrap(), "--yes"]);
+    let o = hamlet(&[
+        "run",
+        "--goal",
+        "g",
+        "--agent",
+        bad.to_str().unwrap(),
+        "--yes",
+    ]);
     one_line_error(&o, "bad.toml:3");
     let o = hamlet(&["run", "--resume", dir.path().to_str().unwrap(), "--yes"]);
     one_line_error(&o, "run folder");
     // approval needs a terminal; tests have none
-    let o = hamlet(&["run", "--goal", "g", "--run-dir", dir.path().join("r").to_str().unwrap()]);
+    let o = hamlet(&[
+        "run",
+        "--goal",
+        "g",
+        "--run-dir",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
     one_line_error(&o, "--yes");
     let o = hamlet(&["run", "--goal", "g", "--yes", "x"]);
     one_line_error(&o, "--yes");
@@ -98,35 +149,63 @@ fn run_errors_name_the_problem() {
 #[test]
 fn remember_and_recall_go_through_the_real_memory_store() {
     let dir = tempfile::tempdir().unwrap();
-    let path = hamlet_models::ModelCache::open_default().resolve("minilm").expect("run `hamlet models pull minilm`");
+    let path = hamlet_models::ModelCache::open_default()
+        .resolve("minilm")
+        .expect("run `hamlet models pull minilm`");
     let mut c = hamlet_llm::EmbedConfig::new(&path);
     c.threads = 1;
     let embedder = Arc::new(hamlet_llm::LlamaEmbedder::load(c).unwrap());
-    let store = Arc::new(hamlet_memory::MemoryStore::open(dir.path().join("mem"), embedder).unwrap());
+    let store =
+        Arc::new(hamlet_memory::MemoryStore::open(dir.path().join("mem"), embedder).unwrap());
     let mut spec = AgentSpec::default_agent();
-    spec.tools.extend(["remember".to_string(), "recall".to_string()]);
+    spec.tools
+        .extend(["remember".to_string(), "recall".to_string()]);
     spec.budgets.reflect_every = 0;
     let prompts = Prompts::builtin();
-    let act = |tool: &str, args: serde_json::Value| json!({"thoughts": {"reasoning": "", "plan": "", "criticism": ""}, "tool": tool, "args": args}).to_string();
+    let act = |tool: &str, args: serde_json::Value| {
+        json!({"thoughts": {"reasoning": "", "plan": "", "criticism": ""}, "tool": tool, "args": args}).to_string()
+    };
     let ctx = || {
-        ToolContext::new(Workspace::new(dir.path().join("ws")).unwrap(), Policy::default())
-            .with_memory(store.clone(), "ada")
+        ToolContext::new(
+            Workspace::new(dir.path().join("ws")).unwrap(),
+            Policy::default(),
+        )
+        .with_memory(store.clone(), "ada")
     };
     // first run: remember two facts
     let llm = ScriptedLlm::new([
-        act("remember", json!({"text": "The spare key is under the blue flowerpot.", "importance": 8})),
-        act("remember", json!({"text": "The bakery closes at six.", "importance": 3})),
+        act(
+            "remember",
+            json!({"text": "The spare key is under the blue flowerpot.", "importance": 8}),
+        ),
+        act(
+            "remember",
+            json!({"text": "The bakery closes at six.", "importance": 3}),
+        ),
         act("finish", json!({"answer": "noted"})),
     ]);
-    let out = Runner::new(spec.clone(), &llm, &prompts, ctx()).start(&dir.path().join("run1"), "note facts").unwrap();
+    let out = Runner::new(spec.clone(), &llm, &prompts, ctx())
+        .start(&dir.path().join("run1"), "note facts")
+        .unwrap();
     assert_eq!(out.end.reason, StopReason::Finished);
     // a later run recalls by meaning, from the durable store
     let llm = ScriptedLlm::new([
-        act("recall", json!({"query": "where is the key to the house?", "k": 1})),
+        act(
+            "recall",
+            json!({"query": "where is the key to the house?", "k": 1}),
+        ),
         act("finish", json!({"answer": "under the flowerpot"})),
     ]);
-    Runner::new(spec, &llm, &prompts, ctx()).start(&dir.path().join("run2"), "find the key").unwrap();
+    Runner::new(spec, &llm, &prompts, ctx())
+        .start(&dir.path().join("run2"), "find the key")
+        .unwrap();
     let trace = hamlet_agent::trace::read(&dir.path().join("run2")).unwrap();
-    let TraceEvent::Step(s) = &trace.events[1] else { panic!() };
-    assert!(s.observation.text.contains("flowerpot") && !s.observation.text.contains("bakery"), "{}", s.observation.text);
+    let TraceEvent::Step(s) = &trace.events[1] else {
+        panic!()
+    };
+    assert!(
+        s.observation.text.contains("flowerpot") && !s.observation.text.contains("bakery"),
+        "{}",
+        s.observation.text
+    );
 }

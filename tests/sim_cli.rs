@@ -188,7 +188,13 @@ fn killed_process_resumes_to_the_same_log() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let o = hamlet(&["sim", "--resume", killed.to_str().expect("utf-8"), "--fake-model", "-q"]);
+    let o = hamlet(&[
+        "sim",
+        "--resume",
+        killed.to_str().expect("utf-8"),
+        "--fake-model",
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let lines = |p: &std::path::Path| -> Vec<String> {
         std::fs::read_to_string(p.join("events.jsonl"))

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use hamlet_core::town::{AgentInfo, EventRecord, SimTime, Tile, TownEvent};
 use hamlet_core::trace::{
-    Action, Observation, ObservationStatus, RunEnd, RunStart, StepRecord, StopReason, Thoughts, TraceEvent, Usage,
+    Action, Observation, ObservationStatus, RunEnd, RunStart, StepRecord, StopReason, Thoughts,
+    TraceEvent, Usage,
 };
 use serde_json::json;
 
@@ -19,13 +20,30 @@ struct Tmux {
 impl Tmux {
     /// `None` (after a loud message) when tmux is not installed: scripts/setup.sh installs it.
     fn start(name: &str, width: u16, height: u16, command: &str) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().map(|o| !o.status.success()).unwrap_or(true) {
+        if Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             eprintln!("\n\n!!!!!!!! SKIPPED: tmux is not installed, so the TUI end-to-end test did not run. !!!!!!!!\n!!!!!!!! Install it (Debian: apt-get install tmux; scripts/setup.sh does this). !!!!!!!!\n");
             return None;
         }
-        let t = Tmux { socket: format!("hamlet-test-{}-{name}", std::process::id()) };
+        let t = Tmux {
+            socket: format!("hamlet-test-{}-{name}", std::process::id()),
+        };
         let ok = t
-            .cmd(&["new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", &height.to_string(), command])
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                command,
+            ])
             .status
             .success();
         assert!(ok, "tmux new-session failed");
@@ -63,7 +81,10 @@ impl Tmux {
             if screen.contains(want) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "{want:?} never showed; the screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "{want:?} never showed; the screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -76,12 +97,21 @@ impl Drop for Tmux {
 }
 
 fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) {
-    let text: String = items.iter().map(|i| serde_json::to_string(i).expect("serialize") + "\n").collect();
+    let text: String = items
+        .iter()
+        .map(|i| serde_json::to_string(i).expect("serialize") + "\n")
+        .collect();
     std::fs::write(path, text).expect("write log");
 }
 
 fn agent_run(dir: &Path) {
-    let usage = Usage { prompt_tokens: 500, cached_tokens: 200, completion_tokens: 50, model_ms: 900.0, tool_ms: 2.0 };
+    let usage = Usage {
+        prompt_tokens: 500,
+        cached_tokens: 200,
+        completion_tokens: 50,
+        model_ms: 900.0,
+        tool_ms: 2.0,
+    };
     let step = |n: u32, tool: &str, args: serde_json::Value, thought: &str, obs: &str| {
         TraceEvent::Step(StepRecord {
             step: n,
@@ -89,11 +119,19 @@ fn agent_run(dir: &Path) {
             prompt: vec![],
             raw: String::new(),
             action: Some(Action {
-                thoughts: Thoughts { reasoning: thought.into(), plan: "read the notes, then answer".into(), criticism: String::new() },
+                thoughts: Thoughts {
+                    reasoning: thought.into(),
+                    plan: "read the notes, then answer".into(),
+                    criticism: String::new(),
+                },
                 tool: tool.into(),
                 args,
             }),
-            observation: Observation { status: ObservationStatus::Ok, text: obs.into(), truncated_from: None },
+            observation: Observation {
+                status: ObservationStatus::Ok,
+                text: obs.into(),
+                truncated_from: None,
+            },
             usage,
         })
     };
@@ -111,9 +149,27 @@ fn agent_run(dir: &Path) {
                 tools: vec!["read_file".into(), "finish".into()],
                 intro: String::new(),
             }),
-            step(1, "list_files", json!({}), "Look around first.", "notes.txt"),
-            step(2, "read_file", json!({"path": "notes.txt"}), "The notes should say.", "The meeting is on Tuesday."),
-            step(3, "finish", json!({"answer": "Tuesday"}), "Found it.", "finished"),
+            step(
+                1,
+                "list_files",
+                json!({}),
+                "Look around first.",
+                "notes.txt",
+            ),
+            step(
+                2,
+                "read_file",
+                json!({"path": "notes.txt"}),
+                "The notes should say.",
+                "The meeting is on Tuesday.",
+            ),
+            step(
+                3,
+                "finish",
+                json!({"answer": "Tuesday"}),
+                "Found it.",
+                "finished",
+            ),
             TraceEvent::End(RunEnd {
                 step: 3,
                 at: 1_700_000_000_004,
@@ -140,22 +196,66 @@ fn town_run(dir: &Path) {
     write_jsonl(
         &dir.join("events.jsonl"),
         &[
-            rec(0, t(0), TownEvent::RunStarted {
-                world: "tinytown".into(),
-                scenario: Some("party".into()),
-                seed: 1,
-                step_secs: 60,
-                start: t(0),
-                until: t(30),
-                map: vec!["##########".into(), "#........#".into(), "#........#".into(), "##########".into()],
-                legend: Default::default(),
-                places: vec![],
-                agents: vec![agent("Ana", "AN", 1), agent("Ben", "BE", 7)],
-            }),
-            rec(1, t(1), TownEvent::AgentMoved { agent: "Ben".into(), from: Tile::new(7, 1), to: Tile::new(2, 2) }),
-            rec(1, t(1), TownEvent::ConversationStarted { id: 1, agents: vec!["Ana".into(), "Ben".into()], place: "Town:square".into(), topic: None }),
-            rec(1, t(1), TownEvent::Utterance { conversation: 1, speaker: "Ana".into(), listener: "Ben".into(), text: "Party at noon!".into() }),
-            rec(1, t(1), TownEvent::TopicLearned { agent: "Ben".into(), topic: "party".into(), from: Some("Ana".into()), conversation: Some(1) }),
+            rec(
+                0,
+                t(0),
+                TownEvent::RunStarted {
+                    world: "tinytown".into(),
+                    scenario: Some("party".into()),
+                    seed: 1,
+                    step_secs: 60,
+                    start: t(0),
+                    until: t(30),
+                    map: vec![
+                        "##########".into(),
+                        "#........#".into(),
+                        "#........#".into(),
+                        "##########".into(),
+                    ],
+                    legend: Default::default(),
+                    places: vec![],
+                    agents: vec![agent("Ana", "AN", 1), agent("Ben", "BE", 7)],
+                },
+            ),
+            rec(
+                1,
+                t(1),
+                TownEvent::AgentMoved {
+                    agent: "Ben".into(),
+                    from: Tile::new(7, 1),
+                    to: Tile::new(2, 2),
+                },
+            ),
+            rec(
+                1,
+                t(1),
+                TownEvent::ConversationStarted {
+                    id: 1,
+                    agents: vec!["Ana".into(), "Ben".into()],
+                    place: "Town:square".into(),
+                    topic: None,
+                },
+            ),
+            rec(
+                1,
+                t(1),
+                TownEvent::Utterance {
+                    conversation: 1,
+                    speaker: "Ana".into(),
+                    listener: "Ben".into(),
+                    text: "Party at noon!".into(),
+                },
+            ),
+            rec(
+                1,
+                t(1),
+                TownEvent::TopicLearned {
+                    agent: "Ben".into(),
+                    topic: "party".into(),
+                    from: Some("Ana".into()),
+                    conversation: Some(1),
+                },
+            ),
             rec(1, t(1), TownEvent::Tick),
         ],
     );
@@ -163,22 +263,38 @@ fn town_run(dir: &Path) {
 
 fn hamlet_cmd(args: &str) -> String {
     // Show how the process ended once the TUI has left the alternate screen.
-    format!("{} {args}; echo hamlet-exit=$?; sleep 30", env!("CARGO_BIN_EXE_hamlet"))
+    format!(
+        "{} {args}; echo hamlet-exit=$?; sleep 30",
+        env!("CARGO_BIN_EXE_hamlet")
+    )
 }
 
 #[test]
 fn watch_replays_an_agent_run_in_a_terminal() {
     let dir = tempfile::tempdir().expect("tempdir");
     agent_run(dir.path());
-    let Some(tmux) = Tmux::start("agent", 80, 24, &hamlet_cmd(&format!("watch {}", dir.path().display()))) else { return };
+    let Some(tmux) = Tmux::start(
+        "agent",
+        80,
+        24,
+        &hamlet_cmd(&format!("watch {}", dir.path().display())),
+    ) else {
+        return;
+    };
     let screen = tmux.wait_for("When is the meeting?");
     assert!(screen.contains("finished"), "{screen}");
     assert!(screen.contains("2 ✓ read_file"), "{screen}");
-    assert!(screen.contains("Answer"), "the end is selected on replay: {screen}");
+    assert!(
+        screen.contains("Answer"),
+        "the end is selected on replay: {screen}"
+    );
     // Select step 2 and see its observation.
     tmux.keys(&["Up", "Up"]);
     let screen = tmux.wait_for("The meeting is on Tuesday.");
-    assert!(screen.contains("Thought: The notes should say."), "{screen}");
+    assert!(
+        screen.contains("Thought: The notes should say."),
+        "{screen}"
+    );
     tmux.keys(&["?"]);
     tmux.wait_for("press ? or Esc to close");
     tmux.keys(&["?"]);
@@ -190,8 +306,14 @@ fn watch_replays_an_agent_run_in_a_terminal() {
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("hamlet-exit=");
     assert!(screen.contains("hamlet-exit=0"), "{screen}");
-    assert!(!screen.contains("Goal"), "the alternate screen is gone: {screen}");
-    assert!(dir.path().join("watch.log").exists(), "logs go to a file while the TUI runs");
+    assert!(
+        !screen.contains("Goal"),
+        "the alternate screen is gone: {screen}"
+    );
+    assert!(
+        dir.path().join("watch.log").exists(),
+        "logs go to a file while the TUI runs"
+    );
 }
 
 #[test]
@@ -199,7 +321,9 @@ fn watch_replays_a_town_run_and_seeks() {
     let dir = tempfile::tempdir().expect("tempdir");
     town_run(dir.path());
     let args = format!("watch --paused {}", dir.path().display());
-    let Some(tmux) = Tmux::start("town", 80, 24, &hamlet_cmd(&args)) else { return };
+    let Some(tmux) = Tmux::start("town", 80, 24, &hamlet_cmd(&args)) else {
+        return;
+    };
     let screen = tmux.wait_for("tinytown");
     assert!(screen.contains("day 1 08:00"), "{screen}");
     assert!(screen.contains("AN"), "{screen}");
@@ -207,7 +331,10 @@ fn watch_replays_a_town_run_and_seeks() {
     tmux.keys(&["-l", "08:01"]);
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for("Ana: Party at noon!");
-    assert!(screen.contains("party: 1/2 know"), "Ben learned it from Ana: {screen}");
+    assert!(
+        screen.contains("party: 1/2 know"),
+        "Ben learned it from Ana: {screen}"
+    );
     // Ctrl-C quits and restores the terminal too.
     tmux.keys(&["C-c"]);
     let screen = tmux.wait_for("hamlet-exit=");
@@ -217,10 +344,17 @@ fn watch_replays_a_town_run_and_seeks() {
 #[test]
 fn watch_names_what_a_folder_lacks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_hamlet")).args(["watch"]).arg(dir.path()).output().expect("run hamlet");
+    let out = Command::new(env!("CARGO_BIN_EXE_hamlet"))
+        .args(["watch"])
+        .arg(dir.path())
+        .output()
+        .expect("run hamlet");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("neither trace.jsonl") && err.contains("events.jsonl"), "{err}");
+    assert!(
+        err.contains("neither trace.jsonl") && err.contains("events.jsonl"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -232,14 +366,19 @@ fn sim_tui_shows_a_live_town_and_restores_the_terminal() {
         world.display(),
         dir.path().join("run").display()
     );
-    let Some(tmux) = Tmux::start("sim", 100, 30, &hamlet_cmd(&args)) else { return };
+    let Some(tmux) = Tmux::start("sim", 100, 30, &hamlet_cmd(&args)) else {
+        return;
+    };
     let screen = tmux.wait_for("the run has ended");
     assert!(screen.contains("live"), "{screen}");
     assert!(screen.contains("Agents"), "{screen}");
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("hamlet-exit=");
     assert!(screen.contains("hamlet-exit=0"), "{screen}");
-    assert!(screen.contains("wrote "), "the summary prints after the UI: {screen}");
+    assert!(
+        screen.contains("wrote "),
+        "the summary prints after the UI: {screen}"
+    );
 }
 
 #[test]
@@ -253,8 +392,13 @@ fn run_tui_asks_for_approval_in_the_ui_with_the_real_model() {
         ws.display(),
         dir.path().join("run").display()
     );
-    let command = format!("HAMLET_THREADS=${{HAMLET_THREADS:-1}} {}", hamlet_cmd(&args));
-    let Some(tmux) = Tmux::start("run", 90, 26, &command) else { return };
+    let command = format!(
+        "HAMLET_THREADS=${{HAMLET_THREADS:-1}} {}",
+        hamlet_cmd(&args)
+    );
+    let Some(tmux) = Tmux::start("run", 90, 26, &command) else {
+        return;
+    };
     let model_step = Duration::from_secs(300);
     let screen = tmux.wait_long("approve?", model_step);
     assert!(screen.contains("Step 1 wants to run:"), "{screen}");
@@ -276,14 +420,26 @@ fn run_tui_asks_for_approval_in_the_ui_with_the_real_model() {
         if screen.contains("press q") {
             break screen;
         }
-        assert!(Instant::now() < deadline, "the run never ended; the screen:\n{screen}");
+        assert!(
+            Instant::now() < deadline,
+            "the run never ended; the screen:\n{screen}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(screen.contains("step 2/2") || screen.contains("finished"), "{screen}");
+    assert!(
+        screen.contains("step 2/2") || screen.contains("finished"),
+        "{screen}"
+    );
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("hamlet-exit=");
     assert!(screen.contains("hamlet-exit=0"), "{screen}");
-    assert!(screen.contains("run: "), "the run's summary prints after the UI: {screen}");
+    assert!(
+        screen.contains("run: "),
+        "the run's summary prints after the UI: {screen}"
+    );
     let trace = std::fs::read_to_string(dir.path().join("run/trace.jsonl")).expect("trace");
-    assert!(trace.contains("read the file instead"), "the feedback reached the model's next prompt");
+    assert!(
+        trace.contains("read the file instead"),
+        "the feedback reached the model's next prompt"
+    );
 }

@@ -39,7 +39,11 @@ pub fn run(a: TasksArgs) -> Result<()> {
     if !a.only.is_empty() {
         tasks.retain(|t| a.only.iter().any(|o| t.name.contains(o.as_str())));
     }
-    anyhow::ensure!(!tasks.is_empty(), "no tasks selected in {}", a.dir.display());
+    anyhow::ensure!(
+        !tasks.is_empty(),
+        "no tasks selected in {}",
+        a.dir.display()
+    );
     let names = hamlet_tools::Registry::builtin().names();
     let base = match &a.agent {
         Some(p) => AgentSpec::load(p, &names)?,
@@ -50,12 +54,18 @@ pub fn run(a: TasksArgs) -> Result<()> {
     model.context = model.context.max(base.context);
     let llm = model.backend(1, a.lora.clone(), 1.0)?;
     let out = a.out.clone().unwrap_or_else(|| {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        hamlet_models::default_home().join("evals").join(format!("tasks-{secs}"))
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        hamlet_models::default_home()
+            .join("evals")
+            .join(format!("tasks-{secs}"))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let bar = ProgressBar::new(tasks.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut results: Vec<TaskResult> = Vec::new();
     for task in &tasks {
@@ -64,20 +74,35 @@ pub fn run(a: TasksArgs) -> Result<()> {
         if let Some(cap) = a.max_steps {
             t.max_steps = t.max_steps.min(cap);
         }
-        let r = run_task(&t, &*llm, &prompts, &base, &out.join(&task.name)).with_context(|| format!("task {}", task.name))?;
+        let r = run_task(&t, &*llm, &prompts, &base, &out.join(&task.name))
+            .with_context(|| format!("task {}", task.name))?;
         results.push(r);
         bar.inc(1);
     }
     bar.finish_and_clear();
 
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{:<24} {:<6} {:>5} {:>8} {:>7}  {:<11} detail", "task", "result", "steps", "tokens", "secs", "stop")?;
+    writeln!(
+        stdout,
+        "{:<24} {:<6} {:>5} {:>8} {:>7}  {:<11} detail",
+        "task", "result", "steps", "tokens", "secs", "stop"
+    )?;
     for r in &results {
-        let result = if r.skipped.is_some() { "skip" } else if r.passed { "pass" } else { "fail" };
+        let result = if r.skipped.is_some() {
+            "skip"
+        } else if r.passed {
+            "pass"
+        } else {
+            "fail"
+        };
         let stop = r.stop.map(|s| format!("{s:?}")).unwrap_or_default();
         let detail = r.skipped.clone().unwrap_or_else(|| r.detail.clone());
         let detail: String = detail.chars().take(70).collect();
-        writeln!(stdout, "{:<24} {:<6} {:>5} {:>8} {:>7.1}  {:<11} {}", r.name, result, r.steps, r.tokens, r.seconds, stop, detail)?;
+        writeln!(
+            stdout,
+            "{:<24} {:<6} {:>5} {:>8} {:>7.1}  {:<11} {}",
+            r.name, result, r.steps, r.tokens, r.seconds, stop, detail
+        )?;
     }
     let ran: Vec<&TaskResult> = results.iter().filter(|r| r.skipped.is_none()).collect();
     let passed = ran.iter().filter(|r| r.passed).count();
@@ -95,7 +120,8 @@ pub fn run(a: TasksArgs) -> Result<()> {
         llm.info().name
     )?;
     let json = serde_json::to_string_pretty(&results)?;
-    std::fs::write(out.join("results.json"), json).with_context(|| format!("writing {}", out.join("results.json").display()))?;
+    std::fs::write(out.join("results.json"), json)
+        .with_context(|| format!("writing {}", out.join("results.json").display()))?;
     writeln!(stdout, "runs and results.json: {}", out.display())?;
     Ok(())
 }

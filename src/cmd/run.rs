@@ -86,7 +86,10 @@ impl Approver for TerminalApprover {
                 return Approval::Quit;
             }
             let line = line.trim();
-            let (word, rest) = line.split_once(' ').map(|(w, r)| (w, r.trim())).unwrap_or((line, ""));
+            let (word, rest) = line
+                .split_once(' ')
+                .map(|(w, r)| (w, r.trim()))
+                .unwrap_or((line, ""));
             match word.to_lowercase().as_str() {
                 "y" | "yes" | "" => {
                     if let Ok(n) = rest.trim_start_matches('-').parse::<u32>() {
@@ -98,7 +101,11 @@ impl Approver for TerminalApprover {
                     self.remaining = None;
                     return Approval::Run;
                 }
-                "n" | "no" => return Approval::Decline { feedback: rest.to_string() },
+                "n" | "no" => {
+                    return Approval::Decline {
+                        feedback: rest.to_string(),
+                    }
+                }
                 "q" | "quit" => return Approval::Quit,
                 _ => eprintln!("answer y, n, y N, a or q"),
             }
@@ -110,7 +117,9 @@ fn approver(yes: &Option<String>) -> Result<TerminalApprover> {
     match yes.as_deref() {
         Some("all") => Ok(TerminalApprover { remaining: None }),
         Some(n) => {
-            let n: u32 = n.parse().with_context(|| format!("--yes takes a number of actions, not {n:?}"))?;
+            let n: u32 = n
+                .parse()
+                .with_context(|| format!("--yes takes a number of actions, not {n:?}"))?;
             Ok(TerminalApprover { remaining: Some(n) })
         }
         None => {
@@ -124,7 +133,10 @@ fn approver(yes: &Option<String>) -> Result<TerminalApprover> {
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 fn timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's civil-from-days.
     let z = days + 719_468;
@@ -136,7 +148,12 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -151,17 +168,29 @@ fn clip(s: &str, n: usize) -> String {
 /// Prints an event readably.
 pub fn print_event(e: &TraceEvent) {
     match e {
-        TraceEvent::Start(s) => println!("goal: {}\nagent: {} · model: {} · workspace: {}", s.goal, s.agent, s.model, s.workspace),
+        TraceEvent::Start(s) => println!(
+            "goal: {}\nagent: {} · model: {} · workspace: {}",
+            s.goal, s.agent, s.model, s.workspace
+        ),
         TraceEvent::Step(s) => {
             println!("\n── step {} ──", s.step);
             match &s.action {
                 Some(a) => {
-                    for (label, text) in [("thought", &a.thoughts.reasoning), ("plan", &a.thoughts.plan), ("criticism", &a.thoughts.criticism)] {
+                    for (label, text) in [
+                        ("thought", &a.thoughts.reasoning),
+                        ("plan", &a.thoughts.plan),
+                        ("criticism", &a.thoughts.criticism),
+                    ] {
                         if !text.trim().is_empty() {
                             println!("{label:>11}: {}", clip(text, 200));
                         }
                     }
-                    println!("{:>11}: {} {}", "action", a.tool, clip(&a.args.to_string(), 200));
+                    println!(
+                        "{:>11}: {} {}",
+                        "action",
+                        a.tool,
+                        clip(&a.args.to_string(), 200)
+                    );
                 }
                 None => println!("{:>11}: {}", "reply", clip(&s.raw, 200)),
             }
@@ -172,9 +201,18 @@ pub fn print_event(e: &TraceEvent) {
                 ObservationStatus::Declined => "declined",
                 ObservationStatus::Invalid => "invalid",
             };
-            println!("{:>11}: ({status}) {}", "observation", clip(&s.observation.text, 300));
+            println!(
+                "{:>11}: ({status}) {}",
+                "observation",
+                clip(&s.observation.text, 300)
+            );
         }
-        TraceEvent::Reflect(r) => println!("\n── reflection ({}) ──\n{:>11}: {}", r.reason, "plan", clip(&r.plan, 300)),
+        TraceEvent::Reflect(r) => println!(
+            "\n── reflection ({}) ──\n{:>11}: {}",
+            r.reason,
+            "plan",
+            clip(&r.plan, 300)
+        ),
         TraceEvent::End(end) => {
             let u = end.usage;
             println!(
@@ -185,10 +223,20 @@ pub fn print_event(e: &TraceEvent) {
     }
 }
 
-fn open_memory(dir: &Path, embed_model: &str, threads: usize, llm: Arc<dyn Llm>) -> Result<Arc<dyn MemoryStream>> {
+fn open_memory(
+    dir: &Path,
+    embed_model: &str,
+    threads: usize,
+    llm: Arc<dyn Llm>,
+) -> Result<Arc<dyn MemoryStream>> {
     let embedder = load_embedder(embed_model, threads)?;
-    let store = hamlet_memory::MemoryStore::open_with(dir, Arc::new(embedder), Some(llm), Default::default())
-        .with_context(|| format!("opening the memory store {}", dir.display()))?;
+    let store = hamlet_memory::MemoryStore::open_with(
+        dir,
+        Arc::new(embedder),
+        Some(llm),
+        Default::default(),
+    )
+    .with_context(|| format!("opening the memory store {}", dir.display()))?;
     Ok(Arc::new(store))
 }
 
@@ -207,8 +255,17 @@ pub fn run(a: Args) -> Result<()> {
                 Some(path) => AgentSpec::load(path, &names)?,
                 None => AgentSpec::default_agent(),
             };
-            let run_dir = a.run_dir.clone().unwrap_or_else(|| hamlet_models::default_home().join("runs").join(format!("{}-{}", timestamp(), spec.name)));
-            let ws = a.workspace.clone().unwrap_or_else(|| run_dir.join("workspace"));
+            let run_dir = a.run_dir.clone().unwrap_or_else(|| {
+                hamlet_models::default_home().join("runs").join(format!(
+                    "{}-{}",
+                    timestamp(),
+                    spec.name
+                ))
+            });
+            let ws = a
+                .workspace
+                .clone()
+                .unwrap_or_else(|| run_dir.join("workspace"));
             (spec, run_dir, ws, false)
         }
     };
@@ -225,7 +282,8 @@ pub fn run(a: Args) -> Result<()> {
     let llm: Arc<dyn Llm> = Arc::from(model.backend(1, a.lora.clone(), a.lora_scale)?);
     spec.context = spec.context.min(llm.info().context_length as u32);
 
-    let workspace = Workspace::new(&workspace).with_context(|| format!("opening workspace {}", workspace.display()))?;
+    let workspace = Workspace::new(&workspace)
+        .with_context(|| format!("opening workspace {}", workspace.display()))?;
     let policy = Policy {
         allow_private_network: spec.allow_private_network,
         allow_hosts: spec.allow_hosts.clone(),
@@ -235,8 +293,14 @@ pub fn run(a: Args) -> Result<()> {
     };
     let mut ctx = ToolContext::new(workspace, policy);
     if spec.tools.iter().any(|t| t == "remember" || t == "recall") {
-        let dir = a.memory.clone().unwrap_or_else(|| hamlet_models::default_home().join("memory"));
-        ctx = ctx.with_memory(open_memory(&dir, &a.embed_model, model.threads(), llm.clone())?, spec.name.clone());
+        let dir = a
+            .memory
+            .clone()
+            .unwrap_or_else(|| hamlet_models::default_home().join("memory"));
+        ctx = ctx.with_memory(
+            open_memory(&dir, &a.embed_model, model.threads(), llm.clone())?,
+            spec.name.clone(),
+        );
     }
 
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -251,19 +315,33 @@ pub fn run(a: Args) -> Result<()> {
 
     let quiet = a.quiet;
     let tui = match a.tui {
-        true => Some(crate::cmd::watch::LiveAgent::start(&run_dir, spec.budgets.max_steps, spec.budgets.max_tokens, &a.yes, interrupt.clone())?),
+        true => Some(crate::cmd::watch::LiveAgent::start(
+            &run_dir,
+            spec.budgets.max_steps,
+            spec.budgets.max_tokens,
+            &a.yes,
+            interrupt.clone(),
+        )?),
         false => None,
     };
-    let runner = Runner::new(spec, &*llm, &prompts, ctx).with_registry(registry).with_interrupt(interrupt);
+    let runner = Runner::new(spec, &*llm, &prompts, ctx)
+        .with_registry(registry)
+        .with_interrupt(interrupt);
     let mut runner = match &tui {
-        Some(t) => runner.with_approver(t.approver()).with_observer(t.observer()),
+        Some(t) => runner
+            .with_approver(t.approver())
+            .with_observer(t.observer()),
         None => runner.with_approver(approver).with_observer(move |e| {
             if !quiet {
                 print_event(e);
             }
         }),
     };
-    let outcome = if resume { runner.resume(&run_dir) } else { runner.start(&run_dir, a.goal.as_deref().unwrap_or_default()) };
+    let outcome = if resume {
+        runner.resume(&run_dir)
+    } else {
+        runner.start(&run_dir, a.goal.as_deref().unwrap_or_default())
+    };
     drop(runner);
     if let Some(t) = tui {
         t.finish(&match &outcome {
@@ -282,7 +360,10 @@ pub fn run(a: Args) -> Result<()> {
         println!("run: {}", outcome.run_dir.display());
     }
     if outcome.end.reason.resumable() {
-        eprintln!("continue with: hamlet run --resume {}", outcome.run_dir.display());
+        eprintln!(
+            "continue with: hamlet run --resume {}",
+            outcome.run_dir.display()
+        );
     }
     Ok(())
 }

@@ -81,7 +81,11 @@ impl Drop for LogGuard {
 }
 
 pub fn log_to_file(path: &Path) -> Result<LogGuard> {
-    let file = File::options().create(true).append(true).open(path).with_context(|| format!("opening the log file {}", path.display()))?;
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening the log file {}", path.display()))?;
     if let Ok(mut f) = LOG_FILE.lock() {
         *f = Some(file);
     }
@@ -97,7 +101,11 @@ enum Kind {
 }
 
 fn detect(path: &Path) -> Result<(PathBuf, Kind)> {
-    let dir = if path.is_file() { path.parent().map(Path::to_path_buf).unwrap_or_default() } else { path.to_path_buf() };
+    let dir = if path.is_file() {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        path.to_path_buf()
+    };
     if !dir.is_dir() {
         bail!("{} is not a run folder (no such directory)", path.display());
     }
@@ -106,7 +114,10 @@ fn detect(path: &Path) -> Result<(PathBuf, Kind)> {
     } else if dir.join(TRACE_FILE).is_file() {
         Ok((dir, Kind::Agent))
     } else {
-        bail!("{} holds neither {TRACE_FILE} (an agent run) nor {EVENTS_FILE} (a town run)", dir.display())
+        bail!(
+            "{} holds neither {TRACE_FILE} (an agent run) nor {EVENTS_FILE} (a town run)",
+            dir.display()
+        )
     }
 }
 
@@ -145,7 +156,10 @@ where
 
 fn budget_of(run_dir: &Path) -> Budget {
     match hamlet_agent::runner::load_run(run_dir) {
-        Ok((spec, _)) => Budget { max_steps: Some(spec.budgets.max_steps), max_tokens: Some(spec.budgets.max_tokens) },
+        Ok((spec, _)) => Budget {
+            max_steps: Some(spec.budgets.max_steps),
+            max_tokens: Some(spec.budgets.max_tokens),
+        },
         Err(_) => Budget::default(),
     }
 }
@@ -171,12 +185,19 @@ pub fn run(a: Args) -> Result<()> {
             let mut tail = Tail::<EventRecord>::new(&dir.join(EVENTS_FILE));
             let records = tail.poll().context("reading the event log")?;
             if records.is_empty() {
-                bail!("{} is empty: the run has not started", dir.join(EVENTS_FILE).display());
+                bail!(
+                    "{} is empty: the run has not started",
+                    dir.join(EVENTS_FILE).display()
+                );
             }
             let mut app = TownApp::replay(records);
             app.playing = !a.paused;
             if let Some(at) = &a.at {
-                app.seek_time(SimTime::parse(at).map_err(anyhow::Error::msg).context("--at")?);
+                app.seek_time(
+                    SimTime::parse(at)
+                        .map_err(anyhow::Error::msg)
+                        .context("--at")?,
+                );
             }
             let (tx, rx) = mpsc::channel();
             follow(tail, tx, |r| r);
@@ -201,7 +222,10 @@ impl Ui {
     fn spawn(f: impl FnOnce(&AtomicBool) -> hamlet_tui::Result<()> + Send + 'static) -> Ui {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        Ui { stop, handle: Some(std::thread::spawn(move || f(&flag))) }
+        Ui {
+            stop,
+            handle: Some(std::thread::spawn(move || f(&flag))),
+        }
     }
 
     /// Waits for the user to leave the UI.
@@ -230,7 +254,9 @@ fn yes_count(yes: &Option<String>) -> Result<Option<Option<u32>>> {
     match yes.as_deref() {
         None => Ok(None),
         Some("all") => Ok(Some(None)),
-        Some(n) => Ok(Some(Some(n.parse().with_context(|| format!("--yes takes a number of actions, not {n:?}"))?))),
+        Some(n) => Ok(Some(Some(n.parse().with_context(|| {
+            format!("--yes takes a number of actions, not {n:?}")
+        })?))),
     }
 }
 
@@ -245,10 +271,20 @@ pub struct LiveAgent {
 
 impl LiveAgent {
     /// Opens the TUI; quitting it sets `interrupt`, so the runner stops after its current step.
-    pub fn start(run_dir: &Path, max_steps: u32, max_tokens: u64, yes: &Option<String>, interrupt: Arc<AtomicBool>) -> Result<LiveAgent> {
-        let budget = Budget { max_steps: Some(max_steps), max_tokens: Some(max_tokens) };
+    pub fn start(
+        run_dir: &Path,
+        max_steps: u32,
+        max_tokens: u64,
+        yes: &Option<String>,
+        interrupt: Arc<AtomicBool>,
+    ) -> Result<LiveAgent> {
+        let budget = Budget {
+            max_steps: Some(max_steps),
+            max_tokens: Some(max_tokens),
+        };
         let remaining = yes_count(yes)?.unwrap_or(Some(0));
-        std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+        std::fs::create_dir_all(run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
         let log = log_to_file(&run_dir.join("tui.log"))?;
         let (tx, rx): (Sender<AgentMsg>, Receiver<AgentMsg>) = mpsc::channel();
         let ui = Ui::spawn(move |stop| {
@@ -263,7 +299,12 @@ impl LiveAgent {
             }
             result
         });
-        Ok(LiveAgent { tx, ui, remaining, _log: log })
+        Ok(LiveAgent {
+            tx,
+            ui,
+            remaining,
+            _log: log,
+        })
     }
 
     /// The runner's observer: every trace event goes to the UI.
@@ -276,12 +317,17 @@ impl LiveAgent {
 
     /// The runner's approver: asks in the UI and waits for the answer.
     pub fn approver(&self) -> TuiApprover {
-        TuiApprover { tx: self.tx.clone(), remaining: self.remaining }
+        TuiApprover {
+            tx: self.tx.clone(),
+            remaining: self.remaining,
+        }
     }
 
     /// Tells the UI the run is over and waits for the user to leave it.
     pub fn finish(mut self, message: &str) -> Result<()> {
-        let _ = self.tx.send(AgentMsg::Status(format!("{message} · press q to leave")));
+        let _ = self
+            .tx
+            .send(AgentMsg::Status(format!("{message} · press q to leave")));
         self.ui.join()
     }
 }
@@ -303,7 +349,15 @@ impl Approver for TuiApprover {
             Some(_) => {}
         }
         let (reply, answer) = mpsc::channel();
-        if self.tx.send(AgentMsg::Approve(ApprovalRequest { step, action: action.clone(), reply })).is_err() {
+        if self
+            .tx
+            .send(AgentMsg::Approve(ApprovalRequest {
+                step,
+                action: action.clone(),
+                reply,
+            }))
+            .is_err()
+        {
             return Approval::Quit;
         }
         match answer.recv() {
@@ -331,7 +385,11 @@ impl LiveTown {
     pub fn start(run_dir: &Path, interrupt: Arc<AtomicBool>) -> Result<LiveTown> {
         let log = log_to_file(&run_dir.join("tui.log"))?;
         let (tx, rx) = mpsc::channel();
-        follow(Tail::<EventRecord>::new(&run_dir.join(EVENTS_FILE)), tx, |r| r);
+        follow(
+            Tail::<EventRecord>::new(&run_dir.join(EVENTS_FILE)),
+            tx,
+            |r| r,
+        );
         let ui = Ui::spawn(move |stop| {
             let mut app = TownApp::new(true);
             let result = hamlet_tui::term::run(&mut app, &rx, stop);
@@ -346,4 +404,3 @@ impl LiveTown {
         self.ui.join()
     }
 }
-

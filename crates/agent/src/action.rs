@@ -138,7 +138,10 @@ fn canonical(v: &Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
-        Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
         Value::String(s) => format!("{:?}", s.trim()),
         other => other.to_string(),
     }
@@ -163,11 +166,21 @@ mod tests {
 
     #[test]
     fn bad_replies_say_what_is_wrong() {
-        assert!(parse_action("I will read the file").unwrap_err().contains("no JSON"));
-        assert!(parse_action("{\"tool\": \"x\", ").unwrap_err().contains("not valid JSON"));
-        assert!(parse_action("{\"args\": {}}").unwrap_err().contains("no \"tool\""));
-        assert!(parse_action("{\"tool\": 3}").unwrap_err().contains("tool name"));
-        assert!(parse_action("{\"tool\": \"a\", \"args\": [1]}").unwrap_err().contains("object"));
+        assert!(parse_action("I will read the file")
+            .unwrap_err()
+            .contains("no JSON"));
+        assert!(parse_action("{\"tool\": \"x\", ")
+            .unwrap_err()
+            .contains("not valid JSON"));
+        assert!(parse_action("{\"args\": {}}")
+            .unwrap_err()
+            .contains("no \"tool\""));
+        assert!(parse_action("{\"tool\": 3}")
+            .unwrap_err()
+            .contains("tool name"));
+        assert!(parse_action("{\"tool\": \"a\", \"args\": [1]}")
+            .unwrap_err()
+            .contains("object"));
     }
 
     #[test]

@@ -46,7 +46,11 @@ pub fn signature(schema: &Value) -> String {
             p.iter()
                 .map(|(name, s)| {
                     let ty = s["type"].as_str().unwrap_or("value");
-                    let opt = if required.contains(&name.as_str()) { "" } else { "?" };
+                    let opt = if required.contains(&name.as_str()) {
+                        ""
+                    } else {
+                        "?"
+                    };
                     format!("\"{name}\"{opt}: {ty}")
                 })
                 .collect()
@@ -72,7 +76,10 @@ pub fn system_prompt(
             description: t.description(),
         })
         .collect();
-    prompts.render("system", json!({"agent": spec, "goal": goal, "tools": tools}))
+    prompts.render(
+        "system",
+        json!({"agent": spec, "goal": goal, "tools": tools}),
+    )
 }
 
 /// Neutralises the closing marker so tool output cannot end its own quotation.
@@ -153,7 +160,9 @@ fn turn_messages(
             out.push(Message::user(observation_message(prompts, spec, s)?));
         }
         Turn::Reflect(r) => {
-            out.push(Message::user(reflect_message(prompts, spec, goal, &r.reason, r.step)?));
+            out.push(Message::user(reflect_message(
+                prompts, spec, goal, &r.reason, r.step,
+            )?));
             out.push(Message::assistant(r.raw.trim()));
             out.push(Message::user(prompts.render(
                 "step",
@@ -175,7 +184,15 @@ fn summary(prompts: &Prompts, folded: &[Turn<'_>]) -> Result<String> {
                     None => ("(invalid)".to_string(), String::new()),
                 };
                 let args: String = args.chars().take(80).collect();
-                let result: String = s.observation.text.lines().next().unwrap_or("").chars().take(80).collect();
+                let result: String = s
+                    .observation
+                    .text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect();
                 steps.push(json!({"step": s.step, "tool": tool, "args": args, "status": status_word(s.observation.status), "result": result}));
             }
             Turn::Reflect(r) => plan = r.plan.clone(),

@@ -15,7 +15,10 @@ pub const TEMPLATES: [(&str, &str); 4] = [
     ("system", include_str!("../../../prompts/agent/system.j2")),
     ("step", include_str!("../../../prompts/agent/step.j2")),
     ("reflect", include_str!("../../../prompts/agent/reflect.j2")),
-    ("summarise", include_str!("../../../prompts/agent/summarise.j2")),
+    (
+        "summarise",
+        include_str!("../../../prompts/agent/summarise.j2"),
+    ),
 ];
 
 /// Loaded templates.

@@ -33,7 +33,9 @@ const MUTATING: [&str; 4] = ["write_file", "append_file", "shell", "remember"];
 pub enum Approval {
     Run,
     /// Do not run it; the feedback is shown to the model.
-    Decline { feedback: String },
+    Decline {
+        feedback: String,
+    },
     /// Stop the run now (it can be resumed).
     Quit,
 }
@@ -123,16 +125,28 @@ enum Next {
 
 fn next_move(spec: &AgentSpec, state: &State) -> Next {
     let steps = state.steps();
-    let Some(last) = steps.last() else { return Next::Act };
-    let failures = steps.iter().rev().take_while(|s| !s.observation.is_ok()).count() as u32;
+    let Some(last) = steps.last() else {
+        return Next::Act;
+    };
+    let failures = steps
+        .iter()
+        .rev()
+        .take_while(|s| !s.observation.is_ok())
+        .count() as u32;
     let repeats = (0..steps.len())
         .rev()
-        .take_while(|&i| steps[i].observation.status == ObservationStatus::Refused && is_repeat(&steps[..=i], i).is_some())
+        .take_while(|&i| {
+            steps[i].observation.status == ObservationStatus::Refused
+                && is_repeat(&steps[..=i], i).is_some()
+        })
         .count();
     if repeats >= 2 {
         return Next::Stop(
             StopReason::Loop,
-            format!("the agent kept repeating the same action ({}) after reflecting on it", last.action.as_ref().map(|a| a.tool.as_str()).unwrap_or("?")),
+            format!(
+                "the agent kept repeating the same action ({}) after reflecting on it",
+                last.action.as_ref().map(|a| a.tool.as_str()).unwrap_or("?")
+            ),
         );
     }
     if failures >= spec.budgets.max_failures {
@@ -162,10 +176,23 @@ fn next_move(spec: &AgentSpec, state: &State) -> Next {
 fn budget_stop(spec: &AgentSpec, state: &State) -> Option<(StopReason, String)> {
     let b = &spec.budgets;
     if state.step_count() >= b.max_steps {
-        return Some((StopReason::MaxSteps, format!("used all {} steps without finishing (raise budgets.max-steps or --max-steps)", b.max_steps)));
+        return Some((
+            StopReason::MaxSteps,
+            format!(
+                "used all {} steps without finishing (raise budgets.max-steps or --max-steps)",
+                b.max_steps
+            ),
+        ));
     }
     if state.usage.total_tokens() >= b.max_tokens {
-        return Some((StopReason::MaxTokens, format!("used {} tokens, over the budget of {} (budgets.max-tokens)", state.usage.total_tokens(), b.max_tokens)));
+        return Some((
+            StopReason::MaxTokens,
+            format!(
+                "used {} tokens, over the budget of {} (budgets.max-tokens)",
+                state.usage.total_tokens(),
+                b.max_tokens
+            ),
+        ));
     }
     let spent = (state.usage.model_ms + state.usage.tool_ms) / 1000.0;
     if spent >= b.max_wall_secs as f64 {
@@ -240,23 +267,36 @@ impl<'a> Runner<'a> {
     pub fn start(&mut self, run_dir: &Path, goal: &str) -> Result<RunOutcome> {
         let goal = goal.trim();
         if goal.is_empty() {
-            return Err(Error::Spec { file: "--goal".into(), message: "the goal is empty: say what the agent should achieve".into() });
+            return Err(Error::Spec {
+                file: "--goal".into(),
+                message: "the goal is empty: say what the agent should achieve".into(),
+            });
         }
         if run_dir.join(hamlet_core::trace::TRACE_FILE).exists() {
             return Err(Error::Trace {
                 path: run_dir.display().to_string(),
-                message: "already holds a run: continue it with --resume, or choose another --run-dir".into(),
+                message:
+                    "already holds a run: continue it with --resume, or choose another --run-dir"
+                        .into(),
             });
         }
-        std::fs::create_dir_all(run_dir).map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
-        let spec_json = serde_json::to_string_pretty(&self.spec).map_err(|e| Error::Trace { path: SPEC_FILE.into(), message: e.to_string() })?;
-        std::fs::write(run_dir.join(SPEC_FILE), spec_json).map_err(|e| Error::io(format!("writing {}", run_dir.join(SPEC_FILE).display()), e))?;
+        std::fs::create_dir_all(run_dir)
+            .map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
+        let spec_json = serde_json::to_string_pretty(&self.spec).map_err(|e| Error::Trace {
+            path: SPEC_FILE.into(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(run_dir.join(SPEC_FILE), spec_json)
+            .map_err(|e| Error::io(format!("writing {}", run_dir.join(SPEC_FILE).display()), e))?;
         let listing = self
             .registry
             .call(&self.ctx, "list_dir", Value::Object(Default::default()))
             .unwrap_or_else(|e| format!("(cannot list the workspace: {e})"));
         let start = RunStart {
-            run_id: run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into()),
+            run_id: run_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into()),
             agent: self.spec.name.clone(),
             agent_file: self.spec.source.clone(),
             goal: goal.to_string(),
@@ -270,19 +310,33 @@ impl<'a> Runner<'a> {
         let event = TraceEvent::Start(start.clone());
         writer.append(&event)?;
         (self.observer)(&event);
-        let state = State { start, events: Vec::new(), usage: Usage::default() };
+        let state = State {
+            start,
+            events: Vec::new(),
+            usage: Usage::default(),
+        };
         self.drive(run_dir, writer, state)
     }
 
     /// Continues an interrupted run from its trace.
     pub fn resume(&mut self, run_dir: &Path) -> Result<RunOutcome> {
         let trace = tracefile::read(run_dir)?;
-        let path = run_dir.join(hamlet_core::trace::TRACE_FILE).display().to_string();
+        let path = run_dir
+            .join(hamlet_core::trace::TRACE_FILE)
+            .display()
+            .to_string();
         let mut events = trace.events.iter();
         let Some(TraceEvent::Start(start)) = events.next() else {
-            return Err(Error::Trace { path, message: "does not begin with a start event".into() });
+            return Err(Error::Trace {
+                path,
+                message: "does not begin with a start event".into(),
+            });
         };
-        let mut state = State { start: start.clone(), events: Vec::new(), usage: Usage::default() };
+        let mut state = State {
+            start: start.clone(),
+            events: Vec::new(),
+            usage: Usage::default(),
+        };
         let mut last_end: Option<&RunEnd> = None;
         for e in events {
             match e {
@@ -296,7 +350,10 @@ impl<'a> Runner<'a> {
                 }
                 TraceEvent::End(end) => last_end = Some(end),
                 TraceEvent::Start(_) => {
-                    return Err(Error::Trace { path, message: "holds two start events".into() })
+                    return Err(Error::Trace {
+                        path,
+                        message: "holds two start events".into(),
+                    })
                 }
             }
         }
@@ -305,7 +362,10 @@ impl<'a> Runner<'a> {
             if stopped_after && !end.reason.resumable() {
                 return Err(Error::Trace {
                     path,
-                    message: format!("the run already ended ({}): start a new run instead", end.message),
+                    message: format!(
+                        "the run already ended ({}): start a new run instead",
+                        end.message
+                    ),
                 });
             }
         }
@@ -315,7 +375,12 @@ impl<'a> Runner<'a> {
         self.drive(run_dir, writer, state)
     }
 
-    fn emit(&mut self, writer: &mut TraceWriter, state: &mut State, event: TraceEvent) -> Result<()> {
+    fn emit(
+        &mut self,
+        writer: &mut TraceWriter,
+        state: &mut State,
+        event: TraceEvent,
+    ) -> Result<()> {
         writer.append(&event)?;
         (self.observer)(&event);
         match &event {
@@ -329,37 +394,89 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    fn finish(&mut self, run_dir: &Path, writer: &mut TraceWriter, state: &State, reason: StopReason, answer: Option<String>, message: String) -> Result<RunOutcome> {
-        let end = RunEnd { step: state.step_count(), at: now_ms(), reason, answer, message, usage: state.usage };
+    fn finish(
+        &mut self,
+        run_dir: &Path,
+        writer: &mut TraceWriter,
+        state: &State,
+        reason: StopReason,
+        answer: Option<String>,
+        message: String,
+    ) -> Result<RunOutcome> {
+        let end = RunEnd {
+            step: state.step_count(),
+            at: now_ms(),
+            reason,
+            answer,
+            message,
+            usage: state.usage,
+        };
         let event = TraceEvent::End(end.clone());
         writer.append(&event)?;
         (self.observer)(&event);
-        Ok(RunOutcome { run_dir: run_dir.to_path_buf(), end, steps: state.step_count() })
+        Ok(RunOutcome {
+            run_dir: run_dir.to_path_buf(),
+            end,
+            steps: state.step_count(),
+        })
     }
 
-    fn drive(&mut self, run_dir: &Path, mut writer: TraceWriter, mut state: State) -> Result<RunOutcome> {
-        let system = history::system_prompt(self.prompts, &self.spec, &self.registry, &state.start.goal)?;
+    fn drive(
+        &mut self,
+        run_dir: &Path,
+        mut writer: TraceWriter,
+        mut state: State,
+    ) -> Result<RunOutcome> {
+        let system =
+            history::system_prompt(self.prompts, &self.spec, &self.registry, &state.start.goal)?;
         let schema = action_schema(&self.registry, &self.spec.tools);
         let cache_key = format!("agent:{}", state.start.run_id);
         loop {
             if self.interrupt.load(Ordering::SeqCst) {
-                return self.finish(run_dir, &mut writer, &state, StopReason::Interrupted, None, "interrupted; continue with --resume".into());
+                return self.finish(
+                    run_dir,
+                    &mut writer,
+                    &state,
+                    StopReason::Interrupted,
+                    None,
+                    "interrupted; continue with --resume".into(),
+                );
             }
             if let Some(TraceEvent::Step(s)) = state.events.last() {
                 if s.observation.is_ok() && s.action.as_ref().is_some_and(|a| a.tool == "finish") {
                     let answer = s.observation.text.clone();
-                    return self.finish(run_dir, &mut writer, &state, StopReason::Finished, Some(answer), format!("finished at step {}", s.step));
+                    return self.finish(
+                        run_dir,
+                        &mut writer,
+                        &state,
+                        StopReason::Finished,
+                        Some(answer),
+                        format!("finished at step {}", s.step),
+                    );
                 }
             }
             match next_move(&self.spec, &state) {
-                Next::Stop(reason, message) => return self.finish(run_dir, &mut writer, &state, reason, None, message),
+                Next::Stop(reason, message) => {
+                    return self.finish(run_dir, &mut writer, &state, reason, None, message)
+                }
                 Next::Reflect(reason) => {
                     if let Some((reason, message)) = budget_stop(&self.spec, &state) {
                         return self.finish(run_dir, &mut writer, &state, reason, None, message);
                     }
                     match self.reflect(&system, &cache_key, &state, &reason) {
-                        Ok(record) => self.emit(&mut writer, &mut state, TraceEvent::Reflect(record))?,
-                        Err(e) => return self.finish(run_dir, &mut writer, &state, StopReason::BackendError, None, format!("the model failed while reflecting: {e}")),
+                        Ok(record) => {
+                            self.emit(&mut writer, &mut state, TraceEvent::Reflect(record))?
+                        }
+                        Err(e) => {
+                            return self.finish(
+                                run_dir,
+                                &mut writer,
+                                &state,
+                                StopReason::BackendError,
+                                None,
+                                format!("the model failed while reflecting: {e}"),
+                            )
+                        }
                     }
                 }
                 Next::Act => {
@@ -367,9 +484,29 @@ impl<'a> Runner<'a> {
                         return self.finish(run_dir, &mut writer, &state, reason, None, message);
                     }
                     match self.step(&system, &schema, &cache_key, &state) {
-                        Ok(Some(record)) => self.emit(&mut writer, &mut state, TraceEvent::Step(record))?,
-                        Ok(None) => return self.finish(run_dir, &mut writer, &state, StopReason::Interrupted, None, "stopped at the approval prompt; continue with --resume".into()),
-                        Err(Error::Llm(e)) => return self.finish(run_dir, &mut writer, &state, StopReason::BackendError, None, format!("the model failed: {e}; continue with --resume")),
+                        Ok(Some(record)) => {
+                            self.emit(&mut writer, &mut state, TraceEvent::Step(record))?
+                        }
+                        Ok(None) => {
+                            return self.finish(
+                                run_dir,
+                                &mut writer,
+                                &state,
+                                StopReason::Interrupted,
+                                None,
+                                "stopped at the approval prompt; continue with --resume".into(),
+                            )
+                        }
+                        Err(Error::Llm(e)) => {
+                            return self.finish(
+                                run_dir,
+                                &mut writer,
+                                &state,
+                                StopReason::BackendError,
+                                None,
+                                format!("the model failed: {e}; continue with --resume"),
+                            )
+                        }
                         Err(e) => return Err(e),
                     }
                 }
@@ -379,14 +516,34 @@ impl<'a> Runner<'a> {
 
     fn messages(&self, system: &str, state: &State) -> Result<Vec<hamlet_core::Message>> {
         let turns = state.turns();
-        let (messages, _) = history::fit(self.llm, self.prompts, &self.spec, system, &state.start, &turns, self.spec.max_step_tokens as usize)?;
+        let (messages, _) = history::fit(
+            self.llm,
+            self.prompts,
+            &self.spec,
+            system,
+            &state.start,
+            &turns,
+            self.spec.max_step_tokens as usize,
+        )?;
         Ok(messages)
     }
 
-    fn reflect(&self, system: &str, cache_key: &str, state: &State, reason: &str) -> Result<ReflectRecord> {
+    fn reflect(
+        &self,
+        system: &str,
+        cache_key: &str,
+        state: &State,
+        reason: &str,
+    ) -> Result<ReflectRecord> {
         let _span = tracing::info_span!("reflect", reason).entered();
         let mut prompt = self.messages(system, state)?;
-        let ask = history::reflect_message(self.prompts, &self.spec, &state.start.goal, reason, state.step_count())?;
+        let ask = history::reflect_message(
+            self.prompts,
+            &self.spec,
+            &state.start.goal,
+            reason,
+            state.step_count(),
+        )?;
         match prompt.last_mut() {
             Some(last) if last.role == hamlet_core::Role::User => {
                 last.content.push_str("\n\n");
@@ -412,7 +569,13 @@ impl<'a> Runner<'a> {
     }
 
     /// One step; `None` when the user quit at the approval prompt.
-    fn step(&mut self, system: &str, schema: &Value, cache_key: &str, state: &State) -> Result<Option<StepRecord>> {
+    fn step(
+        &mut self,
+        system: &str,
+        schema: &Value,
+        cache_key: &str,
+        state: &State,
+    ) -> Result<Option<StepRecord>> {
         let number = state.step_count() + 1;
         let _span = tracing::info_span!("step", number).entered();
         let prompt = self.messages(system, state)?;
@@ -440,19 +603,52 @@ impl<'a> Runner<'a> {
                 }
             }
         };
-        Ok(Some(StepRecord { step: number, at: now_ms(), prompt, raw, action, observation, usage }))
+        Ok(Some(StepRecord {
+            step: number,
+            at: now_ms(),
+            prompt,
+            raw,
+            action,
+            observation,
+            usage,
+        }))
     }
 
     /// Applies policy and runs the tool; `None` when the user quit.
-    fn act(&mut self, state: &State, number: u32, action: &Action, usage: &mut Usage) -> Result<Option<(ObservationStatus, String)>> {
+    fn act(
+        &mut self,
+        state: &State,
+        number: u32,
+        action: &Action,
+        usage: &mut Usage,
+    ) -> Result<Option<(ObservationStatus, String)>> {
         if !self.spec.tools.contains(&action.tool) {
             let known = self.registry.get(&action.tool).is_some();
-            let what = if known { "is not one of this agent's tools" } else { "does not exist" };
-            return Ok(Some((ObservationStatus::Refused, format!("The runtime refused {:?}: it {what}. Your tools are: {}.", action.tool, self.spec.tools.join(", ")))));
+            let what = if known {
+                "is not one of this agent's tools"
+            } else {
+                "does not exist"
+            };
+            return Ok(Some((
+                ObservationStatus::Refused,
+                format!(
+                    "The runtime refused {:?}: it {what}. Your tools are: {}.",
+                    action.tool,
+                    self.spec.tools.join(", ")
+                ),
+            )));
         }
         // Would this call repeat an earlier one with nothing changed since?
         let mut steps = state.steps();
-        let probe = StepRecord { step: number, at: 0, prompt: Vec::new(), raw: String::new(), action: Some(action.clone()), observation: history::truncate(ObservationStatus::Ok, String::new(), 1), usage: Usage::default() };
+        let probe = StepRecord {
+            step: number,
+            at: 0,
+            prompt: Vec::new(),
+            raw: String::new(),
+            action: Some(action.clone()),
+            observation: history::truncate(ObservationStatus::Ok, String::new(), 1),
+            usage: Usage::default(),
+        };
         steps.push(&probe);
         if let Some(earlier) = is_repeat(&steps, steps.len() - 1) {
             return Ok(Some((ObservationStatus::Refused, format!("You already ran exactly this at step {earlier} and nothing has changed since; its result is above. The runtime did not run it again: do something different, or finish."))));
@@ -461,19 +657,27 @@ impl<'a> Runner<'a> {
             match self.approver.approve(number, action) {
                 Approval::Run => {}
                 Approval::Decline { feedback } => {
-                    let text = if feedback.trim().is_empty() { "The user declined this action.".to_string() } else { format!("The user declined this action and said: {feedback}") };
+                    let text = if feedback.trim().is_empty() {
+                        "The user declined this action.".to_string()
+                    } else {
+                        format!("The user declined this action and said: {feedback}")
+                    };
                     return Ok(Some((ObservationStatus::Declined, text)));
                 }
                 Approval::Quit => return Ok(None),
             }
         }
         let started = Instant::now();
-        let result = self.registry.call(&self.ctx, &action.tool, action.args.clone());
+        let result = self
+            .registry
+            .call(&self.ctx, &action.tool, action.args.clone());
         usage.tool_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(Some(match result {
             Ok(text) if text.trim().is_empty() => (ObservationStatus::Ok, "(no output)".into()),
             Ok(text) => (ObservationStatus::Ok, text),
-            Err(e @ (ToolError::Refused(_) | ToolError::Unknown { .. })) => (ObservationStatus::Refused, e.to_string()),
+            Err(e @ (ToolError::Refused(_) | ToolError::Unknown { .. })) => {
+                (ObservationStatus::Refused, e.to_string())
+            }
             Err(e) => (ObservationStatus::ToolError, e.to_string()),
         }))
     }
@@ -484,12 +688,24 @@ pub fn load_run(run_dir: &Path) -> Result<(AgentSpec, RunStart)> {
     let spec_path = run_dir.join(SPEC_FILE);
     let text = std::fs::read_to_string(&spec_path).map_err(|e| Error::Trace {
         path: spec_path.display().to_string(),
-        message: format!("cannot read the run's agent ({e}): is {} a run folder?", run_dir.display()),
+        message: format!(
+            "cannot read the run's agent ({e}): is {} a run folder?",
+            run_dir.display()
+        ),
     })?;
-    let spec: AgentSpec = serde_json::from_str(&text).map_err(|e| Error::Trace { path: spec_path.display().to_string(), message: e.to_string() })?;
+    let spec: AgentSpec = serde_json::from_str(&text).map_err(|e| Error::Trace {
+        path: spec_path.display().to_string(),
+        message: e.to_string(),
+    })?;
     let trace = tracefile::read(run_dir)?;
     match trace.events.first() {
         Some(TraceEvent::Start(s)) => Ok((spec, s.clone())),
-        _ => Err(Error::Trace { path: run_dir.join(hamlet_core::trace::TRACE_FILE).display().to_string(), message: "does not begin with a start event".into() }),
+        _ => Err(Error::Trace {
+            path: run_dir
+                .join(hamlet_core::trace::TRACE_FILE)
+                .display()
+                .to_string(),
+            message: "does not begin with a start event".into(),
+        }),
     }
 }

@@ -216,7 +216,9 @@ impl AgentFileRaw {
         };
         let name = self.name.get_ref().trim().to_string();
         let name_ok = !name.is_empty()
-            && name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
         if !name_ok {
             return Err(err(
                 self.name.span(),
@@ -236,7 +238,10 @@ impl AgentFileRaw {
                 return Err(err(
                     tool.span(),
                     &format!("tools[{i}]"),
-                    format!("unknown tool {t:?}: {hint}the tools are {}", known_tools.join(", ")),
+                    format!(
+                        "unknown tool {t:?}: {hint}the tools are {}",
+                        known_tools.join(", ")
+                    ),
                 ));
             }
             if !tools.contains(&t) {
@@ -247,7 +252,10 @@ impl AgentFileRaw {
             tools.push("finish".into());
         }
         let (shell_allow, shell_timeout_secs) = match &self.shell {
-            Some(s) => (s.get_ref().allow.clone(), s.get_ref().timeout_secs.unwrap_or(20)),
+            Some(s) => (
+                s.get_ref().allow.clone(),
+                s.get_ref().timeout_secs.unwrap_or(20),
+            ),
             None => (Vec::new(), 20),
         };
         if tools.iter().any(|t| t == "shell") && shell_allow.is_empty() {
@@ -276,10 +284,19 @@ impl AgentFileRaw {
             None => Ok(default),
         };
         let context = positive(&self.model.context, "model.context", defaults.context, 512)?;
-        let max_step_tokens =
-            positive(&self.model.max_step_tokens, "model.max-step-tokens", defaults.max_step_tokens, 32)?;
+        let max_step_tokens = positive(
+            &self.model.max_step_tokens,
+            "model.max-step-tokens",
+            defaults.max_step_tokens,
+            32,
+        )?;
         if max_step_tokens * 2 > context {
-            let span = self.model.max_step_tokens.as_ref().map(|s| s.span()).unwrap_or(0..0);
+            let span = self
+                .model
+                .max_step_tokens
+                .as_ref()
+                .map(|s| s.span())
+                .unwrap_or(0..0);
             return Err(err(
                 span,
                 "model.max-step-tokens",
@@ -288,7 +305,11 @@ impl AgentFileRaw {
         }
         let observation_chars = match &self.model.observation_chars {
             Some(s) if *s.get_ref() < 100 => {
-                return Err(err(s.span(), "model.observation-chars", "use at least 100".into()))
+                return Err(err(
+                    s.span(),
+                    "model.observation-chars",
+                    "use at least 100".into(),
+                ))
             }
             Some(s) => *s.get_ref(),
             None => defaults.observation_chars,
@@ -299,15 +320,26 @@ impl AgentFileRaw {
             max_tokens: self.budgets.max_tokens.unwrap_or(b.max_tokens),
             max_wall_secs: match &self.budgets.max_wall_secs {
                 Some(s) if *s.get_ref() == 0 => {
-                    return Err(err(s.span(), "budgets.max-wall-secs", "use at least 1".into()))
+                    return Err(err(
+                        s.span(),
+                        "budgets.max-wall-secs",
+                        "use at least 1".into(),
+                    ))
                 }
                 Some(s) => *s.get_ref(),
                 None => b.max_wall_secs,
             },
             reflect_every: self.budgets.reflect_every.unwrap_or(b.reflect_every),
-            max_failures: positive(&self.budgets.max_failures, "budgets.max-failures", b.max_failures, 1)?,
+            max_failures: positive(
+                &self.budgets.max_failures,
+                "budgets.max-failures",
+                b.max_failures,
+                1,
+            )?,
         };
-        let sampling = self.sampling.unwrap_or_else(|| AgentSpec::default_agent().sampling);
+        let sampling = self
+            .sampling
+            .unwrap_or_else(|| AgentSpec::default_agent().sampling);
         sampling.validate().map_err(|e| Error::Spec {
             file: file.to_string(),
             message: format!("[sampling]: {e}"),
@@ -352,11 +384,15 @@ mod tests {
 
     #[test]
     fn unknown_tool_names_line_field_and_fix() {
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = [\n  \"read_file\",\n  \"read_fil\",\n]\n")
-            .unwrap_err()
-            .to_string();
+        let e =
+            parse("name = \"t\"\nrole = \"r\"\ntools = [\n  \"read_file\",\n  \"read_fil\",\n]\n")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("agents/t.toml:5"), "{e}");
-        assert!(e.contains("tools[1]") && e.contains("did you mean \"read_file\""), "{e}");
+        assert!(
+            e.contains("tools[1]") && e.contains("did you mean \"read_file\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -372,23 +408,38 @@ mod tests {
         let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-steps = 0\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("agents/t.toml:5") && e.contains("at least 1"), "{e}");
+        assert!(
+            e.contains("agents/t.toml:5") && e.contains("at least 1"),
+            "{e}"
+        );
     }
 
     #[test]
     fn shell_needs_an_allow_list() {
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n").unwrap_err().to_string();
+        let e = parse("name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("[shell]") && e.contains("allow"), "{e}");
-        let s = parse("name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n").unwrap();
+        let s = parse(
+            "name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n",
+        )
+        .unwrap();
         assert_eq!(s.shell_allow, ["python3"]);
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[shell]\nallow = [\"ls\"]\n").unwrap_err().to_string();
+        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[shell]\nallow = [\"ls\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not in `tools`"), "{e}");
     }
 
     #[test]
     fn bad_names_and_sampling_are_refused() {
-        let e = parse("name = \"a b/c\"\nrole = \"r\"\ntools = []\n").unwrap_err().to_string();
-        assert!(e.contains("agents/t.toml:1") && e.contains("field `name`"), "{e}");
+        let e = parse("name = \"a b/c\"\nrole = \"r\"\ntools = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("agents/t.toml:1") && e.contains("field `name`"),
+            "{e}"
+        );
         let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[sampling]\ntemperature = -1.0\n")
             .unwrap_err()
             .to_string();

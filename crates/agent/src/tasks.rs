@@ -100,20 +100,31 @@ struct AgbEval {
 }
 
 fn task_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::Task { file: path.display().to_string(), message: message.into() }
+    Error::Task {
+        file: path.display().to_string(),
+        message: message.into(),
+    }
 }
 
 impl Task {
     /// Reads a task folder (`task.toml` or agbenchmark's `data.json`).
     pub fn load(dir: &Path) -> Result<Task> {
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let toml_path = dir.join("task.toml");
         let json_path = dir.join("data.json");
         if toml_path.exists() {
-            let text = std::fs::read_to_string(&toml_path).map_err(|e| task_err(&toml_path, format!("cannot read: {e}")))?;
-            let raw: TaskRaw = toml::from_str(&text).map_err(|e| task_err(&toml_path, e.to_string().trim_end().to_string()))?;
+            let text = std::fs::read_to_string(&toml_path)
+                .map_err(|e| task_err(&toml_path, format!("cannot read: {e}")))?;
+            let raw: TaskRaw = toml::from_str(&text)
+                .map_err(|e| task_err(&toml_path, e.to_string().trim_end().to_string()))?;
             if raw.check.contains.is_empty() && raw.check.number.is_none() {
-                return Err(task_err(&toml_path, "field `check`: give `contains` or `number`, or the task always passes"));
+                return Err(task_err(
+                    &toml_path,
+                    "field `check`: give `contains` or `number`, or the task always passes",
+                ));
             }
             let mut check = raw.check;
             if let Some(f) = raw.file {
@@ -132,8 +143,10 @@ impl Task {
             });
         }
         if json_path.exists() {
-            let text = std::fs::read_to_string(&json_path).map_err(|e| task_err(&json_path, format!("cannot read: {e}")))?;
-            let raw: AgbRaw = serde_json::from_str(&text).map_err(|e| task_err(&json_path, format!("not an agbenchmark challenge: {e}")))?;
+            let text = std::fs::read_to_string(&json_path)
+                .map_err(|e| task_err(&json_path, format!("cannot read: {e}")))?;
+            let raw: AgbRaw = serde_json::from_str(&text)
+                .map_err(|e| task_err(&json_path, format!("not an agbenchmark challenge: {e}")))?;
             let skip = (raw.ground.eval.kind != "file").then(|| {
                 format!("its check is eval type {:?}, which needs code execution or an LLM judge; only \"file\" checks run offline", raw.ground.eval.kind)
             });
@@ -141,7 +154,11 @@ impl Task {
             return Ok(Task {
                 name,
                 goal: raw.task,
-                category: raw.category.first().cloned().unwrap_or_else(|| "general".into()),
+                category: raw
+                    .category
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "general".into()),
                 max_steps: 10,
                 files: files.is_dir().then_some(files),
                 check: Check {
@@ -154,14 +171,22 @@ impl Task {
                 skip,
             });
         }
-        Err(task_err(dir, "is not a task: it needs a task.toml (or an agbenchmark data.json)"))
+        Err(task_err(
+            dir,
+            "is not a task: it needs a task.toml (or an agbenchmark data.json)",
+        ))
     }
 }
 
 /// Every task folder under `root`, sorted by name.
 pub fn load_suite(root: &Path) -> Result<Vec<Task>> {
-    let entries = std::fs::read_dir(root).map_err(|e| task_err(root, format!("cannot read the task folder: {e}")))?;
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let entries = std::fs::read_dir(root)
+        .map_err(|e| task_err(root, format!("cannot read the task folder: {e}")))?;
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     dirs.iter().map(|d| Task::load(d)).collect()
 }
@@ -181,7 +206,11 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Checks the workspace (or the answer) and says why it fails, if it does.
-pub fn evaluate(check: &Check, workspace: &Path, answer: Option<&str>) -> std::result::Result<(), String> {
+pub fn evaluate(
+    check: &Check,
+    workspace: &Path,
+    answer: Option<&str>,
+) -> std::result::Result<(), String> {
     let text = if check.files.is_empty() {
         answer.ok_or("the agent gave no answer")?.to_string()
     } else {
@@ -189,17 +218,29 @@ pub fn evaluate(check: &Check, workspace: &Path, answer: Option<&str>) -> std::r
         for want in &check.files {
             let matches: Vec<PathBuf> = if want.starts_with('.') {
                 std::fs::read_dir(workspace)
-                    .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(want.as_str())).collect())
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| p.to_string_lossy().ends_with(want.as_str()))
+                            .collect()
+                    })
                     .unwrap_or_default()
             } else {
                 let p = workspace.join(want);
-                if p.is_file() { vec![p] } else { Vec::new() }
+                if p.is_file() {
+                    vec![p]
+                } else {
+                    Vec::new()
+                }
             };
             if matches.is_empty() {
                 return Err(format!("no file {want:?} in the workspace"));
             }
             for m in matches {
-                texts.push(std::fs::read_to_string(&m).map_err(|e| format!("cannot read {}: {e}", m.display()))?);
+                texts.push(
+                    std::fs::read_to_string(&m)
+                        .map_err(|e| format!("cannot read {}: {e}", m.display()))?,
+                );
             }
         }
         texts.join("\n")
@@ -228,10 +269,13 @@ fn first_number(text: &str) -> Option<f64> {
     let bytes: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < bytes.len() {
-        let starts = bytes[i].is_ascii_digit() || (bytes[i] == '-' && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
+        let starts = bytes[i].is_ascii_digit()
+            || (bytes[i] == '-' && bytes.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
         if starts {
             let mut j = i + 1;
-            while j < bytes.len() && (bytes[j].is_ascii_digit() || bytes[j] == '.' || bytes[j] == ',') {
+            while j < bytes.len()
+                && (bytes[j].is_ascii_digit() || bytes[j] == '.' || bytes[j] == ',')
+            {
                 j += 1;
             }
             let s: String = bytes[i..j].iter().filter(|c| **c != ',').collect();
@@ -258,18 +302,46 @@ pub struct TaskResult {
 }
 
 /// Runs one task in `run_dir` (its workspace is `run_dir/workspace`).
-pub fn run_task(task: &Task, llm: &dyn Llm, prompts: &Prompts, base: &AgentSpec, run_dir: &Path) -> Result<TaskResult> {
-    let mut result = TaskResult { name: task.name.clone(), passed: false, skipped: task.skip.clone(), steps: 0, tokens: 0, stop: None, seconds: 0.0, detail: String::new(), run_dir: run_dir.to_path_buf() };
+pub fn run_task(
+    task: &Task,
+    llm: &dyn Llm,
+    prompts: &Prompts,
+    base: &AgentSpec,
+    run_dir: &Path,
+) -> Result<TaskResult> {
+    let mut result = TaskResult {
+        name: task.name.clone(),
+        passed: false,
+        skipped: task.skip.clone(),
+        steps: 0,
+        tokens: 0,
+        stop: None,
+        seconds: 0.0,
+        detail: String::new(),
+        run_dir: run_dir.to_path_buf(),
+    };
     if task.skip.is_some() {
         return Ok(result);
     }
     let ws_dir = run_dir.join("workspace");
     if let Some(files) = &task.files {
-        copy_tree(files, &ws_dir).map_err(|e| Error::io(format!("copying {} into the workspace", files.display()), e))?;
+        copy_tree(files, &ws_dir)
+            .map_err(|e| Error::io(format!("copying {} into the workspace", files.display()), e))?;
     }
-    let workspace = Workspace::new(&ws_dir).map_err(|e| Error::io(format!("creating {}", ws_dir.display()), e))?;
+    let workspace = Workspace::new(&ws_dir)
+        .map_err(|e| Error::io(format!("creating {}", ws_dir.display()), e))?;
     let mut spec = base.clone();
-    spec.name = task.name.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    spec.name = task
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     spec.budgets.max_steps = task.max_steps;
     if let Some(tools) = &task.tools {
         spec.tools = tools.clone();
@@ -277,7 +349,10 @@ pub fn run_task(task: &Task, llm: &dyn Llm, prompts: &Prompts, base: &AgentSpec,
             spec.tools.push("finish".into());
         }
     }
-    let policy = Policy { shell_allow: spec.shell_allow.clone(), ..Policy::default() };
+    let policy = Policy {
+        shell_allow: spec.shell_allow.clone(),
+        ..Policy::default()
+    };
     let ctx = ToolContext::new(workspace, policy);
     let started = Instant::now();
     let outcome = Runner::new(spec, llm, prompts, ctx).start(run_dir, &task.goal)?;
@@ -300,13 +375,30 @@ mod tests {
     fn numbers_and_contains() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("answer.txt"), "The total is 1,234.5 units").unwrap();
-        let check = Check { files: vec!["answer.txt".into()], contains: vec!["TOTAL".into()], not_contains: vec!["error".into()], number: Some(1234.5) };
+        let check = Check {
+            files: vec!["answer.txt".into()],
+            contains: vec!["TOTAL".into()],
+            not_contains: vec!["error".into()],
+            number: Some(1234.5),
+        };
         assert_eq!(evaluate(&check, dir.path(), None), Ok(()));
-        let check = Check { number: Some(12.0), ..check };
-        assert!(evaluate(&check, dir.path(), None).unwrap_err().contains("expected 12"));
-        let by_ext = Check { files: vec![".txt".into()], contains: vec!["units".into()], ..Check::default() };
+        let check = Check {
+            number: Some(12.0),
+            ..check
+        };
+        assert!(evaluate(&check, dir.path(), None)
+            .unwrap_err()
+            .contains("expected 12"));
+        let by_ext = Check {
+            files: vec![".txt".into()],
+            contains: vec!["units".into()],
+            ..Check::default()
+        };
         assert_eq!(evaluate(&by_ext, dir.path(), None), Ok(()));
-        let answer = Check { contains: vec!["paris".into()], ..Check::default() };
+        let answer = Check {
+            contains: vec!["paris".into()],
+            ..Check::default()
+        };
         assert_eq!(evaluate(&answer, dir.path(), Some("Paris")), Ok(()));
         assert!(evaluate(&answer, dir.path(), None).is_err());
         assert_eq!(first_number("x -3.5 y"), Some(-3.5));

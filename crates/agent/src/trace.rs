@@ -65,7 +65,10 @@ pub fn read(run_dir: &Path) -> Result<Trace> {
     let path = run_dir.join(TRACE_FILE);
     let file = File::open(&path).map_err(|e| Error::Trace {
         path: path.display().to_string(),
-        message: format!("cannot open the trace ({e}): is {} a run folder?", run_dir.display()),
+        message: format!(
+            "cannot open the trace ({e}): is {} a run folder?",
+            run_dir.display()
+        ),
     })?;
     let mut reader = BufReader::new(file);
     let mut events = Vec::new();
@@ -88,10 +91,11 @@ pub fn read(run_dir: &Path) -> Result<Trace> {
             torn_tail = true;
             break;
         }
-        let event = serde_json::from_str::<TraceEvent>(line.trim_end()).map_err(|e| Error::Trace {
-            path: format!("{}:{number}", path.display()),
-            message: format!("not a trace event: {e}"),
-        })?;
+        let event =
+            serde_json::from_str::<TraceEvent>(line.trim_end()).map_err(|e| Error::Trace {
+                path: format!("{}:{number}", path.display()),
+                message: format!("not a trace event: {e}"),
+            })?;
         events.push(event);
         valid_len += n as u64;
     }

@@ -31,9 +31,24 @@ fn every_template_renders_with_the_values_the_loop_passes() {
     let prompts = Prompts::builtin();
     let spec = AgentSpec::default_agent();
     let registry = Registry::builtin();
-    let system = hamlet_agent::history::system_prompt(&prompts, &spec, &registry, "count the files").unwrap();
-    assert!(system.contains("count the files") && system.contains("read_file {\"path\": string}"), "{system}");
-    let start = RunStart { run_id: "r".into(), agent: "a".into(), agent_file: None, goal: "g".into(), model: "m".into(), workspace: ".".into(), started: 0, tools: spec.tools.clone(), intro: "a.txt (3 bytes)".into() };
+    let system =
+        hamlet_agent::history::system_prompt(&prompts, &spec, &registry, "count the files")
+            .unwrap();
+    assert!(
+        system.contains("count the files") && system.contains("read_file {\"path\": string}"),
+        "{system}"
+    );
+    let start = RunStart {
+        run_id: "r".into(),
+        agent: "a".into(),
+        agent_file: None,
+        goal: "g".into(),
+        model: "m".into(),
+        workspace: ".".into(),
+        started: 0,
+        tools: spec.tools.clone(),
+        intro: "a.txt (3 bytes)".into(),
+    };
     let step = StepRecord {
         step: 1,
         at: 0,
@@ -45,10 +60,12 @@ fn every_template_renders_with_the_values_the_loop_passes() {
     };
     let turns = [hamlet_agent::history::Turn::Step(&step)];
     for folded in [0, 1] {
-        let msgs = hamlet_agent::history::build(&prompts, &spec, &system, &start, &turns, folded).unwrap();
+        let msgs =
+            hamlet_agent::history::build(&prompts, &spec, &system, &start, &turns, folded).unwrap();
         assert!(msgs.iter().all(|m| !m.content.trim().is_empty()));
     }
-    let reflect = hamlet_agent::history::reflect_message(&prompts, &spec, "g", "every 5 steps", 5).unwrap();
+    let reflect =
+        hamlet_agent::history::reflect_message(&prompts, &spec, "g", "every 5 steps", 5).unwrap();
     assert!(reflect.contains("every 5 steps"));
 }
 
@@ -56,10 +73,17 @@ fn every_template_renders_with_the_values_the_loop_passes() {
 fn a_users_template_directory_overrides_the_builtin_ones() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("agent")).unwrap();
-    std::fs::write(dir.path().join("agent/reflect.j2"), "THINK AGAIN about {{ goal }}").unwrap();
+    std::fs::write(
+        dir.path().join("agent/reflect.j2"),
+        "THINK AGAIN about {{ goal }}",
+    )
+    .unwrap();
     let prompts = Prompts::load(Some(dir.path())).unwrap();
     let spec = AgentSpec::default_agent();
-    assert_eq!(hamlet_agent::history::reflect_message(&prompts, &spec, "g", "r", 1).unwrap(), "THINK AGAIN about g");
+    assert_eq!(
+        hamlet_agent::history::reflect_message(&prompts, &spec, "g", "r", 1).unwrap(),
+        "THINK AGAIN about g"
+    );
     std::fs::write(dir.path().join("agent/step.j2"), "{% if %}").unwrap();
     let err = Prompts::load(Some(dir.path())).unwrap_err().to_string();
     assert!(err.contains("step.j2"), "{err}");
@@ -72,7 +96,12 @@ fn the_task_suite_loads_both_formats() {
     let agb = tasks.iter().find(|t| t.name == "agb_read_file").unwrap();
     assert!(agb.skip.is_none());
     assert_eq!(agb.check.contains, ["Hello World!"]);
-    assert!(agb.files.as_ref().unwrap().join("file_to_read.txt").exists());
+    assert!(agb
+        .files
+        .as_ref()
+        .unwrap()
+        .join("file_to_read.txt")
+        .exists());
     let py = tasks.iter().find(|t| t.name == "agb_python_check").unwrap();
     assert!(py.skip.as_ref().unwrap().contains("python"));
     for t in &tasks {
@@ -86,9 +115,16 @@ fn bad_task_files_say_what_is_wrong() {
     std::fs::write(dir.path().join("task.toml"), "goal = \"x\"\n[check]\n").unwrap();
     let e = Task::load(dir.path()).unwrap_err().to_string();
     assert!(e.contains("always passes"), "{e}");
-    std::fs::write(dir.path().join("task.toml"), "goal = \"x\"\nmax-step = 3\n[check]\ncontains = [\"a\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("task.toml"),
+        "goal = \"x\"\nmax-step = 3\n[check]\ncontains = [\"a\"]\n",
+    )
+    .unwrap();
     let e = Task::load(dir.path()).unwrap_err().to_string();
     assert!(e.contains("max-step") && e.contains("line 2"), "{e}");
     let empty = tempfile::tempdir().unwrap();
-    assert!(Task::load(empty.path()).unwrap_err().to_string().contains("task.toml"));
+    assert!(Task::load(empty.path())
+        .unwrap_err()
+        .to_string()
+        .contains("task.toml"));
 }

@@ -73,7 +73,9 @@ fn drop_thousands_separators(expr: &str) -> String {
     let mut out = String::with_capacity(expr.len());
     for (i, &c) in chars.iter().enumerate() {
         if c == ',' && i > 0 && chars[i - 1].is_ascii_digit() {
-            let group = chars.get(i + 1..i + 4).is_some_and(|g| g.iter().all(char::is_ascii_digit));
+            let group = chars
+                .get(i + 1..i + 4)
+                .is_some_and(|g| g.iter().all(char::is_ascii_digit));
             let ends = chars.get(i + 4).is_none_or(|n| !n.is_ascii_digit());
             if group && ends {
                 continue;
@@ -91,7 +93,8 @@ fn floats(expr: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        let prev_is_word = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == '.');
+        let prev_is_word =
+            i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == '.');
         if c.is_ascii_digit() && !prev_is_word {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {

@@ -210,7 +210,11 @@ impl Tool for SearchFiles {
         let mut hits = Vec::new();
         let mut more = false;
         // Symlinks are not followed, so the walk cannot leave the workspace.
-        for entry in walkdir::WalkDir::new(&root).sort_by_file_name().into_iter().flatten() {
+        for entry in walkdir::WalkDir::new(&root)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -218,11 +222,16 @@ impl Tool for SearchFiles {
             if re.is_match(&rel) {
                 hits.push(format!("{rel}: (file name matches)"));
             }
-            let too_big = entry.metadata().map(|m| m.len() > MAX_SEARCH_FILE).unwrap_or(true);
+            let too_big = entry
+                .metadata()
+                .map(|m| m.len() > MAX_SEARCH_FILE)
+                .unwrap_or(true);
             if too_big {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
             let text = String::from_utf8_lossy(&bytes);
             for (i, line) in text.lines().enumerate() {
                 if re.is_match(line) {
@@ -241,7 +250,9 @@ impl Tool for SearchFiles {
         }
         let mut out = hits.join("\n");
         if more {
-            out.push_str(&format!("\n[more matches not shown; the first {MAX_MATCHES} are above]"));
+            out.push_str(&format!(
+                "\n[more matches not shown; the first {MAX_MATCHES} are above]"
+            ));
         }
         Ok(out)
     }

@@ -174,7 +174,9 @@ pub fn fetch(policy: &Policy, raw_url: &str) -> ToolResult<String> {
     body.truncate(policy.http_max_bytes);
     if !status.is_success() {
         let snippet: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-        return Err(ToolError::failed(format!("GET {url}: HTTP {status}: {snippet}")));
+        return Err(ToolError::failed(format!(
+            "GET {url}: HTTP {status}: {snippet}"
+        )));
     }
     let is_html = content_type.contains("html")
         || (content_type.is_empty() && body.windows(5).any(|w| w.eq_ignore_ascii_case(b"<html")));
@@ -193,10 +195,7 @@ pub fn fetch(policy: &Policy, raw_url: &str) -> ToolResult<String> {
         )));
     };
     if cut {
-        text.push_str(&format!(
-            "\n[page cut at {} bytes]",
-            policy.http_max_bytes
-        ));
+        text.push_str(&format!("\n[page cut at {} bytes]", policy.http_max_bytes));
     }
     Ok(text)
 }

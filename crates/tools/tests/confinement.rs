@@ -20,9 +20,22 @@ fn call(ctx: &ToolContext, tool: &str, args: serde_json::Value) -> Result<String
 #[test]
 fn files_round_trip_inside_the_workspace() {
     let (_d, c) = ctx(Policy::default());
-    call(&c, "write_file", json!({"path": "notes/a.txt", "content": "alpha\n"})).unwrap();
-    call(&c, "append_file", json!({"path": "notes/a.txt", "content": "beta giraffe\n"})).unwrap();
-    assert_eq!(call(&c, "read_file", json!({"path": "notes/a.txt"})).unwrap(), "alpha\nbeta giraffe\n");
+    call(
+        &c,
+        "write_file",
+        json!({"path": "notes/a.txt", "content": "alpha\n"}),
+    )
+    .unwrap();
+    call(
+        &c,
+        "append_file",
+        json!({"path": "notes/a.txt", "content": "beta giraffe\n"}),
+    )
+    .unwrap();
+    assert_eq!(
+        call(&c, "read_file", json!({"path": "notes/a.txt"})).unwrap(),
+        "alpha\nbeta giraffe\n"
+    );
     let listing = call(&c, "list_dir", json!({})).unwrap();
     assert_eq!(listing, "notes/");
     let listing = call(&c, "list_dir", json!({"path": "notes"})).unwrap();
@@ -47,7 +60,10 @@ fn traversal_and_absolute_paths_are_refused_by_every_file_tool() {
             assert!(matches!(err, ToolError::Refused(_)), "{tool} {path}: {err}");
         }
     }
-    assert_eq!(std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(), "top secret");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(),
+        "top secret"
+    );
 }
 
 #[cfg(unix)]
@@ -64,24 +80,42 @@ fn symlinks_that_escape_are_refused_and_inner_ones_work() {
 
     let err = call(&c, "read_file", json!({"path": "link.txt"})).unwrap_err();
     assert!(matches!(err, ToolError::Refused(_)), "{err}");
-    let err = call(&c, "write_file", json!({"path": "out/new.txt", "content": "x"})).unwrap_err();
+    let err = call(
+        &c,
+        "write_file",
+        json!({"path": "out/new.txt", "content": "x"}),
+    )
+    .unwrap_err();
     assert!(matches!(err, ToolError::Refused(_)), "{err}");
     assert!(!dir.path().join("outside/new.txt").exists());
     // search does not follow links out of the workspace
     let found = call(&c, "search_files", json!({"pattern": "top secret"})).unwrap();
     assert!(found.starts_with("no matches"), "{found}");
-    assert_eq!(call(&c, "read_file", json!({"path": "alias.txt"})).unwrap(), "inside");
+    assert_eq!(
+        call(&c, "read_file", json!({"path": "alias.txt"})).unwrap(),
+        "inside"
+    );
 }
 
 #[test]
 fn file_errors_say_what_to_do() {
     let (_d, c) = ctx(Policy::default());
-    let err = call(&c, "read_file", json!({"path": "missing.txt"})).unwrap_err().to_string();
-    assert!(err.contains("missing.txt") && err.contains("list_dir"), "{err}");
+    let err = call(&c, "read_file", json!({"path": "missing.txt"}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing.txt") && err.contains("list_dir"),
+        "{err}"
+    );
     let err = call(&c, "read_file", json!({"file": "x"})).unwrap_err();
     assert!(matches!(err, ToolError::InvalidArgs(_)), "{err}");
-    let err = call(&c, "read_fil", json!({"path": "x"})).unwrap_err().to_string();
-    assert!(err.contains("unknown tool") && err.contains("read_file"), "{err}");
+    let err = call(&c, "read_fil", json!({"path": "x"}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown tool") && err.contains("read_file"),
+        "{err}"
+    );
     let err = call(&c, "search_files", json!({"pattern": "(", "regex": true})).unwrap_err();
     assert!(matches!(err, ToolError::InvalidArgs(_)), "{err}");
 }
@@ -131,9 +165,15 @@ fn http_get_reads_html_as_text_when_loopback_is_allowed() {
         "<html><head><script>var x = 1;</script></head><body><h1>Hamlet</h1><p>To be, or not to be.</p></body></html>".into(),
         None,
     )]);
-    let (_d, c) = ctx(Policy { allow_private_network: true, ..Policy::default() });
+    let (_d, c) = ctx(Policy {
+        allow_private_network: true,
+        ..Policy::default()
+    });
     let text = call(&c, "http_get", json!({"url": format!("{base}/page")})).unwrap();
-    assert!(text.contains("Hamlet") && text.contains("To be, or not to be."), "{text}");
+    assert!(
+        text.contains("Hamlet") && text.contains("To be, or not to be."),
+        "{text}"
+    );
     assert!(!text.contains("<p>"), "{text}");
 }
 
@@ -143,21 +183,37 @@ fn http_get_limits_size_and_reports_status() {
         (200, "text/plain", "x".repeat(5000), None),
         (404, "text/plain", "no such page".into(), None),
     ]);
-    let policy = Policy { allow_private_network: true, http_max_bytes: 1000, ..Policy::default() };
+    let policy = Policy {
+        allow_private_network: true,
+        http_max_bytes: 1000,
+        ..Policy::default()
+    };
     let (_d, c) = ctx(policy);
     let text = call(&c, "http_get", json!({"url": format!("{base}/big")})).unwrap();
     assert!(text.starts_with(&"x".repeat(1000)) && text.contains("[page cut at 1000 bytes]"));
-    let err = call(&c, "http_get", json!({"url": format!("{base}/missing")})).unwrap_err().to_string();
+    let err = call(&c, "http_get", json!({"url": format!("{base}/missing")}))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("404"), "{err}");
 }
 
 #[test]
 fn redirects_into_private_networks_are_refused() {
     // The local server is allowed by name; the private address it redirects to is not.
-    let base = serve(vec![(302, "text/plain", String::new(), Some("http://10.0.0.1/".into()))]);
-    let policy = Policy { allow_hosts: vec!["127.0.0.1".into()], ..Policy::default() };
+    let base = serve(vec![(
+        302,
+        "text/plain",
+        String::new(),
+        Some("http://10.0.0.1/".into()),
+    )]);
+    let policy = Policy {
+        allow_hosts: vec!["127.0.0.1".into()],
+        ..Policy::default()
+    };
     let (_d, c) = ctx(policy);
-    let err = call(&c, "http_get", json!({"url": base})).unwrap_err().to_string();
+    let err = call(&c, "http_get", json!({"url": base}))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("10.0.0.1") && err.contains("private"), "{err}");
 }
 
@@ -178,19 +234,29 @@ fn shell_is_off_by_default_and_allow_listed_when_on() {
     // no shell: `;` and `|` are plain arguments of echo
     assert_eq!(out, "exit code 0\nstdout:\nhi; rm -rf / | cat");
     let out = call(&c, "shell", json!({"command": "pwd"})).unwrap();
-    assert!(out.contains(&c.workspace.root().display().to_string()), "{out}");
-    let err = call(&c, "shell", json!({"command": "rm -rf x"})).unwrap_err().to_string();
+    assert!(
+        out.contains(&c.workspace.root().display().to_string()),
+        "{out}"
+    );
+    let err = call(&c, "shell", json!({"command": "rm -rf x"}))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not allowed") && err.contains("echo"), "{err}");
     let err = call(&c, "shell", json!({"command": "/bin/echo hi"})).unwrap_err();
     assert!(matches!(err, ToolError::Refused(_)), "{err}");
-    let err = call(&c, "shell", json!({"command": "sleep 5"})).unwrap_err().to_string();
+    let err = call(&c, "shell", json!({"command": "sleep 5"}))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("did not finish"), "{err}");
 }
 
 #[test]
 fn calculator_evaluates_and_reports_bad_expressions() {
     let (_d, c) = ctx(Policy::default());
-    assert_eq!(call(&c, "calculator", json!({"expression": "(3 + 4) * 2 / 4"})).unwrap(), "3.5");
+    assert_eq!(
+        call(&c, "calculator", json!({"expression": "(3 + 4) * 2 / 4"})).unwrap(),
+        "3.5"
+    );
     let err = call(&c, "calculator", json!({"expression": "3 +* 4"})).unwrap_err();
     assert!(matches!(err, ToolError::Failed(_)), "{err}");
 }
@@ -198,11 +264,18 @@ fn calculator_evaluates_and_reports_bad_expressions() {
 #[test]
 fn remember_and_recall_use_the_memory_stream() {
     let (_d, c) = ctx(Policy::default());
-    let err = call(&c, "remember", json!({"text": "x"})).unwrap_err().to_string();
+    let err = call(&c, "remember", json!({"text": "x"}))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not enabled"), "{err}");
     let memory = Arc::new(VecMemory::new());
     let c = c.with_memory(memory.clone(), "ada");
-    call(&c, "remember", json!({"text": "The launch code is 1234", "importance": 9})).unwrap();
+    call(
+        &c,
+        "remember",
+        json!({"text": "The launch code is 1234", "importance": 9}),
+    )
+    .unwrap();
     call(&c, "remember", json!({"text": "Lunch is at noon"})).unwrap();
     let out = call(&c, "recall", json!({"query": "launch code", "k": 1})).unwrap();
     assert!(out.contains("1234") && !out.contains("noon"), "{out}");

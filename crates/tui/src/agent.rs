@@ -23,7 +23,9 @@ pub enum ApprovalAnswer {
     /// Run this one and every later one without asking.
     RunAll,
     /// Do not run it; the feedback is shown to the model.
-    Decline { feedback: String },
+    Decline {
+        feedback: String,
+    },
     /// Stop the run (it can be resumed).
     Quit,
 }
@@ -85,7 +87,13 @@ pub struct AgentApp {
 
 impl AgentApp {
     pub fn new(budget: Budget, live: bool) -> Self {
-        AgentApp { budget, live, follow: true, size: (80, 24), ..AgentApp::default() }
+        AgentApp {
+            budget,
+            live,
+            follow: true,
+            size: (80, 24),
+            ..AgentApp::default()
+        }
     }
 
     /// Rows in the list.
@@ -124,9 +132,15 @@ impl AgentApp {
     pub fn plan(&self) -> Option<(String, &str)> {
         for e in self.entries.iter().rev() {
             match e {
-                Entry::Reflect(r) => return Some((format!("reflection after step {}", r.step), &r.plan)),
+                Entry::Reflect(r) => {
+                    return Some((format!("reflection after step {}", r.step), &r.plan))
+                }
                 Entry::Step(s) => {
-                    if let Some(a) = s.action.as_ref().filter(|a| !a.thoughts.plan.trim().is_empty()) {
+                    if let Some(a) = s
+                        .action
+                        .as_ref()
+                        .filter(|a| !a.thoughts.plan.trim().is_empty())
+                    {
                         return Some((format!("step {}", s.step), &a.thoughts.plan));
                     }
                 }
@@ -209,7 +223,10 @@ impl AgentApp {
             }
         }
         if self.show_help {
-            if matches!(key.code, KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')) {
+            if matches!(
+                key.code,
+                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')
+            ) {
                 self.show_help = false;
             }
             return Control::Continue;

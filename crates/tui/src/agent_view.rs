@@ -32,8 +32,16 @@ pub(crate) fn layout(area: Rect) -> AgentLayout {
     ])
     .areas(area);
     let list_w = (area.width * 3 / 10).clamp(20.min(area.width), 40);
-    let [list, detail] = Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(main);
-    AgentLayout { title, goal, plan, list, detail, footer }
+    let [list, detail] =
+        Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(main);
+    AgentLayout {
+        title,
+        goal,
+        plan,
+        list,
+        detail,
+        footer,
+    }
 }
 
 fn status_mark(s: ObservationStatus) -> (&'static str, Color) {
@@ -101,7 +109,10 @@ fn title_line(app: &AgentApp) -> Line<'static> {
     };
     // Most important first: a narrow terminal cuts the model name, not the state.
     Line::from(vec![
-        Span::styled(" hamlet ", Style::default().fg(Color::Black).bg(Color::Cyan)),
+        Span::styled(
+            " hamlet ",
+            Style::default().fg(Color::Black).bg(Color::Cyan),
+        ),
         Span::raw(" "),
         Span::styled(state, bold()),
         Span::raw(format!(" · {agent} · {steps} · {tokens} · {model}")),
@@ -134,7 +145,10 @@ fn row_item(entry: &Entry, width: usize) -> ListItem<'static> {
 fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let label = |l: &str, text: &str| -> Line<'static> {
-        Line::from(vec![Span::styled(format!("{l}: "), bold()), Span::raw(text.to_string())])
+        Line::from(vec![
+            Span::styled(format!("{l}: "), bold()),
+            Span::raw(text.to_string()),
+        ])
     };
     match app.entries.get(app.selected) {
         Some(Entry::Step(s)) => {
@@ -167,8 +181,16 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
                 }
                 None => lines.push(label("Reply", &s.raw)),
             }
-            lines.push(label(&format!("Observation ({})", status_word(s.observation.status)), ""));
-            lines.extend(s.observation.text.lines().map(|l| Line::from(format!("  {l}"))));
+            lines.push(label(
+                &format!("Observation ({})", status_word(s.observation.status)),
+                "",
+            ));
+            lines.extend(
+                s.observation
+                    .text
+                    .lines()
+                    .map(|l| Line::from(format!("  {l}"))),
+            );
         }
         Some(Entry::Reflect(r)) => {
             lines.push(label("Reflection after step", &r.step.to_string()));
@@ -206,20 +228,31 @@ fn render_approval(app: &AgentApp, frame: &mut Frame, area: Rect) {
     let Some(req) = &app.pending else { return };
     let rect = centered(area, area.width.saturating_sub(8).min(70), 8);
     let mut lines = vec![
-        Line::from(vec![Span::styled(format!("Step {} wants to run:", req.step), bold())]),
+        Line::from(vec![Span::styled(
+            format!("Step {} wants to run:", req.step),
+            bold(),
+        )]),
         Line::from(Span::styled(
-            clip(&req.action.thoughts.reasoning, (rect.width as usize).saturating_sub(4)),
+            clip(
+                &req.action.thoughts.reasoning,
+                (rect.width as usize).saturating_sub(4),
+            ),
             Style::default().fg(Color::DarkGray),
         )),
         Line::from(Span::styled(
-            clip(&format!("{} {}", req.action.tool, req.action.args), (rect.width as usize).saturating_sub(4) * 2),
+            clip(
+                &format!("{} {}", req.action.tool, req.action.args),
+                (rect.width as usize).saturating_sub(4) * 2,
+            ),
             Style::default().fg(Color::Yellow),
         )),
         Line::from(""),
     ];
     match &app.feedback {
         Some(text) => {
-            lines.push(Line::from("Why not? (shown to the agent; Enter sends, Esc back)"));
+            lines.push(Line::from(
+                "Why not? (shown to the agent; Enter sends, Esc back)",
+            ));
             lines.push(Line::from(format!("> {text}▏")));
         }
         None => lines.push(Line::from(vec![
@@ -264,7 +297,9 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
         None => (" Plan ".to_string(), String::new()),
     };
     frame.render_widget(
-        Paragraph::new(plan).wrap(Wrap { trim: true }).block(Block::default().borders(Borders::ALL).title(plan_title)),
+        Paragraph::new(plan)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(plan_title)),
         l.plan,
     );
 
@@ -291,8 +326,15 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
             }
         })
         .collect();
-    let list_title = if app.follow && app.live { " Steps (following) " } else { " Steps " };
-    frame.render_widget(List::new(items).block(Block::default().borders(Borders::ALL).title(list_title)), l.list);
+    let list_title = if app.follow && app.live {
+        " Steps (following) "
+    } else {
+        " Steps "
+    };
+    frame.render_widget(
+        List::new(items).block(Block::default().borders(Borders::ALL).title(list_title)),
+        l.list,
+    );
 
     frame.render_widget(
         Paragraph::new(detail_lines(app))
@@ -306,7 +348,10 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
         Some(s) => clip(s, area.width as usize),
         None => "↑↓ select  PgUp/PgDn scroll  f follow  ? help  q quit".to_string(),
     };
-    frame.render_widget(Paragraph::new(footer).style(Style::default().fg(Color::DarkGray)), l.footer);
+    frame.render_widget(
+        Paragraph::new(footer).style(Style::default().fg(Color::DarkGray)),
+        l.footer,
+    );
 
     render_approval(app, frame, area);
     if app.show_help {

@@ -36,8 +36,16 @@ pub const TOWN_KEYS: &[(&str, &str)] = &[
 
 /// Draws the help box over whatever is on screen.
 pub fn render(frame: &mut Frame, area: Rect, keys: &[(&str, &str)]) {
-    let key_w = keys.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-    let text_w = keys.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(0);
+    let key_w = keys
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let text_w = keys
+        .iter()
+        .map(|(_, d)| d.chars().count())
+        .max()
+        .unwrap_or(0);
     let w = (key_w + text_w + 6) as u16;
     let h = keys.len() as u16 + 4;
     let rect = centered(area, w, h);
@@ -45,7 +53,10 @@ pub fn render(frame: &mut Frame, area: Rect, keys: &[(&str, &str)]) {
         .iter()
         .map(|(k, d)| {
             Line::from(vec![
-                Span::styled(format!("{k:<key_w$}"), Style::default().add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    format!("{k:<key_w$}"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
                 Span::raw("  "),
                 Span::raw(*d),
             ])

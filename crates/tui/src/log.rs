@@ -22,12 +22,21 @@ pub struct Tail<T> {
 
 impl<T: DeserializeOwned> Tail<T> {
     pub fn new(path: &Path) -> Self {
-        Tail { path: path.to_path_buf(), offset: 0, line: 0, pending: Vec::new(), _t: PhantomData }
+        Tail {
+            path: path.to_path_buf(),
+            offset: 0,
+            line: 0,
+            pending: Vec::new(),
+            _t: PhantomData,
+        }
     }
 
     /// The events in complete lines added since the last poll (none when the file is missing).
     pub fn poll(&mut self) -> Result<Vec<T>> {
-        let read_err = |source| Error::Read { path: self.path.clone(), source };
+        let read_err = |source| Error::Read {
+            path: self.path.clone(),
+            source,
+        };
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

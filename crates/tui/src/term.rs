@@ -40,7 +40,12 @@ pub trait Screen {
 
 fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, DisableMouseCapture, ratatui::crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        LeaveAlternateScreen,
+        DisableMouseCapture,
+        ratatui::crossterm::cursor::Show
+    );
 }
 
 /// Puts the terminal back however the TUI ends (including a panic, via the hook).
@@ -58,7 +63,8 @@ impl Guard {
         });
         enable_raw_mode().map_err(Error::Terminal)?;
         let guard = Guard;
-        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture).map_err(Error::Terminal)?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
+            .map_err(Error::Terminal)?;
         Ok(guard)
     }
 }
@@ -91,7 +97,9 @@ pub fn run<S: Screen>(screen: &mut S, rx: &Receiver<S::Msg>, stop: &AtomicBool) 
         screen.tick(now - last);
         last = now;
         // ratatui diffs against the previous frame: only changed cells are written (no flicker).
-        terminal.draw(|f| screen.render(f)).map_err(Error::Terminal)?;
+        terminal
+            .draw(|f| screen.render(f))
+            .map_err(Error::Terminal)?;
         if event::poll(Duration::from_millis(50)).map_err(Error::Terminal)? {
             let ev = event::read().map_err(Error::Terminal)?;
             if screen.handle(&ev) == Control::Quit {

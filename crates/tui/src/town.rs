@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hamlet_core::memory::MemoryKind;
-use hamlet_core::town::{EventRecord, PlanItem, PlanLevel, RunMetrics, SimTime, Tile, TownEvent, TownSnapshot};
+use hamlet_core::town::{
+    EventRecord, PlanItem, PlanLevel, RunMetrics, SimTime, Tile, TownEvent, TownSnapshot,
+};
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -64,12 +66,21 @@ impl Extra {
         let t = rec.time;
         let mut event = |s: String| self.events.push((t, s));
         match &rec.event {
-            TownEvent::RunStarted { world, scenario, .. } => {
+            TownEvent::RunStarted {
+                world, scenario, ..
+            } => {
                 *self = Extra::default();
-                let s = scenario.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+                let s = scenario
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
                 self.events.push((t, format!("run started: {world}{s}")));
             }
-            TownEvent::PlanSet { agent, level, items } => match level {
+            TownEvent::PlanSet {
+                agent,
+                level,
+                items,
+            } => match level {
                 PlanLevel::Day => {
                     self.day_plan.insert(agent.clone(), items.clone());
                 }
@@ -78,44 +89,84 @@ impl Extra {
                 }
                 PlanLevel::Hourly => {}
             },
-            TownEvent::MemoryWritten { agent, kind, text, importance, .. } => {
+            TownEvent::MemoryWritten {
+                agent,
+                kind,
+                text,
+                importance,
+                ..
+            } => {
                 let list = self.memories.entry(agent.clone()).or_default();
-                list.push(MemoryLine { time: t, kind: *kind, importance: *importance, text: text.clone() });
+                list.push(MemoryLine {
+                    time: t,
+                    kind: *kind,
+                    importance: *importance,
+                    text: text.clone(),
+                });
                 keep_last(list, 20);
             }
-            TownEvent::Reflection { agent, insights, .. } => {
-                event(format!("{agent} reflected: {}", insights.first().map(String::as_str).unwrap_or("")));
+            TownEvent::Reflection {
+                agent, insights, ..
+            } => {
+                event(format!(
+                    "{agent} reflected: {}",
+                    insights.first().map(String::as_str).unwrap_or("")
+                ));
                 self.reflection.insert(agent.clone(), (t, insights.clone()));
             }
-            TownEvent::ConversationStarted { agents, place, topic, .. } => {
-                let about = topic.as_deref().map(|t| format!(" about {t}")).unwrap_or_default();
+            TownEvent::ConversationStarted {
+                agents,
+                place,
+                topic,
+                ..
+            } => {
+                let about = topic
+                    .as_deref()
+                    .map(|t| format!(" about {t}"))
+                    .unwrap_or_default();
                 event(format!("{} talk at {place}{about}", agents.join(" & ")));
             }
-            TownEvent::Utterance { conversation, speaker, listener, text } => self.talk.push(TalkLine {
+            TownEvent::Utterance {
+                conversation,
+                speaker,
+                listener,
+                text,
+            } => self.talk.push(TalkLine {
                 time: t,
                 conversation: *conversation,
                 speaker: speaker.clone(),
                 listener: listener.clone(),
                 text: text.clone(),
             }),
-            TownEvent::ConversationEnded { id, turns, reason } => {
-                event(format!("conversation {id} ended after {turns} turns ({reason})"))
-            }
-            TownEvent::EventInjected { description, place, .. } => {
-                let at = place.as_deref().map(|p| format!(" at {p}")).unwrap_or_default();
+            TownEvent::ConversationEnded { id, turns, reason } => event(format!(
+                "conversation {id} ended after {turns} turns ({reason})"
+            )),
+            TownEvent::EventInjected {
+                description, place, ..
+            } => {
+                let at = place
+                    .as_deref()
+                    .map(|p| format!(" at {p}"))
+                    .unwrap_or_default();
                 event(format!("event: {description}{at}"));
             }
-            TownEvent::TopicLearned { agent, topic, from, .. } => {
-                let by = from.as_deref().map(|f| format!(" from {f}")).unwrap_or_default();
+            TownEvent::TopicLearned {
+                agent, topic, from, ..
+            } => {
+                let by = from
+                    .as_deref()
+                    .map(|f| format!(" from {f}"))
+                    .unwrap_or_default();
                 event(format!("{agent} learned {topic}{by}"));
                 if !self.topics.contains(topic) {
                     self.topics.push(topic.clone());
                 }
             }
             TownEvent::ObjectState { object, state } => event(format!("{object} is {state}")),
-            TownEvent::CheckResult { name, passed, .. } => {
-                event(format!("check {name}: {}", if *passed { "passed" } else { "failed" }))
-            }
+            TownEvent::CheckResult { name, passed, .. } => event(format!(
+                "check {name}: {}",
+                if *passed { "passed" } else { "failed" }
+            )),
             TownEvent::Metrics { metrics } => {
                 event(format!(
                     "run ended: {} steps, {} conversations, {} model calls",
@@ -227,7 +278,9 @@ impl TownApp {
 
     /// Applies the records of the next simulation step.
     pub fn step(&mut self) {
-        let Some(first) = self.log.get(self.cursor) else { return };
+        let Some(first) = self.log.get(self.cursor) else {
+            return;
+        };
         let step = first.step;
         while self.log.get(self.cursor).is_some_and(|r| r.step == step) {
             self.fold_next();
@@ -245,7 +298,9 @@ impl TownApp {
     }
 
     fn seek_key(&mut self, key: &KeyEvent) {
-        let Some(text) = &mut self.seek_input else { return };
+        let Some(text) = &mut self.seek_input else {
+            return;
+        };
         match key.code {
             KeyCode::Enter => {
                 let text = std::mem::take(text);
@@ -279,7 +334,10 @@ impl TownApp {
             return Control::Continue;
         }
         if self.show_help {
-            if matches!(key.code, KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')) {
+            if matches!(
+                key.code,
+                KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')
+            ) {
                 self.show_help = false;
             }
             return Control::Continue;
@@ -293,14 +351,18 @@ impl TownApp {
                 self.playing = false;
                 self.step();
             }
-            KeyCode::Char('+') | KeyCode::Char('=') => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                self.speed = (self.speed + 1).min(SPEEDS.len() - 1)
+            }
             KeyCode::Char('-') => self.speed = self.speed.saturating_sub(1),
             KeyCode::Char(']') => self.seek_relative(3600),
             KeyCode::Char('[') => self.seek_relative(-3600),
             KeyCode::Home => self.seek_index(1),
             KeyCode::End => self.seek_index(self.log.len()),
             KeyCode::Char('g') => self.seek_input = Some(String::new()),
-            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab if n > 0 => self.selected = (self.selected + 1) % n,
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab if n > 0 => {
+                self.selected = (self.selected + 1) % n
+            }
             KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab if n > 0 => {
                 self.selected = (self.selected + n - 1) % n
             }
@@ -376,7 +438,11 @@ impl Screen for TownApp {
         }
         self.play_clock += elapsed.as_secs_f64() * f64::from(SPEEDS[self.speed]);
         let before = self.cursor;
-        while self.log.get(self.cursor).is_some_and(|r| r.time.0 as f64 <= self.play_clock) {
+        while self
+            .log
+            .get(self.cursor)
+            .is_some_and(|r| r.time.0 as f64 <= self.play_clock)
+        {
             self.fold_next();
         }
         if self.cursor != before {

@@ -6,14 +6,27 @@ use std::process::Command;
 #[test]
 fn tui_depends_on_core_only() {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let packages = meta["packages"].as_array().expect("packages");
-    let tui = packages.iter().find(|p| p["name"] == "hamlet-tui").expect("hamlet-tui in the workspace");
+    let tui = packages
+        .iter()
+        .find(|p| p["name"] == "hamlet-tui")
+        .expect("hamlet-tui in the workspace");
     let internal: Vec<&str> = tui["dependencies"]
         .as_array()
         .expect("dependencies")

@@ -10,7 +10,9 @@ use hamlet_core::trace::TraceEvent;
 use hamlet_tui::agent::{AgentApp, AgentMsg, ApprovalAnswer, ApprovalRequest, Budget};
 use hamlet_tui::town::{TownApp, SPEEDS};
 use hamlet_tui::{Control, Screen};
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use std::time::Duration;
 
 fn key(c: KeyCode) -> Event {
@@ -24,7 +26,12 @@ fn chars(app: &mut impl Screen, s: &str) {
 }
 
 fn click(x: u16, y: u16) -> Event {
-    Event::Mouse(MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: x, row: y, modifiers: KeyModifiers::NONE })
+    Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    })
 }
 
 #[test]
@@ -63,7 +70,10 @@ fn town_step_and_seek() {
     chars(&mut app, "gday 1 07:30");
     app.handle(&key(KeyCode::Enter));
     assert_eq!(app.snap.time, SimTime::at(1, 7, 30));
-    assert!(app.snap.conversations.is_empty(), "the conversation ended at 07:30");
+    assert!(
+        app.snap.conversations.is_empty(),
+        "the conversation ended at 07:30"
+    );
     // Back in time rebuilds: Maria is not yet at the cafe at 07:10.
     app.seek_time(SimTime::at(1, 7, 10));
     assert_eq!(app.tile_of("Maria"), Some(Tile::new(10, 3)));
@@ -96,7 +106,11 @@ fn town_select_by_keys_and_mouse() {
     assert_eq!(app.selected_name().map(String::as_str), Some("Klaus"));
     app.handle(&key(KeyCode::Up));
     app.handle(&key(KeyCode::Up));
-    assert_eq!(app.selected_name().map(String::as_str), Some("Maria"), "wraps around");
+    assert_eq!(
+        app.selected_name().map(String::as_str),
+        Some("Maria"),
+        "wraps around"
+    );
     // Click Klaus's tile (2, 1) on the map: border at column 0, row 1; tiles two cells wide.
     app.handle(&click(1 + 2 * 2, 2 + 1));
     assert_eq!(app.selected_name().map(String::as_str), Some("Klaus"));
@@ -157,7 +171,11 @@ fn approval(app: &mut AgentApp) -> mpsc::Receiver<ApprovalAnswer> {
         TraceEvent::Step(s) => s.action.clone().expect("action"),
         _ => unreachable!(),
     };
-    app.apply(AgentMsg::Approve(ApprovalRequest { step: 1, action, reply: tx }));
+    app.apply(AgentMsg::Approve(ApprovalRequest {
+        step: 1,
+        action,
+        reply: tx,
+    }));
     rx
 }
 
@@ -180,7 +198,12 @@ fn agent_approval_answers() {
     app.handle(&key(KeyCode::Backspace));
     chars(&mut app, "t");
     app.handle(&key(KeyCode::Enter));
-    assert_eq!(rx.try_recv(), Ok(ApprovalAnswer::Decline { feedback: "use notes.txt".into() }));
+    assert_eq!(
+        rx.try_recv(),
+        Ok(ApprovalAnswer::Decline {
+            feedback: "use notes.txt".into()
+        })
+    );
 
     // Quitting the TUI while asked answers Quit so the runner stops cleanly.
     let rx = approval(&mut app);

@@ -16,7 +16,13 @@ fn key(c: KeyCode) -> Event {
 }
 
 fn replayed_agent() -> AgentApp {
-    let mut app = AgentApp::new(Budget { max_steps: Some(20), max_tokens: Some(300_000) }, false);
+    let mut app = AgentApp::new(
+        Budget {
+            max_steps: Some(20),
+            max_tokens: Some(300_000),
+        },
+        false,
+    );
     for e in agent_trace() {
         app.apply(AgentMsg::Event(e));
     }
@@ -32,7 +38,10 @@ fn agent_run_80x24() {
     let (lines, buf) = draw(&app, 80, 24);
     assert_screen("agent_run_80x24", &lines);
     // The selected row is drawn reversed.
-    let row = lines.iter().position(|l| l.contains("2 ✗ read_file")).expect("step 2 row");
+    let row = lines
+        .iter()
+        .position(|l| l.contains("2 ✗ read_file"))
+        .expect("step 2 row");
     assert!(buf[(2, row as u16)].modifier.contains(Modifier::REVERSED));
 }
 
@@ -58,7 +67,11 @@ fn agent_approval_prompt() {
         hamlet_core::trace::TraceEvent::Step(s) => s.action.clone().expect("action"),
         _ => unreachable!(),
     };
-    app.apply(AgentMsg::Approve(ApprovalRequest { step: 2, action, reply: tx }));
+    app.apply(AgentMsg::Approve(ApprovalRequest {
+        step: 2,
+        action,
+        reply: tx,
+    }));
     let (lines, _) = draw(&app, 80, 24);
     assert_screen("agent_approval_80x24", &lines);
     assert!(lines[0].contains("waiting for you"));
@@ -75,7 +88,11 @@ fn town_map_with_agents_80x24() {
     let (x, y) = (1 + 13 * 2, 1 + 1 + 2);
     assert_eq!(buf[(x, y)].symbol(), "M");
     assert_eq!(buf[(x + 1, y)].symbol(), "L");
-    assert_eq!(buf[(x, y)].bg, Color::Yellow, "Maria is the third agent: the third colour");
+    assert_eq!(
+        buf[(x, y)].bg,
+        Color::Yellow,
+        "Maria is the third agent: the third colour"
+    );
     let text = lines.join("\n");
     assert!(text.contains("party: 2/3 know"), "{text}");
     assert!(text.contains("Isabella: Morning!"));

@@ -5,31 +5,55 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use hamlet_core::memory::MemoryKind;
-use hamlet_core::town::{AgentInfo, EventRecord, PlaceInfo, PlaceKind, PlanItem, PlanLevel, SimTime, Tile, TownEvent};
+use hamlet_core::town::{
+    AgentInfo, EventRecord, PlaceInfo, PlaceKind, PlanItem, PlanLevel, SimTime, Tile, TownEvent,
+};
 use hamlet_core::trace::{
-    Action, Observation, ObservationStatus, ReflectRecord, RunEnd, RunStart, StepRecord, StopReason, Thoughts,
-    TraceEvent, Usage,
+    Action, Observation, ObservationStatus, ReflectRecord, RunEnd, RunStart, StepRecord,
+    StopReason, Thoughts, TraceEvent, Usage,
 };
 use hamlet_tui::Screen;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 fn usage(p: u64, c: u64) -> Usage {
-    Usage { prompt_tokens: p, cached_tokens: p / 2, completion_tokens: c, model_ms: 1200.0, tool_ms: 3.0 }
+    Usage {
+        prompt_tokens: p,
+        cached_tokens: p / 2,
+        completion_tokens: c,
+        model_ms: 1200.0,
+        tool_ms: 3.0,
+    }
 }
 
-fn step(n: u32, tool: &str, args: serde_json::Value, reasoning: &str, plan: &str, status: ObservationStatus, obs: &str) -> TraceEvent {
+fn step(
+    n: u32,
+    tool: &str,
+    args: serde_json::Value,
+    reasoning: &str,
+    plan: &str,
+    status: ObservationStatus,
+    obs: &str,
+) -> TraceEvent {
     TraceEvent::Step(StepRecord {
         step: n,
         at: 1_700_000_000_000 + i64::from(n) * 1000,
         prompt: vec![],
         raw: String::new(),
         action: Some(Action {
-            thoughts: Thoughts { reasoning: reasoning.into(), plan: plan.into(), criticism: String::new() },
+            thoughts: Thoughts {
+                reasoning: reasoning.into(),
+                plan: plan.into(),
+                criticism: String::new(),
+            },
             tool: tool.into(),
             args,
         }),
-        observation: Observation { status, text: obs.into(), truncated_from: None },
+        observation: Observation {
+            status,
+            text: obs.into(),
+            truncated_from: None,
+        },
         usage: usage(400, 60),
     })
 }
@@ -49,8 +73,24 @@ pub fn agent_trace() -> Vec<TraceEvent> {
             tools: vec!["read_file".into(), "write_file".into(), "finish".into()],
             intro: String::new(),
         }),
-        step(1, "list_files", json!({}), "See what is in the workspace.", "1. list 2. read notes 3. write", ObservationStatus::Ok, "notes.txt"),
-        step(2, "read_file", json!({"path": "note.txt"}), "Read the notes.", "read notes then write", ObservationStatus::ToolError, "no such file: note.txt"),
+        step(
+            1,
+            "list_files",
+            json!({}),
+            "See what is in the workspace.",
+            "1. list 2. read notes 3. write",
+            ObservationStatus::Ok,
+            "notes.txt",
+        ),
+        step(
+            2,
+            "read_file",
+            json!({"path": "note.txt"}),
+            "Read the notes.",
+            "read notes then write",
+            ObservationStatus::ToolError,
+            "no such file: note.txt",
+        ),
         TraceEvent::Reflect(ReflectRecord {
             step: 2,
             at: 1_700_000_003_000,
@@ -60,8 +100,24 @@ pub fn agent_trace() -> Vec<TraceEvent> {
             plan: "Read notes.txt (not note.txt), then write the number.".into(),
             usage: usage(300, 40),
         }),
-        step(3, "read_file", json!({"path": "notes.txt"}), "Read the right file.", "", ObservationStatus::Ok, "Lyon: 522,250 people (2019)\nParis: 2.1M"),
-        step(4, "finish", json!({"answer": "522,250"}), "Done.", "", ObservationStatus::Ok, "finished"),
+        step(
+            3,
+            "read_file",
+            json!({"path": "notes.txt"}),
+            "Read the right file.",
+            "",
+            ObservationStatus::Ok,
+            "Lyon: 522,250 people (2019)\nParis: 2.1M",
+        ),
+        step(
+            4,
+            "finish",
+            json!({"answer": "522,250"}),
+            "Done.",
+            "",
+            ObservationStatus::Ok,
+            "finished",
+        ),
         TraceEvent::End(RunEnd {
             step: 4,
             at: 1_700_000_006_000,
@@ -91,10 +147,15 @@ pub fn town_log() -> Vec<EventRecord> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let legend: BTreeMap<String, String> = [("h", "Home:kitchen"), ("c", "Cafe:counter"), ("p", "Park:lawn"), ("s", "Shop:floor")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let legend: BTreeMap<String, String> = [
+        ("h", "Home:kitchen"),
+        ("c", "Cafe:counter"),
+        ("p", "Park:lawn"),
+        ("s", "Shop:floor"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let agent = |name: &str, initials: &str, occupation: &str, x, y| AgentInfo {
         name: name.into(),
         initials: initials.into(),
@@ -104,33 +165,87 @@ pub fn town_log() -> Vec<EventRecord> {
         tile: Tile::new(x, y),
     };
     let mv = |s, time, a: &str, fx, fy, tx, ty| {
-        rec(s, time, TownEvent::AgentMoved { agent: a.into(), from: Tile::new(fx, fy), to: Tile::new(tx, ty) })
+        rec(
+            s,
+            time,
+            TownEvent::AgentMoved {
+                agent: a.into(),
+                from: Tile::new(fx, fy),
+                to: Tile::new(tx, ty),
+            },
+        )
     };
     let act = |s, time, a: &str, d: &str, p: &str| {
-        rec(s, time, TownEvent::ActionStarted { agent: a.into(), description: d.into(), place: p.into(), emoji: None, minutes: 10 })
+        rec(
+            s,
+            time,
+            TownEvent::ActionStarted {
+                agent: a.into(),
+                description: d.into(),
+                place: p.into(),
+                emoji: None,
+                minutes: 10,
+            },
+        )
     };
     vec![
-        rec(0, t(7, 0), TownEvent::RunStarted {
-            world: "smallville".into(),
-            scenario: Some("party".into()),
-            seed: 7,
-            step_secs: 600,
-            start: t(7, 0),
-            until: t(9, 0),
-            map,
-            legend,
-            places: vec![PlaceInfo { path: "Cafe:counter:stove".into(), kind: PlaceKind::Object, tile: Some(Tile::new(12, 1)), state: Some("idle".into()) }],
-            agents: vec![agent("Isabella", "IR", "cafe owner", 12, 2), agent("Klaus", "KM", "student", 2, 1), agent("Maria", "ML", "student", 8, 3)],
-        }),
-        rec(0, t(7, 0), TownEvent::PlanSet {
-            agent: "Isabella".into(),
-            level: PlanLevel::Hourly,
-            items: vec![
-                PlanItem { start: t(7, 0), minutes: 60, place: Some("Cafe:counter".into()), description: "open the cafe".into() },
-                PlanItem { start: t(8, 0), minutes: 60, place: None, description: "invite people to the party".into() },
-            ],
-        }),
-        rec(0, t(7, 0), TownEvent::TopicLearned { agent: "Isabella".into(), topic: "party".into(), from: None, conversation: None }),
+        rec(
+            0,
+            t(7, 0),
+            TownEvent::RunStarted {
+                world: "smallville".into(),
+                scenario: Some("party".into()),
+                seed: 7,
+                step_secs: 600,
+                start: t(7, 0),
+                until: t(9, 0),
+                map,
+                legend,
+                places: vec![PlaceInfo {
+                    path: "Cafe:counter:stove".into(),
+                    kind: PlaceKind::Object,
+                    tile: Some(Tile::new(12, 1)),
+                    state: Some("idle".into()),
+                }],
+                agents: vec![
+                    agent("Isabella", "IR", "cafe owner", 12, 2),
+                    agent("Klaus", "KM", "student", 2, 1),
+                    agent("Maria", "ML", "student", 8, 3),
+                ],
+            },
+        ),
+        rec(
+            0,
+            t(7, 0),
+            TownEvent::PlanSet {
+                agent: "Isabella".into(),
+                level: PlanLevel::Hourly,
+                items: vec![
+                    PlanItem {
+                        start: t(7, 0),
+                        minutes: 60,
+                        place: Some("Cafe:counter".into()),
+                        description: "open the cafe".into(),
+                    },
+                    PlanItem {
+                        start: t(8, 0),
+                        minutes: 60,
+                        place: None,
+                        description: "invite people to the party".into(),
+                    },
+                ],
+            },
+        ),
+        rec(
+            0,
+            t(7, 0),
+            TownEvent::TopicLearned {
+                agent: "Isabella".into(),
+                topic: "party".into(),
+                from: None,
+                conversation: None,
+            },
+        ),
         act(1, t(7, 10), "Isabella", "opening the cafe", "Cafe:counter"),
         act(1, t(7, 10), "Klaus", "reading a paper", "Home:kitchen"),
         mv(1, t(7, 10), "Maria", 8, 3, 10, 3),
@@ -138,15 +253,85 @@ pub fn town_log() -> Vec<EventRecord> {
         rec(1, t(7, 10), TownEvent::Tick),
         mv(2, t(7, 20), "Maria", 10, 3, 13, 2),
         act(2, t(7, 20), "Maria", "ordering coffee", "Cafe:counter"),
-        rec(2, t(7, 20), TownEvent::ConversationStarted { id: 1, agents: vec!["Isabella".into(), "Maria".into()], place: "Cafe:counter".into(), topic: None }),
-        rec(2, t(7, 20), TownEvent::Utterance { conversation: 1, speaker: "Isabella".into(), listener: "Maria".into(), text: "Morning! I'm throwing a party on Friday at 5.".into() }),
-        rec(2, t(7, 20), TownEvent::Utterance { conversation: 1, speaker: "Maria".into(), listener: "Isabella".into(), text: "I'd love to come!".into() }),
-        rec(2, t(7, 20), TownEvent::TopicLearned { agent: "Maria".into(), topic: "party".into(), from: Some("Isabella".into()), conversation: Some(1) }),
-        rec(2, t(7, 20), TownEvent::MemoryWritten { agent: "Maria".into(), kind: MemoryKind::Chat, text: "Isabella is throwing a party on Friday".into(), importance: 7, id: 1 }),
+        rec(
+            2,
+            t(7, 20),
+            TownEvent::ConversationStarted {
+                id: 1,
+                agents: vec!["Isabella".into(), "Maria".into()],
+                place: "Cafe:counter".into(),
+                topic: None,
+            },
+        ),
+        rec(
+            2,
+            t(7, 20),
+            TownEvent::Utterance {
+                conversation: 1,
+                speaker: "Isabella".into(),
+                listener: "Maria".into(),
+                text: "Morning! I'm throwing a party on Friday at 5.".into(),
+            },
+        ),
+        rec(
+            2,
+            t(7, 20),
+            TownEvent::Utterance {
+                conversation: 1,
+                speaker: "Maria".into(),
+                listener: "Isabella".into(),
+                text: "I'd love to come!".into(),
+            },
+        ),
+        rec(
+            2,
+            t(7, 20),
+            TownEvent::TopicLearned {
+                agent: "Maria".into(),
+                topic: "party".into(),
+                from: Some("Isabella".into()),
+                conversation: Some(1),
+            },
+        ),
+        rec(
+            2,
+            t(7, 20),
+            TownEvent::MemoryWritten {
+                agent: "Maria".into(),
+                kind: MemoryKind::Chat,
+                text: "Isabella is throwing a party on Friday".into(),
+                importance: 7,
+                id: 1,
+            },
+        ),
         rec(2, t(7, 20), TownEvent::Tick),
-        rec(3, t(7, 30), TownEvent::ConversationEnded { id: 1, turns: 2, reason: "said goodbye".into() }),
-        rec(3, t(7, 30), TownEvent::Reflection { agent: "Maria".into(), insights: vec!["Isabella is a good friend".into()], evidence: vec![1] }),
-        rec(3, t(7, 30), TownEvent::CheckResult { name: "maria-knows".into(), passed: true, detail: "Maria knows by 07:30".into() }),
+        rec(
+            3,
+            t(7, 30),
+            TownEvent::ConversationEnded {
+                id: 1,
+                turns: 2,
+                reason: "said goodbye".into(),
+            },
+        ),
+        rec(
+            3,
+            t(7, 30),
+            TownEvent::Reflection {
+                agent: "Maria".into(),
+                insights: vec!["Isabella is a good friend".into()],
+                evidence: vec![1],
+            },
+        ),
+        rec(
+            3,
+            t(7, 30),
+            TownEvent::CheckResult {
+                name: "maria-knows".into(),
+                passed: true,
+                detail: "Maria knows by 07:30".into(),
+            },
+        ),
         rec(3, t(7, 30), TownEvent::Tick),
         mv(4, t(8, 0), "Klaus", 2, 1, 3, 3),
         rec(4, t(8, 0), TownEvent::Tick),
@@ -159,7 +344,11 @@ pub fn draw<S: Screen>(app: &S, w: u16, h: u16) -> (Vec<String>, ratatui::buffer
     terminal.draw(|f| app.render(f)).expect("draw");
     let buf = terminal.backend().buffer().clone();
     let lines = (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
         .collect();
     (lines, buf)
 }
@@ -167,12 +356,23 @@ pub fn draw<S: Screen>(app: &S, w: u16, h: u16) -> (Vec<String>, ratatui::buffer
 /// Compares a screen with `tests/screens/NAME.txt`; writes the file when it is missing or when
 /// `UPDATE_SCREENS=1` (review the diff before committing it).
 pub fn assert_screen(name: &str, lines: &[String]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/screens").join(format!("{name}.txt"));
-    let actual = lines.iter().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n") + "\n";
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/screens")
+        .join(format!("{name}.txt"));
+    let actual = lines
+        .iter()
+        .map(|l| l.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
     if std::env::var_os("UPDATE_SCREENS").is_some() || !path.exists() {
         std::fs::write(&path, &actual).expect("write expected screen");
         return;
     }
     let expected = std::fs::read_to_string(&path).expect("read expected screen");
-    assert!(expected == actual, "screen {name} differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
+    assert!(
+        expected == actual,
+        "screen {name} differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
 }
