@@ -49,9 +49,11 @@ impl Workspace {
                         cur = real;
                     }
                 }
-                Component::ParentDir => return Err(ToolError::refused(format!(
+                Component::ParentDir => {
+                    return Err(ToolError::refused(format!(
                     "{rel:?} contains '..'; use a path inside the workspace, relative to its root"
-                ))),
+                )))
+                }
                 Component::RootDir | Component::Prefix(_) => {
                     return Err(ToolError::refused(format!(
                         "{rel:?} is an absolute path; use a path relative to the workspace root"
