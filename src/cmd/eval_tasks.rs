@@ -54,13 +54,9 @@ pub fn run(a: TasksArgs) -> Result<()> {
     model.context = model.context.max(base.context);
     let llm = model.backend(1, a.lora.clone(), 1.0)?;
     let out = a.out.clone().unwrap_or_else(|| {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         hamlet_models::default_home()
             .join("evals")
-            .join(format!("tasks-{secs}"))
+            .join(format!("tasks-{}", crate::cmd::run::timestamp()))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let bar = ProgressBar::new(tasks.len() as u64).with_style(

@@ -88,7 +88,7 @@ fn file_len(path: &Path) -> Option<u64> {
 }
 
 /// RFC 3339 UTC timestamp for "now" (civil-from-days, no date crate needed).
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -27,7 +27,7 @@ pub mod fetch;
 pub mod gguf;
 pub mod registry;
 
-pub use cache::{CachedModel, Manifest, ModelCache};
+pub use cache::{now_rfc3339, CachedModel, Manifest, ModelCache};
 pub use gguf::{gguf_metadata, write_lora_adapter, GgufInfo};
 pub use registry::{
     default_chat_model, default_embedding_model, find, registry, Conversion, ModelKind, ModelSpec,
