@@ -188,13 +188,8 @@ fn killed_process_resumes_to_the_same_log() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let o = hamlet(&[
-        "sim",
-        "--resume",
-        killed.to_str().expect("utf-8"),
-        "--fake-model",
-        "-q",
-    ]);
+    // No --fake-model: the run remembers the model it was started with.
+    let o = hamlet(&["sim", "--resume", killed.to_str().expect("utf-8"), "-q"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let lines = |p: &std::path::Path| -> Vec<String> {
         std::fs::read_to_string(p.join("events.jsonl"))

@@ -1,18 +1,25 @@
 //! `hamlet sim`: run a town (new, resumed or replayed) and print its metrics and checks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use hamlet_core::testing::HashEmbedder;
 use hamlet_core::town::{SimTime, TownEvent};
-use hamlet_core::Llm;
+use hamlet_core::{Embedder, Llm, SnapshotStream};
+use hamlet_memory::MemoryStore;
 use hamlet_town::metrics::{table, CheckOutcome};
 use hamlet_town::testing::TownFakeLlm;
 use hamlet_town::{replay, Run, RunOptions, SimConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::opts::ModelOpts;
+use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
+
+/// The model name a run records when it runs on the stand-in model.
+const FAKE: &str = "fake";
+/// The embedder of fake-model runs: a hashing embedder, so the mechanics need no model file.
+const FAKE_EMBEDDER: &str = "hash-64";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,9 +52,13 @@ pub struct Args {
     /// Utterances after which a conversation ends.
     #[arg(long, default_value_t = 8)]
     pub max_turns: usize,
-    /// Use the deterministic stand-in model instead of a real one (mechanics only).
+    /// Use the deterministic stand-in model instead of a real one (mechanics only). A run
+    /// started with it is resumed with it.
     #[arg(long)]
     pub fake_model: bool,
+    /// The embedding model of the agents' memory stream (a name in the model cache or a path).
+    #[arg(long, default_value = DEFAULT_EMBED_MODEL)]
+    pub embed_model: String,
     /// Override prompt templates from DIR/town/*.j2.
     #[arg(long, value_name = "DIR", env = "HAMLET_PROMPTS")]
     pub prompts: Option<PathBuf>,
@@ -66,8 +77,51 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(dir) = &a.replay {
         return replay_cmd(dir);
     }
+    // A resumed run keeps the model and embedder it was started with.
+    let (fake, model_name, embed_name) = match &a.resume {
+        Some(dir) => {
+            let c = Run::config_of(dir).with_context(|| format!("resuming {}", dir.display()))?;
+            if a.fake_model && c.model != FAKE {
+                bail!(
+                    "{} was started with the model {:?}; resume it without --fake-model",
+                    dir.display(),
+                    c.model
+                );
+            }
+            let model = if c.model.is_empty() {
+                a.model.model.clone()
+            } else {
+                c.model
+            };
+            let embedder = if c.embedder.is_empty() {
+                a.embed_model.clone()
+            } else {
+                c.embedder
+            };
+            (model == FAKE, model, embedder)
+        }
+        None if a.fake_model => (true, FAKE.to_string(), FAKE_EMBEDDER.to_string()),
+        None => (false, a.model.model.clone(), a.embed_model.clone()),
+    };
+    let mut model_opts = a.model.clone();
+    model_opts.model = model_name.clone();
+    let embedder: Arc<dyn Embedder> = if fake {
+        Arc::new(HashEmbedder::new(64))
+    } else {
+        Arc::new(load_embedder(&embed_name, model_opts.threads())?)
+    };
+    let open = |dir: &Path| -> std::result::Result<
+        Box<dyn SnapshotStream>,
+        Box<dyn std::error::Error + Send + Sync>,
+    > {
+        let store = MemoryStore::open(dir, embedder.clone())?;
+        store.set_embedder_name(&embed_name)?;
+        Ok(Box::new(store))
+    };
     let mut run = match &a.resume {
-        Some(dir) => Run::resume(dir).with_context(|| format!("resuming {}", dir.display()))?,
+        Some(dir) => {
+            Run::resume(dir, &open).with_context(|| format!("resuming {}", dir.display()))?
+        }
         None => {
             let world = a
                 .world
@@ -103,8 +157,10 @@ pub fn run(a: Args) -> Result<()> {
                     max_turns: a.max_turns.max(2),
                     ..SimConfig::default()
                 },
+                model: model_name.clone(),
+                embedder: embed_name.clone(),
             };
-            let mut run = Run::create(&opts).context("starting the run")?;
+            let mut run = Run::create(&opts, &open).context("starting the run")?;
             run.config.checkpoint_every =
                 (a.checkpoint_mins.max(1) * 60 / u64::from(run.town.world.step_secs)).max(1);
             run.checkpoint()?;
@@ -116,7 +172,7 @@ pub fn run(a: Args) -> Result<()> {
         print_summary(&run, &m, &checks);
         return Ok(());
     }
-    let llm: Arc<dyn Llm> = if a.fake_model {
+    let llm: Arc<dyn Llm> = if fake {
         let news: Vec<String> = run
             .town
             .scenario
@@ -125,7 +181,7 @@ pub fn run(a: Args) -> Result<()> {
             .collect();
         Arc::new(TownFakeLlm::new().with_news(news))
     } else {
-        let mut m = a.model.clone();
+        let mut m = model_opts.clone();
         // One KV slot per agent; the town's prompts are short.
         m.context = m.context.min(2048);
         Arc::from(m.backend(run.state.agents.len() as u32, None, 1.0)?)

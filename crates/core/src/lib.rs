@@ -22,5 +22,6 @@ pub use llm::{
     Prompt, Role, Sampling, Timings,
 };
 pub use memory::{
-    MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled, TimeMs,
+    MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled,
+    SnapshotStream, TimeMs,
 };

@@ -212,6 +212,18 @@ pub trait MemoryStream: Send + Sync {
     }
 }
 
+/// A memory stream whose whole state can be copied out, so that a simulation checkpoint holds it.
+///
+/// The contract: after `snapshot(to)`, a store of the same kind opened on a copy of the directory
+/// `to` holds the same memories with the same access times, and answers every recall the same as
+/// this one does now. The town writes a snapshot with each checkpoint and, on resume, restores it
+/// before opening the store, so the steps computed again see exactly the memories they saw the
+/// first time.
+pub trait SnapshotStream: MemoryStream {
+    /// Writes the snapshot into `to`, a directory that does not exist yet.
+    fn snapshot(&self, to: &std::path::Path) -> Result<()>;
+}
+
 impl<T: MemoryStream + ?Sized> MemoryStream for std::sync::Arc<T> {
     fn add(&self, memory: NewMemory) -> Result<MemoryId> {
         (**self).add(memory)

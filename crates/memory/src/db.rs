@@ -90,6 +90,20 @@ impl Db {
         move |e| db_err(&self.path, &context, e)
     }
 
+    /// Writes a consistent copy of the whole database (committed rows, including access times
+    /// written on the second connection) to `to`, which must not exist.
+    pub fn vacuum_into(&self, to: &Path) -> Result<()> {
+        let target = to.to_string_lossy().to_string();
+        self.rt
+            .block(
+                sqlx::query("VACUUM INTO ?")
+                    .bind(target)
+                    .execute(&self.pool),
+            )
+            .map_err(self.err("writing a snapshot (VACUUM INTO)"))?;
+        Ok(())
+    }
+
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         self.rt
             .block(

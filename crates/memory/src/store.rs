@@ -268,6 +268,33 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Writes a snapshot of the store into the new directory `to`: the SQLite database only. A
+    /// store opened on a copy of it rebuilds both indexes from SQLite (their watermarks are
+    /// absent), and retrieval does not depend on how an index is split into segments, so it
+    /// answers exactly as this one does now. Only the embedded vector index can be snapshotted:
+    /// a Qdrant collection lives on its server.
+    pub fn snapshot_to(&self, to: &Path) -> Result<()> {
+        if !matches!(self.config.vector, VectorBackend::Embedded) {
+            return Err(Error::Invalid(
+                "a store on a Qdrant server cannot be snapshotted; use the embedded index for runs that checkpoint".into(),
+            ));
+        }
+        let _w = self.lock_write()?;
+        std::fs::create_dir(to).map_err(|e| Error::Path {
+            path: to.to_path_buf(),
+            reason: format!("cannot create the snapshot directory: {e}"),
+        })?;
+        self.db.vacuum_into(&to.join("memory.sqlite"))
+    }
+}
+
+impl hamlet_core::SnapshotStream for MemoryStore {
+    fn snapshot(&self, to: &Path) -> hamlet_core::Result<()> {
+        Ok(self.snapshot_to(to)?)
+    }
+}
+
 impl Drop for MemoryStore {
     fn drop(&mut self) {
         if let Err(e) = self.flush() {

@@ -252,11 +252,21 @@ impl TextIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         // Over-fetch so that equal scores can be ordered by id (newest first) rather than by
-        // where a document happens to sit in the segments: a repaired index and a rebuilt one
-        // then answer the same.
-        let top = searcher
-            .search(&query, &TopDocs::with_limit(k + 16).order_by_score())
-            .map_err(self.err("searching"))?;
+        // where a document happens to sit in the segments: a repaired index, a rebuilt one and
+        // one restored from a snapshot then answer the same. When the tie at the k-th score
+        // reaches past the window (many identical texts), fetch again with a wider window until
+        // the whole tie is in.
+        let mut limit = k + 16;
+        let top = loop {
+            let top = searcher
+                .search(&query, &TopDocs::with_limit(limit).order_by_score())
+                .map_err(self.err("searching"))?;
+            let tie_cut = top.len() == limit && top.len() > k && top[limit - 1].0 >= top[k - 1].0;
+            if !tie_cut {
+                break top;
+            }
+            limit *= 4;
+        };
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let ids = searcher

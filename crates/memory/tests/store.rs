@@ -363,3 +363,79 @@ fn works_inside_a_tokio_runtime() {
         );
     });
 }
+
+#[test]
+fn a_snapshot_reopens_to_the_same_answers_even_with_many_ties() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let store = MemoryStore::open(&live, emb()).unwrap();
+    // Many small commits (many index segments) and 40 identical texts: more equal BM25 scores
+    // than the search's over-fetch window.
+    for t in 0..30 {
+        let batch = (0..2)
+            .map(|j| {
+                let text = if (t + j) % 3 == 0 {
+                    format!("Ann bakes bread number {t}")
+                } else {
+                    "Ann is idle at the cafe".to_string()
+                };
+                NewMemory::new("ann", MemoryKind::Observation, text, t * HOUR).importance(3)
+            })
+            .collect();
+        store.add_batch(batch).unwrap();
+        if t % 7 == 0 {
+            store
+                .recall(&RecallQuery::new("idle cafe", 3, t * HOUR).agent("ann"))
+                .unwrap();
+        }
+    }
+    // The BM25 ties are broken by id (newest first), whatever the segments.
+    let q = RecallQuery::new("idle cafe", 5, 40 * HOUR).agent("ann");
+    let bm25: Vec<i64> = store
+        .search(&q, SearchMode::Bm25)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    let mut idle: Vec<i64> = (1..=60)
+        .filter(|id| store.get(*id).unwrap().unwrap().text.contains("idle"))
+        .collect();
+    idle.reverse();
+    assert_eq!(bm25, idle[..5]);
+
+    let snap = dir.path().join("snap");
+    store.snapshot_to(&snap).unwrap();
+    assert!(
+        store.snapshot_to(&snap).is_err(),
+        "a snapshot never overwrites"
+    );
+    let queries = ["idle cafe", "bread", "Ann bakes", "nothing matches this"];
+    let answers = |s: &MemoryStore| -> Vec<Vec<hamlet_core::Recalled>> {
+        queries
+            .iter()
+            .enumerate()
+            .map(|(n, text)| {
+                s.recall(&RecallQuery::new(*text, 6, (50 + n as i64) * HOUR).agent("ann"))
+                    .unwrap()
+            })
+            .collect()
+    };
+    let from_live = answers(&store);
+    // The live store moves on; the snapshot does not.
+    store
+        .add(NewMemory::new(
+            "ann",
+            MemoryKind::Observation,
+            "Ann is idle at the cafe",
+            45 * HOUR,
+        ))
+        .unwrap();
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&snap).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let restored = MemoryStore::open(&copy, emb()).unwrap();
+    assert_eq!(answers(&restored), from_live);
+}

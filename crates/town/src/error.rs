@@ -17,6 +17,12 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    /// The memory stream failed to write or recall.
+    #[error("{context}: {source}")]
+    Memory {
+        context: String,
+        source: hamlet_core::Error,
+    },
     /// The model backend failed for the whole batch.
     #[error(transparent)]
     Llm(#[from] hamlet_core::Error),

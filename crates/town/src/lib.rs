@@ -11,7 +11,8 @@
 //! How it fits: [`World`] (map, place tree, paths), [`Persona`] and [`Scenario`] are loaded and
 //! validated from files; [`Town::step`] is a seeded step function over a plain [`WorldState`];
 //! [`Run`] makes a run durable (event log in `hamlet_core::town`'s types, checkpoints, resume,
-//! replay); [`metrics`] computes diffusion, density, attendance and cost. The CLI (`hamlet sim`)
+//! replay, with the agents' memory stream in the run directory and snapshotted with each
+//! checkpoint); [`metrics`] computes diffusion, density, attendance and cost. The CLI (`hamlet sim`)
 //! picks the backend; the TUI reads the event log through `hamlet_core::town` only.
 
 mod error;
@@ -28,9 +29,10 @@ mod world;
 pub use error::{Error, Result};
 pub use prompts::{Prompts, TEMPLATES};
 pub use run::{
-    load_town, replay, Replay, Run, RunConfig, RunOptions, CHECKPOINT_FILE, METRICS_FILE, SVG_FILE,
+    load_town, replay, OpenMemory, Replay, Run, RunConfig, RunOptions, CHECKPOINT_FILE, MEMORY_DIR,
+    METRICS_FILE, SVG_FILE,
 };
 pub use sim::{visible, SimConfig, Town};
 pub use spec::{Block, Check, CheckKind, Gathering, Injected, Knowledge, Persona, Scenario, Topic};
-pub use state::{Action, AgentState, Conversation, Counters, Mem, WorldState};
-pub use world::{Object, World, STREET, WORLD_FILE};
+pub use state::{Action, AgentState, Conversation, Counters, Note, WorldState, RECENT, SALIENT};
+pub use world::{Object, World, STREET_ARENA, WORLD_FILE};

@@ -1,78 +1,102 @@
-//! Each agent's memory stream, held in the world state.
+//! Agents' memories, kept in a [`MemoryStream`]: in a run, `hamlet-memory`'s durable store in
+//! `RUN_DIR/memory` (SQLite, embeddings, BM25), scored as in Generative Agents by recency,
+//! importance and relevance, all on the simulated clock.
 //!
-//! Retrieval scores like Generative Agents' paper (not its code's inverted recency):
-//! `0.5·recency + 2·importance + 3·relevance`, recency `0.995^hours` since last access,
-//! importance `(i-1)/9`, relevance the share of the query's words found in the memory. Word
-//! overlap instead of embeddings keeps a step deterministic and free of an embedding model; the
-//! durable `hamlet-memory` store with vectors is the follow-up for long runs.
+//! Memories decided during a step are queued in [`WorldState::pending`] and written together
+//! with [`flush`] (one transaction, one batch of embeddings), once after perception and once at
+//! the end of the step; ids come from the store. The world state keeps only each agent's newest
+//! and most important few ([`Note`]s), the evidence a reflection cites.
 
-use hamlet_core::town::SimTime;
-use hamlet_core::MemoryKind;
+use hamlet_core::town::{EventRecord, SimTime, TownEvent};
+use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery, TimeMs};
 
-use crate::state::{AgentState, Mem, WorldState};
+use crate::state::{Note, WorldState, RECENT, SALIENT};
+use crate::{Error, Result};
 
-fn words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 2)
-        .map(str::to_lowercase)
-        .collect()
+/// Simulated seconds to the stream's milliseconds.
+pub fn ms(t: SimTime) -> TimeMs {
+    i64::try_from(t.0).unwrap_or(i64::MAX / 1000) * 1000
 }
 
-/// The `k` best memories of `agent` for `query`, best first; marks them accessed at `now`.
-pub fn recall(agent: &mut AgentState, query: &str, k: usize, now: SimTime) -> Vec<String> {
-    let q = words(query);
-    let mut scored: Vec<(f64, usize)> = agent
-        .memories
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let hours = now.0.saturating_sub(m.last_access.0) as f64 / 3600.0;
-            let recency = 0.995f64.powf(hours);
-            let importance = f64::from(m.importance.saturating_sub(1)) / 9.0;
-            let relevance = if q.is_empty() {
-                0.0
-            } else {
-                let mw = words(&m.text);
-                q.iter().filter(|w| mw.contains(w)).count() as f64 / q.len() as f64
-            };
-            (0.5 * recency + 2.0 * importance + 3.0 * relevance, i)
-        })
-        .collect();
-    // Ties go to the newer memory, so the order is total and deterministic.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-    scored
-        .into_iter()
-        .take(k)
-        .map(|(_, i)| {
-            agent.memories[i].last_access = now;
-            agent.memories[i].text.clone()
-        })
-        .collect()
-}
-
-/// Appends a memory and returns its id.
-pub fn add(
+/// Queues a memory for agent `i`, created now (`evidence`: the memories a reflection rests on).
+pub fn queue(
     st: &mut WorldState,
-    agent: usize,
+    i: usize,
     kind: MemoryKind,
     text: String,
     importance: u8,
     evidence: Vec<i64>,
-) -> i64 {
-    let id = st.next_memory;
-    st.next_memory += 1;
-    st.counters.memories += 1;
-    let now = st.time;
-    let a = &mut st.agents[agent];
-    a.since_reflect += u32::from(importance);
-    a.memories.push(Mem {
-        id,
-        kind,
-        text,
-        created: now,
-        last_access: now,
-        importance: importance.clamp(1, 10),
-        evidence,
-    });
-    id
+) {
+    let name = st.agents[i].name.clone();
+    let m = NewMemory::new(name, kind, text, ms(st.time))
+        .importance(importance.clamp(1, 10))
+        .evidence(evidence);
+    st.pending.push((i, m));
+}
+
+/// Writes the queued memories in one batch, logs each, and updates the agents' notes and
+/// reflection counters.
+pub fn flush(st: &mut WorldState, ev: &mut Vec<EventRecord>, mem: &dyn MemoryStream) -> Result<()> {
+    if st.pending.is_empty() {
+        return Ok(());
+    }
+    let pending = std::mem::take(&mut st.pending);
+    let ids = mem
+        .add_batch(pending.iter().map(|(_, m)| m.clone()).collect())
+        .map_err(|source| Error::Memory {
+            context: format!("writing {} memories at {}", pending.len(), st.time),
+            source,
+        })?;
+    for ((i, m), id) in pending.into_iter().zip(ids) {
+        let importance = m.importance.unwrap_or(1);
+        st.counters.memories += 1;
+        let a = &mut st.agents[i];
+        if m.kind != MemoryKind::Reflection {
+            a.since_reflect += u32::from(importance);
+        }
+        let note = Note {
+            id,
+            importance,
+            text: m.text.clone(),
+        };
+        if importance >= 6 {
+            a.salient.push(note.clone());
+            a.salient
+                .sort_by(|x, y| y.importance.cmp(&x.importance).then(y.id.cmp(&x.id)));
+            a.salient.truncate(SALIENT);
+        }
+        a.recent.push_back(note);
+        while a.recent.len() > RECENT {
+            a.recent.pop_front();
+        }
+        ev.push(EventRecord {
+            step: st.step,
+            time: st.time,
+            event: TownEvent::MemoryWritten {
+                agent: m.agent,
+                kind: m.kind,
+                text: m.text,
+                importance,
+                id,
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The `k` best memories of agent `i` for `query`, best first (the stream marks them accessed).
+pub fn recall(
+    st: &WorldState,
+    mem: &dyn MemoryStream,
+    i: usize,
+    query: &str,
+    k: usize,
+) -> Result<Vec<String>> {
+    let name = &st.agents[i].name;
+    let q = RecallQuery::new(query, k, ms(st.time)).agent(name.clone());
+    let hits = mem.recall(&q).map_err(|source| Error::Memory {
+        context: format!("recalling {name}'s memories of {query:?}"),
+        source,
+    })?;
+    Ok(hits.into_iter().map(|h| h.record.text).collect())
 }

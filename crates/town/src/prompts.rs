@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::{Error, Result};
 
 /// The templates the loop uses, by name.
-pub const TEMPLATES: [(&str, &str); 6] = [
+pub const TEMPLATES: [(&str, &str); 7] = [
     ("system", include_str!("../../../prompts/town/system.j2")),
     (
         "plan_day",
@@ -22,6 +22,7 @@ pub const TEMPLATES: [(&str, &str); 6] = [
         include_str!("../../../prompts/town/decompose.j2"),
     ),
     ("react", include_str!("../../../prompts/town/react.j2")),
+    ("notice", include_str!("../../../prompts/town/notice.j2")),
     (
         "converse",
         include_str!("../../../prompts/town/converse.j2"),

@@ -1,11 +1,18 @@
 //! A durable run: the event log, periodic checkpoints, resume and replay.
 //!
-//! A run directory holds `events.jsonl` (every [`EventRecord`], one per line), `checkpoint.json`
-//! (the run's settings, the whole [`WorldState`] and the byte length of the log it matches),
-//! and at the end `metrics.json` and `diffusion.svg`. A checkpoint is written (log synced first,
-//! then the checkpoint atomically by rename) every `checkpoint_every` steps. `resume` loads it,
-//! cuts the log back to the checkpoint's length and carries on: the steps after it are computed
-//! again, so with greedy decoding the resumed run ends in the same state as an uninterrupted one.
+//! A run directory holds `events.jsonl` (every [`EventRecord`], one per line), `memory/` (the
+//! agents' memory stream, opened by the caller's [`OpenMemory`]), `checkpoint.json` (the run's
+//! settings, the whole [`WorldState`], the byte length of the log it matches and the name of its
+//! memory snapshot), one `checkpoint-memory-*` snapshot directory, and at the end
+//! `metrics.json` and `diffusion.svg`.
+//!
+//! A checkpoint is written every `checkpoint_every` steps: the log is synced, the memory stream
+//! writes a snapshot into a new directory, then `checkpoint.json` is replaced atomically by rename
+//! and older snapshots are removed; a crash at any point leaves the previous checkpoint whole.
+//! `resume` loads it, cuts the log back to the checkpoint's length, restores `memory/` from the
+//! snapshot and carries on: the steps after it are computed again from exactly the state and
+//! memories they first saw, so with greedy decoding the resumed run ends in the same state as an
+//! uninterrupted one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -13,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hamlet_core::town::{EventRecord, RunMetrics, SimTime, TownEvent, TownSnapshot, EVENTS_FILE};
-use hamlet_core::Llm;
+use hamlet_core::{Llm, SnapshotStream};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{self, CheckOutcome};
@@ -27,6 +34,19 @@ use crate::{Error, Result};
 pub const CHECKPOINT_FILE: &str = "checkpoint.json";
 pub const METRICS_FILE: &str = "metrics.json";
 pub const SVG_FILE: &str = "diffusion.svg";
+/// The live memory stream's directory inside a run directory.
+pub const MEMORY_DIR: &str = "memory";
+const SNAPSHOT_PREFIX: &str = "checkpoint-memory-";
+
+/// Opens (creating if missing) the memory stream in the given directory. The binary picks the
+/// store and its embedder (`hamlet-memory` with MiniLM for real runs); the opener is called again
+/// with the same directory, restored from a snapshot, on resume.
+pub type OpenMemory<'a> = &'a dyn Fn(
+    &Path,
+) -> std::result::Result<
+    Box<dyn SnapshotStream>,
+    Box<dyn std::error::Error + Send + Sync>,
+>;
 
 /// What a new run is asked to do.
 #[derive(Debug, Clone)]
@@ -43,6 +63,9 @@ pub struct RunOptions {
     /// Steps between checkpoints.
     pub checkpoint_every: u64,
     pub sim: SimConfig,
+    /// The model and embedder the binary runs with, recorded so `--resume` uses the same.
+    pub model: String,
+    pub embedder: String,
 }
 
 /// The settings a run was started with (kept in every checkpoint, so resume needs only the dir).
@@ -57,6 +80,12 @@ pub struct RunConfig {
     #[serde(default)]
     pub prompts_dir: Option<PathBuf>,
     pub sim: SimConfig,
+    /// The model the run was started with ("fake" for the stand-in), as the binary named it.
+    #[serde(default)]
+    pub model: String,
+    /// The embedding model of the memory stream.
+    #[serde(default)]
+    pub embedder: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,6 +96,9 @@ struct Checkpoint {
     wall_secs: f64,
     #[serde(default)]
     done: bool,
+    /// The memory snapshot directory (in the run directory) taken with this checkpoint.
+    #[serde(default)]
+    memory: Option<String>,
 }
 
 /// Loads the world, the chosen personas and the scenario.
@@ -131,6 +163,7 @@ pub struct Run {
     pub state: WorldState,
     pub config: RunConfig,
     dir: PathBuf,
+    memory: Box<dyn SnapshotStream>,
     events: BufWriter<File>,
     events_len: u64,
     wall_secs: f64,
@@ -139,7 +172,7 @@ pub struct Run {
 
 impl Run {
     /// Starts a new run in `opts.run_dir` (which must not hold a run already).
-    pub fn create(opts: &RunOptions) -> Result<Run> {
+    pub fn create(opts: &RunOptions, open: OpenMemory<'_>) -> Result<Run> {
         let town = load_town(
             &opts.world,
             opts.scenario.as_deref(),
@@ -181,8 +214,17 @@ impl Run {
             checkpoint_every: opts.checkpoint_every.max(1),
             prompts_dir: opts.prompts_dir.clone(),
             sim: opts.sim.clone(),
+            model: opts.model.clone(),
+            embedder: opts.embedder.clone(),
         };
-        let (state, events) = town.init(opts.seed, start, until);
+        let mem_dir = dir.join(MEMORY_DIR);
+        if mem_dir.exists() {
+            // Left by a start that failed before its first checkpoint.
+            std::fs::remove_dir_all(&mem_dir)
+                .map_err(|e| Error::io(format!("clearing {}", mem_dir.display()), e))?;
+        }
+        let memory = open_memory(open, &mem_dir)?;
+        let (state, events) = town.init(opts.seed, start, until, memory.as_ref())?;
         let path = dir.join(EVENTS_FILE);
         let file = File::create(&path)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
@@ -191,6 +233,7 @@ impl Run {
             state,
             config,
             dir,
+            memory,
             events: BufWriter::new(file),
             events_len: 0,
             wall_secs: 0.0,
@@ -201,21 +244,15 @@ impl Run {
         Ok(run)
     }
 
+    /// The settings of the run in `dir` (from its checkpoint), e.g. to pick its model before
+    /// resuming it.
+    pub fn config_of(dir: &Path) -> Result<RunConfig> {
+        Ok(read_checkpoint(dir)?.1.config)
+    }
+
     /// Continues the run in `dir` from its last checkpoint.
-    pub fn resume(dir: &Path) -> Result<Run> {
-        let cp_path = dir.join(CHECKPOINT_FILE);
-        let text = std::fs::read_to_string(&cp_path).map_err(|e| {
-            Error::run(
-                cp_path.display().to_string(),
-                format!("cannot read the checkpoint ({e}): is this a run directory?"),
-            )
-        })?;
-        let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| {
-            Error::run(
-                cp_path.display().to_string(),
-                format!("corrupt checkpoint: {e}"),
-            )
-        })?;
+    pub fn resume(dir: &Path, open: OpenMemory<'_>) -> Result<Run> {
+        let (cp_path, cp) = read_checkpoint(dir)?;
         let town = load_town(
             &cp.config.world,
             cp.config.scenario.as_deref(),
@@ -247,12 +284,20 @@ impl Run {
             .map_err(|e| Error::io(format!("truncating {}", path.display()), e))?;
         file.seek(SeekFrom::End(0))
             .map_err(|e| Error::io(format!("seeking {}", path.display()), e))?;
-        tracing::info!(step = cp.state.step, time = %cp.state.time, "resuming run");
+        let Some(snapshot) = cp.memory.as_deref() else {
+            return Err(Error::run(
+                cp_path.display().to_string(),
+                "this checkpoint has no memory snapshot (written by an older Hamlet): start the run again",
+            ));
+        };
+        let memory = restore_memory(dir, snapshot, open)?;
+        tracing::info!(step = cp.state.step, time = %cp.state.time, snapshot, "resuming run");
         Ok(Run {
             town,
             state: cp.state,
             config: cp.config,
             dir: dir.to_path_buf(),
+            memory,
             events: BufWriter::new(file),
             events_len: cp.events_len,
             wall_secs: cp.wall_secs,
@@ -262,6 +307,11 @@ impl Run {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The agents' memory stream.
+    pub fn memory(&self) -> &dyn SnapshotStream {
+        self.memory.as_ref()
     }
 
     pub fn is_done(&self) -> bool {
@@ -284,19 +334,38 @@ impl Run {
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
-    /// Syncs the log, then replaces the checkpoint atomically.
+    /// Syncs the log, snapshots the memory stream, then replaces the checkpoint atomically and
+    /// removes older snapshots.
     pub fn checkpoint(&mut self) -> Result<()> {
         let path = self.dir.join(CHECKPOINT_FILE);
         self.events
             .flush()
             .and_then(|_| self.events.get_ref().sync_data())
             .map_err(|e| Error::io("syncing the event log", e))?;
+        // A fresh name each time: the snapshot the current checkpoint names is never touched.
+        let mut n = 0;
+        let snapshot = loop {
+            let name = format!("{SNAPSHOT_PREFIX}{}-{n}", self.state.step);
+            if !self.dir.join(&name).exists() {
+                break name;
+            }
+            n += 1;
+        };
+        let snap_dir = self.dir.join(&snapshot);
+        self.memory
+            .snapshot(&snap_dir)
+            .map_err(|source| Error::Memory {
+                context: format!("writing the memory snapshot {}", snap_dir.display()),
+                source,
+            })?;
+        sync_tree(&snap_dir)?;
         let cp = Checkpoint {
             config: self.config.clone(),
             state: self.state.clone(),
             events_len: self.events_len,
             wall_secs: self.wall_secs,
             done: self.done,
+            memory: Some(snapshot.clone()),
         };
         let text = serde_json::to_string(&cp)
             .map_err(|e| Error::run(path.display().to_string(), e.to_string()))?;
@@ -307,13 +376,16 @@ impl Run {
             .and_then(|_| f.sync_all())
             .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, &path)
-            .map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+            .map_err(|e| Error::io(format!("replacing {}", path.display()), e))?;
+        sync_dir(&self.dir)?;
+        remove_snapshots_except(&self.dir, Some(&snapshot));
+        Ok(())
     }
 
     /// One step: advance, log, checkpoint when due.
     pub fn step(&mut self, llm: &dyn Llm) -> Result<()> {
         let t0 = Instant::now();
-        let events = self.town.step(&mut self.state, llm)?;
+        let events = self.town.step(&mut self.state, llm, self.memory.as_ref())?;
         self.wall_secs += t0.elapsed().as_secs_f64();
         self.write(&events)?;
         if self.state.step.is_multiple_of(self.config.checkpoint_every) {
@@ -377,6 +449,114 @@ impl Run {
         let sp = self.dir.join(SVG_FILE);
         std::fs::write(&sp, svg).map_err(|e| Error::io(format!("writing {}", sp.display()), e))?;
         Ok((m, checks))
+    }
+}
+
+fn read_checkpoint(dir: &Path) -> Result<(PathBuf, Checkpoint)> {
+    let cp_path = dir.join(CHECKPOINT_FILE);
+    let text = std::fs::read_to_string(&cp_path).map_err(|e| {
+        Error::run(
+            cp_path.display().to_string(),
+            format!("cannot read the checkpoint ({e}): is this a run directory?"),
+        )
+    })?;
+    let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+        Error::run(
+            cp_path.display().to_string(),
+            format!("corrupt checkpoint: {e}"),
+        )
+    })?;
+    Ok((cp_path, cp))
+}
+
+fn open_memory(open: OpenMemory<'_>, dir: &Path) -> Result<Box<dyn SnapshotStream>> {
+    open(dir).map_err(|e| {
+        Error::run(
+            dir.display().to_string(),
+            format!("cannot open the memory store: {e}"),
+        )
+    })
+}
+
+/// Replaces `dir/memory` with a copy of the snapshot `name` and opens it.
+fn restore_memory(dir: &Path, name: &str, open: OpenMemory<'_>) -> Result<Box<dyn SnapshotStream>> {
+    let snap = dir.join(name);
+    if !snap.is_dir() || name.contains(['/', '\\']) || !name.starts_with(SNAPSHOT_PREFIX) {
+        return Err(Error::run(
+            snap.display().to_string(),
+            "the checkpoint's memory snapshot is missing: the run directory was changed by hand",
+        ));
+    }
+    let live = dir.join(MEMORY_DIR);
+    if live.exists() {
+        std::fs::remove_dir_all(&live)
+            .map_err(|e| Error::io(format!("clearing {}", live.display()), e))?;
+    }
+    copy_tree(&snap, &live)?;
+    // Snapshots a crash left behind, newer than the checkpoint, are of no use.
+    remove_snapshots_except(dir, Some(name));
+    open_memory(open, &live)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("creating {}", to.display()), e))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+    for e in entries {
+        let e = e.map_err(|e| Error::io(format!("reading {}", from.display()), e))?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|err| {
+                Error::io(
+                    format!("copying {} to {}", src.display(), dst.display()),
+                    err,
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Syncs every file under `dir`, and `dir` itself.
+fn sync_tree(dir: &Path) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+    for e in entries {
+        let p = e
+            .map_err(|e| Error::io(format!("reading {}", dir.display()), e))?
+            .path();
+        if p.is_dir() {
+            sync_tree(&p)?;
+        } else {
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(format!("syncing {}", p.display()), e))?;
+        }
+    }
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))
+}
+
+/// Removes the memory snapshots in `dir` other than `keep`; failures only warn (a leftover
+/// snapshot is never read).
+fn remove_snapshots_except(dir: &Path, keep: Option<&str>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with(SNAPSHOT_PREFIX) && Some(name.as_str()) != keep {
+            if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                tracing::warn!(snapshot = %name, error = %err, "could not remove an old memory snapshot");
+            }
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! 2. each agent wakes or sleeps, perceives (vision radius, attention bandwidth) and writes what
 //!    is new as observations;
 //! 3. each agent needs at most one model decision: a conversation turn, a day plan at wake-up, the
-//!    5–15 minute steps of a new hourly block, whether to talk to someone newly seen, or a
+//!    5–15 minute steps of a new hourly block, whether to talk to someone newly seen, whether
+//!    something it noticed changes what it is doing (reaction re-plans the next minutes), or a
 //!    reflection; an agent in the middle of an action with nothing new costs nothing;
 //! 4. the requests go to [`Llm::generate_batch`] together, each with the agent's cache key and a
 //!    JSON Schema, and the replies are applied (a failed reply falls back to the routine);
@@ -17,10 +18,10 @@ use std::collections::{BTreeSet, VecDeque};
 use hamlet_core::town::{
     AgentInfo, EventRecord, Learned, PlanItem, PlanLevel, SimTime, Tile, TownEvent,
 };
-use hamlet_core::{GenerateRequest, Llm, MemoryKind, Message, Sampling};
+use hamlet_core::{GenerateRequest, Llm, MemoryKind, MemoryStream, Message, Sampling};
 use serde_json::{json, Value};
 
-use crate::memory::{add, recall};
+use crate::memory::{self, recall};
 use crate::prompts::Prompts;
 use crate::spec::{Block, Persona, Scenario};
 use crate::state::{pair, Action, AgentState, Conversation, Counters, WorldState};
@@ -37,6 +38,8 @@ pub struct SimConfig {
     pub talk_cooldown_mins: u64,
     /// Summed importance that triggers a reflection (Generative Agents: 150).
     pub reflect_threshold: u32,
+    /// Minutes after reacting to something noticed before an agent considers reacting again.
+    pub notice_cooldown_mins: u64,
     pub sampling: Sampling,
 }
 
@@ -46,6 +49,7 @@ impl Default for SimConfig {
             max_turns: 8,
             talk_cooldown_mins: 120,
             reflect_threshold: 150,
+            notice_cooldown_mins: 60,
             // Greedy (so a seed fixes the run), with a mild repetition penalty: the 135M model
             // otherwise fills strings with repeated numbers.
             sampling: Sampling {
@@ -74,6 +78,9 @@ enum Need {
     PlanDay,
     Decompose(Block, u32),
     React(String),
+    /// Something the agent noticed (an object someone else put to use): does it change what the
+    /// agent is doing?
+    Notice(String),
     Reflect(Vec<i64>),
 }
 
@@ -158,13 +165,15 @@ impl Town {
         })
     }
 
-    /// The state at `start`, and the events that open the log.
+    /// The state at `start`, and the events that open the log. The scenario's starting knowledge
+    /// is written to `mem`.
     pub fn init(
         &self,
         seed: u64,
         start: SimTime,
         until: SimTime,
-    ) -> (WorldState, Vec<EventRecord>) {
+        mem: &dyn MemoryStream,
+    ) -> Result<(WorldState, Vec<EventRecord>)> {
         let mut st = WorldState {
             step: 0,
             time: start,
@@ -190,7 +199,10 @@ impl Town {
                     to_greet: None,
                     since_reflect: 0,
                     knows: BTreeSet::new(),
-                    memories: Vec::new(),
+                    recent: VecDeque::new(),
+                    salient: Vec::new(),
+                    seen_objects: Default::default(),
+                    last_notice: None,
                 })
                 .collect(),
             objects: self
@@ -201,13 +213,13 @@ impl Town {
                 .collect(),
             conversations: Default::default(),
             next_conversation: 1,
-            next_memory: 1,
             next_event: 0,
             counters: Counters::default(),
             related_before: BTreeSet::new(),
             related: BTreeSet::new(),
             diffusion: Default::default(),
             attendance: Default::default(),
+            pending: Vec::new(),
         };
         for p in &self.personas {
             for other in p.relationships.keys() {
@@ -248,7 +260,6 @@ impl Town {
                 if let Some(i) = st.agent_index(&k.agent) {
                     self.remember(
                         &mut st,
-                        &mut ev,
                         i,
                         MemoryKind::Observation,
                         k.text.clone(),
@@ -261,7 +272,8 @@ impl Town {
                 }
             }
         }
-        (st, ev)
+        memory::flush(&mut st, &mut ev, mem)?;
+        Ok((st, ev))
     }
 
     fn rec(&self, st: &WorldState, event: TownEvent) -> EventRecord {
@@ -272,30 +284,17 @@ impl Town {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Queues a memory for agent `i`; it is written (and logged) at the next flush of the step.
     fn remember(
         &self,
         st: &mut WorldState,
-        ev: &mut Vec<EventRecord>,
         i: usize,
         kind: MemoryKind,
         text: String,
         importance: u8,
         evidence: Vec<i64>,
-    ) -> i64 {
-        let id = add(st, i, kind, text.clone(), importance, evidence);
-        let agent = st.agents[i].name.clone();
-        ev.push(self.rec(
-            st,
-            TownEvent::MemoryWritten {
-                agent,
-                kind,
-                text,
-                importance: importance.clamp(1, 10),
-                id,
-            },
-        ));
-        id
+    ) {
+        memory::queue(st, i, kind, text, importance, evidence);
     }
 
     fn learn(
@@ -330,8 +329,14 @@ impl Town {
         ));
     }
 
-    /// Advances the world by one step. All model requests of the step go to `llm` as one batch.
-    pub fn step(&self, st: &mut WorldState, llm: &dyn Llm) -> Result<Vec<EventRecord>> {
+    /// Advances the world by one step. All model requests of the step go to `llm` as one batch;
+    /// memories go to `mem` in two batches (after perception, and at the end).
+    pub fn step(
+        &self,
+        st: &mut WorldState,
+        llm: &dyn Llm,
+        mem: &dyn MemoryStream,
+    ) -> Result<Vec<EventRecord>> {
         st.step += 1;
         st.time = SimTime(st.time.0 + u64::from(self.world.step_secs));
         st.counters.steps += 1;
@@ -345,6 +350,7 @@ impl Town {
                 needs.push((i, n));
             }
         }
+        memory::flush(st, &mut ev, mem)?;
         // Conversation turns are needed by whoever speaks next.
         for conv in st.conversations.values() {
             if let Some(i) = st.agent_index(&conv.agents[conv.next]) {
@@ -356,7 +362,7 @@ impl Town {
         if !needs.is_empty() {
             let requests: Vec<GenerateRequest> = needs
                 .iter()
-                .map(|(i, n)| self.request(st, *i, n))
+                .map(|(i, n)| self.request(st, mem, *i, n))
                 .collect::<Result<_>>()?;
             let replies = llm.generate_batch(&requests);
             let (mut pt, mut ct, mut gt, mut failed) = (0u64, 0u64, 0u64, 0u32);
@@ -399,6 +405,7 @@ impl Town {
             self.advance(st, &mut ev, i);
         }
         self.attend(st);
+        memory::flush(st, &mut ev, mem)?;
         Ok(ev)
     }
 
@@ -429,7 +436,6 @@ impl Town {
             for i in who {
                 self.remember(
                     st,
-                    ev,
                     i,
                     MemoryKind::Observation,
                     e.description.clone(),
@@ -540,7 +546,6 @@ impl Town {
                 .to_string();
             self.remember(
                 st,
-                ev,
                 i,
                 MemoryKind::Observation,
                 format!("{other} is {desc} at {place}"),
@@ -551,6 +556,7 @@ impl Town {
                 st.agents[i].to_greet = Some(other);
             }
         }
+        let noticed = self.perceive_objects(st, i);
         // Whom to consider talking to: someone in view, awake, free, not talked to lately.
         let react = st.agents[i].to_greet.clone().filter(|other| {
             let Some(j) = st.agent_index(other) else {
@@ -579,18 +585,77 @@ impl Town {
             st.agents[i].to_greet = None;
             return Some(Need::React(o));
         }
+        if let Some(text) = noticed {
+            st.agents[i].last_notice = Some(st.time);
+            return Some(Need::Notice(text));
+        }
         if a.since_reflect >= self.config.reflect_threshold {
-            let ids: Vec<i64> = a.memories.iter().rev().take(12).map(|m| m.id).collect();
+            let ids: Vec<i64> = a.recent.iter().rev().map(|m| m.id).collect();
             return Some(Need::Reflect(ids));
         }
         None
+    }
+
+    /// Perceives the objects in the agent's arena within its vision radius: a state someone else
+    /// set, that the agent has not seen yet, becomes an observation. Returns the first such
+    /// observation when the agent may react to it (at most once per `notice_cooldown_mins`).
+    fn perceive_objects(&self, st: &mut WorldState, i: usize) -> Option<String> {
+        let at = st.agents[i].tile;
+        let arena = self.world.arena_at(at)?.to_string();
+        let own = st.agents[i].action.as_ref().map(|a| a.description.clone());
+        let mut noticed = None;
+        for o in self.world.objects.iter().filter(|o| o.arena == arena) {
+            if o.tile.dist(at) > self.world.vision {
+                continue;
+            }
+            let state = st.objects.get(&o.path).cloned().unwrap_or_default();
+            if st.agents[i].seen_objects.get(&o.path) == Some(&state) {
+                continue;
+            }
+            st.agents[i]
+                .seen_objects
+                .insert(o.path.clone(), state.clone());
+            if state == o.state || own.as_ref() == Some(&state) {
+                continue;
+            }
+            let name = o.path.rsplit(':').next().unwrap_or(&o.path);
+            let text = format!("the {name} at {arena} is in use: {state}");
+            let news = self.scenario.as_ref().is_some_and(|sc| {
+                let lower = state.to_lowercase();
+                sc.topics
+                    .iter()
+                    .flat_map(|t| &t.keywords)
+                    .any(|k| !k.is_empty() && lower.contains(&k.to_lowercase()))
+            });
+            self.remember(
+                st,
+                i,
+                MemoryKind::Observation,
+                text.clone(),
+                if news { 6 } else { 3 },
+                vec![],
+            );
+            let cooled = st.agents[i].last_notice.is_none_or(|t| {
+                st.time.0.saturating_sub(t.0) >= self.config.notice_cooldown_mins * 60
+            });
+            if noticed.is_none() && cooled {
+                noticed = Some(text);
+            }
+        }
+        noticed
     }
 
     fn place_enum(&self) -> Vec<String> {
         self.world.arenas.keys().cloned().collect()
     }
 
-    fn request(&self, st: &mut WorldState, i: usize, need: &Need) -> Result<GenerateRequest> {
+    fn request(
+        &self,
+        st: &WorldState,
+        mem: &dyn MemoryStream,
+        i: usize,
+        need: &Need,
+    ) -> Result<GenerateRequest> {
         let p = &self.personas[i];
         let time = st.time.to_string();
         let here = self
@@ -600,12 +665,20 @@ impl Town {
             .to_string();
         let (template, ctx, schema, max_tokens) = match need {
             Need::PlanDay => {
-                let mems = recall(
-                    &mut st.agents[i],
-                    &format!("today plan {}", p.occupation),
-                    5,
-                    st.time,
-                );
+                // Retrieved for the day ahead, plus what is on the agent's mind (an invitation
+                // heard yesterday is among its most important memories).
+                let mut mems = recall(
+                    st,
+                    mem,
+                    i,
+                    &format!("what I plan to do today as {}", p.occupation),
+                    4,
+                )?;
+                for m in st.agents[i].salient.iter().take(3) {
+                    if !mems.contains(&m.text) {
+                        mems.push(m.text.clone());
+                    }
+                }
                 let hours: Vec<String> = (p.wake / 60 + 1..=p.sleep.saturating_sub(1) / 60)
                     .map(|h| format!("{h:02}:00"))
                     .collect();
@@ -629,7 +702,7 @@ impl Town {
                 )
             }
             Need::Decompose(block, end) => {
-                let mems = recall(&mut st.agents[i], &block.activity, 3, st.time);
+                let mems = recall(st, mem, i, &block.activity, 3)?;
                 (
                     "decompose",
                     json!({"time": time, "here": here, "block_start": hhmm(block.start), "block_end": hhmm(*end), "activity": block.activity, "place": block.place, "memories": mems}),
@@ -650,12 +723,26 @@ impl Town {
                     .as_ref()
                     .map(|a| a.description.clone())
                     .unwrap_or_else(|| "idle".into());
-                let mems = recall(&mut st.agents[i], other, 3, st.time);
+                let mems = recall(st, mem, i, &format!("{other} {other_action}"), 3)?;
                 (
                     "react",
                     json!({"time": time, "here": here, "action": action, "other": other, "other_action": other_action, "memories": mems}),
                     json!({"title": "town.react", "type": "object", "properties": {"talk": {"type": "boolean"}}, "required": ["talk"]}),
                     12,
+                )
+            }
+            Need::Notice(what) => {
+                let action = st.agents[i]
+                    .action
+                    .as_ref()
+                    .map(|a| a.description.clone())
+                    .unwrap_or_else(|| "idle".into());
+                let mems = recall(st, mem, i, what, 3)?;
+                (
+                    "notice",
+                    json!({"time": time, "here": here, "action": action, "noticed": what, "memories": mems}),
+                    json!({"title": "town.notice", "type": "object", "properties": {"react": {"type": "boolean"}, "activity": {"type": "string", "minLength": 3, "maxLength": 50}}, "required": ["react", "activity"]}),
+                    40,
                 )
             }
             Need::Converse(id) => {
@@ -664,15 +751,15 @@ impl Town {
                     .as_ref()
                     .map(|c| c.agents[1 - c.next].clone())
                     .unwrap_or_default();
-                let mut mems = recall(&mut st.agents[i], &other, 2, st.time);
-                // What is on the agent's mind: its most important recent memories.
-                let mut top: Vec<&crate::state::Mem> = st.agents[i]
-                    .memories
-                    .iter()
-                    .filter(|m| m.importance >= 6)
-                    .collect();
-                top.sort_by(|a, b| b.importance.cmp(&a.importance).then(b.id.cmp(&a.id)));
-                for m in top.into_iter().take(3) {
+                // What the agent remembers of the other and of what was just said (Generative
+                // Agents' focal points), then what is on its mind: its most important memories.
+                let last = conv
+                    .as_ref()
+                    .and_then(|c| c.lines.last())
+                    .map(|(_, t)| t.as_str())
+                    .unwrap_or("");
+                let mut mems = recall(st, mem, i, &format!("{other} {last}"), 3)?;
+                for m in st.agents[i].salient.iter().take(3) {
                     if !mems.contains(&m.text) {
                         mems.push(m.text.clone());
                     }
@@ -695,7 +782,7 @@ impl Town {
             }
             Need::Reflect(ids) => {
                 let mems: Vec<Value> = st.agents[i]
-                    .memories
+                    .recent
                     .iter()
                     .filter(|m| ids.contains(&m.id))
                     .map(|m| json!({"id": m.id, "text": m.text}))
@@ -789,7 +876,6 @@ impl Town {
                 };
                 self.remember(
                     st,
-                    ev,
                     i,
                     MemoryKind::Plan,
                     format!("My plan for {}: {summary}", st.time),
@@ -913,6 +999,46 @@ impl Town {
                     ));
                 }
             }
+            Need::Notice(_) => {
+                let react = reply.get("react").and_then(Value::as_bool).unwrap_or(false);
+                let activity = reply
+                    .get("activity")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .unwrap_or("");
+                if !react || activity.chars().filter(|c| c.is_alphabetic()).count() < 3 {
+                    return;
+                }
+                // Reacting re-plans the next minutes: the new action comes first, here, and the
+                // rest of the block's queue follows it.
+                let Some(here) = self.world.arena_at(st.agents[i].tile).map(str::to_string) else {
+                    return;
+                };
+                let until = SimTime(st.time.0 + 10 * 60);
+                let name = st.agents[i].name.clone();
+                ev.push(self.rec(
+                    st,
+                    TownEvent::PlanSet {
+                        agent: name,
+                        level: PlanLevel::Current,
+                        items: vec![PlanItem {
+                            start: st.time,
+                            minutes: 10,
+                            place: Some(here.clone()),
+                            description: activity.to_string(),
+                        }],
+                    },
+                ));
+                self.remember(
+                    st,
+                    i,
+                    MemoryKind::Plan,
+                    format!("I decided to {activity} at {here}"),
+                    4,
+                    vec![],
+                );
+                self.start_action(st, ev, i, activity.to_string(), here, until);
+            }
             Need::Converse(id) => self.converse(st, ev, i, id, reply),
             Need::Reflect(ids) => {
                 st.agents[i].since_reflect = 0;
@@ -928,7 +1054,7 @@ impl Town {
                 }
                 st.counters.reflections += 1;
                 for s in &insights {
-                    self.remember(st, ev, i, MemoryKind::Reflection, s.clone(), 7, ids.clone());
+                    self.remember(st, i, MemoryKind::Reflection, s.clone(), 7, ids.clone());
                 }
                 // A reflection's importance does not count toward the next one.
                 st.agents[i].since_reflect = 0;
@@ -997,7 +1123,6 @@ impl Town {
             }
             self.remember(
                 st,
-                ev,
                 j,
                 MemoryKind::Chat,
                 format!("{speaker} told me: {text}"),
@@ -1042,7 +1167,7 @@ impl Town {
                             .unwrap_or(0);
                         summary.truncate(cut);
                     }
-                    self.remember(st, ev, x, MemoryKind::Chat, summary, 4, vec![]);
+                    self.remember(st, x, MemoryKind::Chat, summary, 4, vec![]);
                 }
             }
             st.related.insert(pair(&c.agents[0], &c.agents[1]));

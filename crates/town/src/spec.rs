@@ -137,11 +137,7 @@ impl Persona {
         routine.sort_by_key(|b| b.start);
         // Spawn must reach the streets (every routine place is checked above; the street is the
         // hub every world connects through).
-        if let Some(street) = world
-            .arenas
-            .get(crate::world::STREET)
-            .and_then(|t| t.first())
-        {
+        if let Some(street) = world.arenas.get(&world.street).and_then(|t| t.first()) {
             if !world.reachable(spawn, *street) {
                 let span = raw
                     .spawn

@@ -1,27 +1,29 @@
 //! The world state: a plain, serialisable value that [`crate::Town::step`] advances. A checkpoint
-//! is this value as JSON; nothing else is needed to continue a run.
+//! is this value as JSON plus a snapshot of the memory stream; nothing else is needed to continue
+//! a run.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hamlet_core::town::{Learned, SimTime, Tile};
-use hamlet_core::{MemoryId, MemoryKind};
+use hamlet_core::{MemoryId, NewMemory};
 use serde::{Deserialize, Serialize};
 
 use crate::spec::Block;
 
-/// One memory of an agent. The town keeps each agent's memory stream inside the world state, so a
-/// checkpoint holds it and a resumed run continues from exactly the same memories.
+/// A memory an agent keeps at hand: its id in the memory stream, importance and text. The stream
+/// itself (`RUN_DIR/memory`, searched by embeddings, BM25, recency and importance) holds every
+/// memory; the world state keeps only these short lists, so a checkpoint stays small.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Mem {
+pub struct Note {
     pub id: MemoryId,
-    pub kind: MemoryKind,
-    pub text: String,
-    pub created: SimTime,
-    pub last_access: SimTime,
     pub importance: u8,
-    #[serde(default)]
-    pub evidence: Vec<MemoryId>,
+    pub text: String,
 }
+
+/// How many of an agent's newest memories stay at hand (the evidence a reflection draws on).
+pub const RECENT: usize = 12;
+/// How many of an agent's most important memories stay on its mind.
+pub const SALIENT: usize = 4;
 
 /// What an agent is doing now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,7 +64,17 @@ pub struct AgentState {
     pub since_reflect: u32,
     /// Scenario topics this agent knows.
     pub knows: BTreeSet<String>,
-    pub memories: Vec<Mem>,
+    /// The newest memories, oldest first (at most [`RECENT`]).
+    pub recent: VecDeque<Note>,
+    /// The most important memories (importance 6 and up), most important first (at most
+    /// [`SALIENT`]): what is on the agent's mind when it talks.
+    pub salient: Vec<Note>,
+    /// What the agent last saw of each object in view, so only changes become observations.
+    #[serde(default)]
+    pub seen_objects: BTreeMap<String, String>,
+    /// When the agent last reacted to something it noticed (reactions are rate-limited).
+    #[serde(default)]
+    pub last_notice: Option<SimTime>,
 }
 
 /// An open conversation between two agents.
@@ -107,7 +119,6 @@ pub struct WorldState {
     pub objects: BTreeMap<String, String>,
     pub conversations: BTreeMap<u64, Conversation>,
     pub next_conversation: u64,
-    pub next_memory: MemoryId,
     /// Index of the next scenario event to inject.
     pub next_event: usize,
     pub counters: Counters,
@@ -117,6 +128,10 @@ pub struct WorldState {
     pub related: BTreeSet<(String, String)>,
     pub diffusion: BTreeMap<String, Vec<Learned>>,
     pub attendance: BTreeMap<String, BTreeSet<String>>,
+    /// Memories decided this step and not yet written to the stream (always empty between
+    /// steps, so never part of a checkpoint).
+    #[serde(skip)]
+    pub pending: Vec<(usize, NewMemory)>,
 }
 
 impl WorldState {

@@ -4,7 +4,7 @@
 //! same prompts always give the same replies, whatever order or batch they come in: day plans keep
 //! the routine, a block becomes one step, agents always start talking, and a speaker repeats the
 //! first remembered line that holds one of its news words (so news spreads only from agents whose
-//! prompt shows it). It proves the mechanics
+//! prompt shows it), and noticing something changes nothing unless [`TownFakeLlm::reacting`]. It proves the mechanics
 //! (batching, conversations, diffusion, checkpoints); the real model is tested separately.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,7 @@ pub struct TownFakeLlm {
     calls: AtomicU64,
     batches: AtomicU64,
     news: Vec<String>,
+    react: bool,
 }
 
 impl TownFakeLlm {
@@ -29,6 +30,11 @@ impl TownFakeLlm {
     /// Words that make a remembered line "news" the fake speaker prefers to share.
     pub fn with_news<S: Into<String>>(mut self, words: impl IntoIterator<Item = S>) -> Self {
         self.news = words.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Reacts to everything noticed by stopping to "take a look" (default: carries on).
+    pub fn reacting(mut self) -> Self {
+        self.react = true;
         self
     }
     /// Requests answered so far.
@@ -62,6 +68,9 @@ impl TownFakeLlm {
                 json!({"steps": [{"minutes": 15, "action": activity.chars().take(60).collect::<String>()}]})
             }
             "town.react" => json!({"talk": true}),
+            // Carries on, so the fake's runs keep the routine's shape.
+            "town.notice" if self.react => json!({"react": true, "activity": "take a look"}),
+            "town.notice" => json!({"react": false, "activity": "carry on"}),
             "town.converse" => {
                 let lines = user
                     .lines()

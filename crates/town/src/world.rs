@@ -15,8 +15,9 @@ use crate::{Error, Result};
 
 /// File name of the world description inside a world directory.
 pub const WORLD_FILE: &str = "world.toml";
-/// The arena path of street tiles.
-pub const STREET: &str = "Smallville:street";
+/// The arena name of street tiles, inside the town's own sector: a world named "Smallville" has
+/// its streets at "Smallville:street".
+pub const STREET_ARENA: &str = "street";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -91,6 +92,8 @@ pub struct World {
     /// Arena path → its tiles (row-major order).
     pub arenas: BTreeMap<String, Vec<Tile>>,
     pub objects: Vec<Object>,
+    /// The arena path of the street tiles (`"<name>:street"`).
+    pub street: String,
 }
 
 /// Converts a byte offset to a 1-based line number.
@@ -174,6 +177,7 @@ impl World {
                 message: "the map is too large".into(),
             });
         }
+        let street = format!("{}:{STREET_ARENA}", raw.name.trim());
         let mut tiles = Vec::with_capacity(width * rows.len());
         let mut arenas: BTreeMap<String, Vec<Tile>> = BTreeMap::new();
         for (y, row) in rows.iter().enumerate() {
@@ -185,7 +189,7 @@ impl World {
                 let t = Tile::new(x as u16, y as u16);
                 let arena = match c {
                     '#' => None,
-                    '.' => Some(STREET.to_string()),
+                    '.' => Some(street.clone()),
                     c => match legend.get(&c) {
                         Some(a) => Some(a.clone()),
                         None => return Err(Error::Spec { file: format!("{}:{}", map_path.display(), y + 1), message: format!("bad grid: character {c:?} at column {} is not in the legend of {}: add it to [legend] or use '#' or '.'", x + 1, path.display()) }),
@@ -231,6 +235,7 @@ impl World {
                 .collect(),
             arenas,
             objects: Vec::new(),
+            street,
         };
         if let Some(s) = &raw.start {
             world.start = SimTime::parse(s.get_ref()).map_err(|m| err(s.span(), m))?;

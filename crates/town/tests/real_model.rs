@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use hamlet_core::town::SimTime;
-use hamlet_llm::{LlamaConfig, LlamaLlm};
+use hamlet_llm::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
 use hamlet_town::{replay, Run, RunOptions, SimConfig};
 
 #[test]
@@ -23,6 +23,14 @@ fn half_an_hour_of_three_agents_on_the_real_model() {
     cfg.parallel = 3;
     cfg.context = 2048;
     let llm = Arc::new(LlamaLlm::load(cfg).expect("load model"));
+    let minilm = hamlet_models::ModelCache::open_default()
+        .resolve("minilm")
+        .expect("run scripts/test.sh to pull MiniLM");
+    let mut ecfg = EmbedConfig::new(minilm);
+    ecfg.threads = 1;
+    let embedder: Arc<dyn hamlet_core::Embedder> =
+        Arc::new(LlamaEmbedder::load(ecfg).expect("load MiniLM"));
+    let open = |dir: &std::path::Path| common::open_memory_with(dir, embedder.clone());
 
     let d = tempfile::tempdir().expect("tmp");
     common::tiny_world(d.path());
@@ -40,8 +48,10 @@ fn half_an_hour_of_three_agents_on_the_real_model() {
             max_turns: 4,
             ..SimConfig::default()
         },
+        model: "smollm2-135m".into(),
+        embedder: "minilm".into(),
     };
-    let mut run = Run::create(&opts).expect("run");
+    let mut run = Run::create(&opts, &open).expect("run");
     run.run(llm.as_ref(), None, &mut |_| {}).expect("steps");
     let (m, _checks) = run.finish().expect("finish");
     eprintln!("{}", hamlet_town::metrics::table(&m));

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{smallville, tiny_world};
+use common::{open_memory, smallville, tiny_world};
 use hamlet_core::town::{EventRecord, SimTime, TownEvent, EVENTS_FILE};
 use hamlet_town::testing::TownFakeLlm;
 use hamlet_town::{replay, Run, RunOptions, SimConfig};
@@ -27,6 +27,8 @@ fn opts(
         prompts_dir: None,
         checkpoint_every: 50,
         sim: SimConfig::default(),
+        model: "fake".into(),
+        embedder: "hash-64".into(),
     }
 }
 
@@ -53,13 +55,16 @@ fn same_seed_same_log() {
     let mut logs = Vec::new();
     for _ in 0..2 {
         let d = tempfile::tempdir().expect("tmp");
-        let mut run = Run::create(&opts(
-            &smallville(),
-            Some("valentines"),
-            Some(5),
-            "day 1 10:00",
-            d.path(),
-        ))
+        let mut run = Run::create(
+            &opts(
+                &smallville(),
+                Some("valentines"),
+                Some(5),
+                "day 1 10:00",
+                d.path(),
+            ),
+            &open_memory,
+        )
         .expect("run");
         run.run(&llm, None, &mut |_| {}).expect("steps");
         run.finish().expect("finish");
@@ -73,8 +78,11 @@ fn same_seed_same_log() {
 fn one_batch_per_step_and_idle_agents_cost_nothing() {
     let llm = TownFakeLlm::new();
     let d = tempfile::tempdir().expect("tmp");
-    let mut run =
-        Run::create(&opts(&smallville(), None, Some(6), "day 1 12:00", d.path())).expect("run");
+    let mut run = Run::create(
+        &opts(&smallville(), None, Some(6), "day 1 12:00", d.path()),
+        &open_memory,
+    )
+    .expect("run");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     let (m, _) = run.finish().expect("finish");
     let recs = records(d.path());
@@ -126,8 +134,11 @@ fn news_spreads_from_a_to_b_to_c_and_is_counted() {
     tiny_world(d.path());
     let run_dir = d.path().join("run");
     let llm = TownFakeLlm::new().with_news(["party"]);
-    let mut run =
-        Run::create(&opts(d.path(), Some("news"), None, "day 1 09:00", &run_dir)).expect("run");
+    let mut run = Run::create(
+        &opts(d.path(), Some("news"), None, "day 1 09:00", &run_dir),
+        &open_memory,
+    )
+    .expect("run");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     let (m, checks) = run.finish().expect("finish");
     let learned = &m.diffusion["party"];
@@ -150,23 +161,68 @@ fn news_spreads_from_a_to_b_to_c_and_is_counted() {
         .iter()
         .find(|a| a.name == "Cal")
         .expect("Cal");
-    assert!(cal
-        .memories
-        .iter()
-        .any(|m| m.text.starts_with("Ben told me") && m.text.contains("party")));
+    let q = hamlet_core::RecallQuery::new("party", 5, i64::MAX / 2).agent("Cal");
+    let recalled = run.memory().recall(&q).expect("recall");
+    assert!(
+        recalled
+            .iter()
+            .any(|r| r.record.text.starts_with("Ben told me") && r.record.text.contains("party")),
+        "{recalled:#?}"
+    );
+    assert!(cal.recent.iter().any(|n| n.text.contains("party")));
+}
+
+#[test]
+fn noticing_an_object_in_use_re_plans_the_next_minutes() {
+    let d = tempfile::tempdir().expect("tmp");
+    tiny_world(d.path());
+    let world = d.path().join("world.toml");
+    let mut toml = std::fs::read_to_string(&world).expect("world");
+    toml.push_str(
+        "\n[[object]]\npath = \"Cafe:room:espresso machine\"\nat = [10, 1]\nverbs = [\"coffee\"]\n",
+    );
+    std::fs::write(&world, toml).expect("write");
+    let run_dir = d.path().join("run");
+    let llm = TownFakeLlm::new().reacting();
+    let mut run = Run::create(
+        &opts(d.path(), None, None, "day 1 08:30", &run_dir),
+        &open_memory,
+    )
+    .expect("run");
+    run.run(&llm, None, &mut |_| {}).expect("steps");
+    run.finish().expect("finish");
+    let recs = records(&run_dir);
+    // Ben's coffee puts the machine to use; Cal, at home in the cafe, sees it...
+    let seen = recs.iter().position(|r| {
+        matches!(&r.event, TownEvent::MemoryWritten { agent, text, .. }
+            if agent == "Cal" && text == "the espresso machine at Cafe:room is in use: have coffee")
+    });
+    let seen = seen.expect("Cal perceives the machine in use");
+    // ... and reacts: a new current plan, and the action starts at once.
+    let reacted = recs[seen..].iter().any(|r| {
+        matches!(&r.event, TownEvent::ActionStarted { agent, description, .. }
+            if agent == "Cal" && description == "take a look")
+    });
+    assert!(reacted, "Cal's reaction re-plans the next minutes");
+    // Ben, whose own action it is, does not notice his own coffee.
+    assert!(!recs.iter().any(|r| matches!(&r.event,
+        TownEvent::MemoryWritten { agent, text, .. } if agent == "Ben" && text.contains("espresso"))));
 }
 
 #[test]
 fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     let llm = TownFakeLlm::new().with_news(["party", "valentine"]);
     let whole = tempfile::tempdir().expect("tmp");
-    let mut run = Run::create(&opts(
-        &smallville(),
-        Some("valentines"),
-        Some(4),
-        "day 1 09:00",
-        whole.path(),
-    ))
+    let mut run = Run::create(
+        &opts(
+            &smallville(),
+            Some("valentines"),
+            Some(4),
+            "day 1 09:00",
+            whole.path(),
+        ),
+        &open_memory,
+    )
     .expect("run");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     run.finish().expect("finish");
@@ -174,19 +230,22 @@ fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
 
     let broken = tempfile::tempdir().expect("tmp");
     {
-        let mut run = Run::create(&opts(
-            &smallville(),
-            Some("valentines"),
-            Some(4),
-            "day 1 09:00",
-            broken.path(),
-        ))
+        let mut run = Run::create(
+            &opts(
+                &smallville(),
+                Some("valentines"),
+                Some(4),
+                "day 1 09:00",
+                broken.path(),
+            ),
+            &open_memory,
+        )
         .expect("run");
         // 437 steps: the last checkpoint is at 400; the 37 steps after it are in the log only,
         // and the run is dropped without a final checkpoint, as a crash would leave it.
         run.run(&llm, Some(437), &mut |_| {}).expect("steps");
     }
-    let mut resumed = Run::resume(broken.path()).expect("resume");
+    let mut resumed = Run::resume(broken.path(), &open_memory).expect("resume");
     assert_eq!(resumed.state.step, 400);
     resumed.run(&llm, None, &mut |_| {}).expect("steps");
     resumed.finish().expect("finish");
@@ -196,6 +255,6 @@ fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     );
     assert_eq!(log(broken.path()), log(whole.path()));
     // Resuming a finished run does nothing more.
-    let again = Run::resume(broken.path()).expect("resume");
+    let again = Run::resume(broken.path(), &open_memory).expect("resume");
     assert!(again.is_done());
 }

@@ -1,6 +1,23 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hamlet_core::testing::HashEmbedder;
+use hamlet_core::{Embedder, SnapshotStream};
+use hamlet_memory::MemoryStore;
+
+type OpenResult = Result<Box<dyn SnapshotStream>, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Opens the real memory store (SQLite, tantivy, the embedded vector index) with a hashing
+/// embedder: the mechanics tests need no embedding model.
+pub fn open_memory(dir: &Path) -> OpenResult {
+    open_memory_with(dir, Arc::new(HashEmbedder::new(64)))
+}
+
+pub fn open_memory_with(dir: &Path, embedder: Arc<dyn Embedder>) -> OpenResult {
+    Ok(Box::new(MemoryStore::open(dir, embedder)?))
+}
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
