@@ -111,6 +111,36 @@ fn sim_runs_resumes_and_replays() {
         "{}",
         text(&o.stderr)
     );
+
+    // The memory stream lives in the run, with exactly one snapshot beside the checkpoint.
+    assert!(run.join("memory/memory.sqlite").is_file());
+    let snapshots: Vec<String> = std::fs::read_dir(&run)
+        .expect("run dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("checkpoint-memory-"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+
+    // A run keeps its model: one started on a real model is not resumed on the stand-in.
+    let cp_path = run2.join("checkpoint.json");
+    let cp = std::fs::read_to_string(&cp_path).expect("checkpoint");
+    std::fs::write(
+        &cp_path,
+        cp.replace("\"model\":\"fake\"", "\"model\":\"smollm2-135m\""),
+    )
+    .expect("write");
+    let o = hamlet(&[
+        "sim",
+        "--resume",
+        run2.to_str().expect("utf-8"),
+        "--fake-model",
+    ]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("resume it without --fake-model"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
