@@ -1,6 +1,7 @@
-//! A short town run on the real default model (SmolLM2-135M): every decision goes through the
-//! grammar, one batch per step, and the log replays to the same positions. Nothing here asserts
-//! on what the model chose or on time.
+//! A simulated hour of a small town on the real default model (SmolLM2-135M) with the real memory
+//! stream (MiniLM embeddings, SQLite, BM25): every decision goes through the grammar, one batch per
+//! step, memories are written and recalled by meaning, and the log replays to the same positions.
+//! Nothing here asserts on what the model chose or on time.
 
 mod common;
 
@@ -11,7 +12,7 @@ use hamlet_llm::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
 use hamlet_town::{replay, Run, RunOptions, SimConfig};
 
 #[test]
-fn half_an_hour_of_three_agents_on_the_real_model() {
+fn an_hour_of_three_agents_on_the_real_model() {
     let model = hamlet_models::ModelCache::open_default()
         .resolve("smollm2-135m")
         .expect("run scripts/test.sh to pull the model");
@@ -39,7 +40,7 @@ fn half_an_hour_of_three_agents_on_the_real_model() {
         world: d.path().to_path_buf(),
         scenario: Some("news".into()),
         agents: None,
-        until: Some(SimTime::parse("day 1 07:20").expect("time")),
+        until: Some(SimTime::parse("day 1 08:00").expect("time")),
         seed: 1,
         run_dir: run_dir.clone(),
         prompts_dir: None,
@@ -63,6 +64,15 @@ fn half_an_hour_of_three_agents_on_the_real_model() {
     );
     assert!(m.completion_tokens > 0 && m.prompt_tokens > 0);
     assert!(m.calls_per_agent_step < 1.0);
+    // The seeded invitation is in Ann's stream with a MiniLM vector, and a query that shares no
+    // word with it still finds it by meaning.
+    let q = hamlet_core::RecallQuery::new("a celebration this evening", 3, i64::MAX / 2).agent("Ann");
+    let hits = run.memory().recall(&q).expect("recall");
+    assert!(
+        hits.iter().any(|h| h.record.text.contains("hosting a party")),
+        "{hits:#?}"
+    );
+    assert!(m.memories >= 3, "{m:#?}");
     let rep = replay(&run_dir, &mut |_, _| {}).expect("replay");
     for a in &run.state.agents {
         assert_eq!(rep.snapshot.agents[&a.name].tile, a.tile);
