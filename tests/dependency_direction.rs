@@ -68,7 +68,7 @@ fn library_crates_depend_downwards_only() {
     assert_eq!(internal("hamlet-llm"), vec!["hamlet-core"]);
     assert_eq!(
         internal("hamlet-memory"),
-        vec!["hamlet-core"],
+        vec!["hamlet-core", "hamlet-prompts"],
         "memory speaks to the Embedder/Llm traits, not to a backend (hamlet-llm is a dev-dependency only)"
     );
     assert_eq!(
@@ -93,16 +93,22 @@ fn library_crates_depend_downwards_only() {
     );
     assert_eq!(
         internal("hamlet-agent"),
-        vec!["hamlet-core", "hamlet-tools"],
+        vec!["hamlet-core", "hamlet-prompts", "hamlet-tools"],
         "the loop runs on the Llm trait; the binary picks the backend and the memory store"
     );
     assert_eq!(
         internal("hamlet-town"),
-        vec!["hamlet-core"],
+        vec!["hamlet-core", "hamlet-prompts"],
         "the town runs on the Llm trait and core's event types; the binary picks the backend"
+    );
+    assert!(
+        internal("hamlet-prompts").is_empty(),
+        "the template loader sits beside core, on minijinja alone: {:?}",
+        internal("hamlet-prompts")
     );
     for p in [
         "hamlet-core",
+        "hamlet-prompts",
         "hamlet-llm",
         "hamlet-models",
         "hamlet-eval",

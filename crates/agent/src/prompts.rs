@@ -1,11 +1,12 @@
 //! The loop's prompt templates (`prompts/agent/*.j2`), rendered with minijinja.
 //!
 //! The templates in the repository are compiled in as defaults; a user's own directory (laid out
-//! like `prompts/`, i.e. `DIR/agent/system.j2`) overrides any of them at run time.
+//! like `prompts/`, i.e. `DIR/agent/system.j2`) overrides any of them at run time. Loading, overriding and strict rendering are
+//! `hamlet_prompts::Templates`; this module holds the table and maps its errors.
 
 use std::path::Path;
 
-use minijinja::Environment;
+use hamlet_prompts::{TemplateError, Templates};
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -24,7 +25,7 @@ pub const TEMPLATES: [(&str, &str); 4] = [
 /// Loaded templates.
 #[derive(Debug)]
 pub struct Prompts {
-    env: Environment<'static>,
+    templates: Templates,
     /// Where each template came from ("built-in" or a path).
     pub sources: Vec<(String, String)>,
 }
@@ -32,64 +33,32 @@ pub struct Prompts {
 impl Prompts {
     /// The built-in templates.
     pub fn builtin() -> Self {
-        Self::load(None).unwrap_or_else(|_| unreachable_builtin())
+        // The built-in templates are tested to parse; an empty set would only make every render
+        // report which template is missing.
+        Self::load(None).unwrap_or_else(|_| Self::wrap(Templates::default()))
     }
 
     /// The built-in templates, each replaced by `DIR/agent/NAME.j2` when that file exists.
     pub fn load(dir: Option<&Path>) -> Result<Self> {
-        let mut env = Environment::new();
-        env.set_trim_blocks(false);
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        let mut sources = Vec::new();
-        for (name, builtin) in TEMPLATES {
-            let path = dir.map(|d| d.join("agent").join(format!("{name}.j2")));
-            let (text, source) = match path {
-                Some(p) if p.exists() => {
-                    let text = std::fs::read_to_string(&p).map_err(|e| Error::Template {
-                        template: p.display().to_string(),
-                        message: format!("cannot read: {e}"),
-                    })?;
-                    (text, p.display().to_string())
-                }
-                _ => (builtin.to_string(), "built-in".to_string()),
-            };
-            env.add_template_owned(name.to_string(), text)
-                .map_err(|e| Error::Template {
-                    template: source.clone(),
-                    message: e.to_string(),
-                })?;
-            sources.push((name.to_string(), source));
-        }
-        Ok(Prompts { env, sources })
+        Templates::load(&TEMPLATES, "agent", dir)
+            .map(Self::wrap)
+            .map_err(template_error)
     }
 
     /// Renders a template with a context.
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String> {
-        let source = self
-            .sources
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_else(|| name.to_string());
-        let tmpl = self.env.get_template(name).map_err(|e| Error::Template {
-            template: source.clone(),
-            message: e.to_string(),
-        })?;
-        tmpl.render(ctx)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| Error::Template {
-                template: format!("{source} ({name}.j2)"),
-                message: format!("{e:#}"),
-            })
+        self.templates.render(name, ctx).map_err(template_error)
+    }
+
+    fn wrap(templates: Templates) -> Self {
+        let sources = templates.sources().to_vec();
+        Prompts { templates, sources }
     }
 }
 
-#[cold]
-fn unreachable_builtin() -> Prompts {
-    // The built-in templates are tested to parse; an empty environment would only make every
-    // render report which template is missing.
-    Prompts {
-        env: Environment::new(),
-        sources: Vec::new(),
+fn template_error(e: TemplateError) -> Error {
+    Error::Template {
+        template: e.template,
+        message: e.message,
     }
 }

@@ -2,35 +2,41 @@
 //!
 //! The templates shipped in the repository are compiled in as defaults; a directory given at run
 //! time (`MemoryConfig::prompts_dir`) overrides any of them by file name, so a user can tune a
-//! prompt for their model without rebuilding.
+//! prompt for their model without rebuilding. Loading, overriding and strict rendering are
+//! `hamlet_prompts::Templates`; this module holds the table and maps its errors.
 
 use std::path::PathBuf;
 
 use hamlet_core::{GenerateRequest, Llm, Message, Sampling};
+use hamlet_prompts::{TemplateError, Templates};
 use serde::Serialize;
 
 use crate::{Error, Result};
 
+/// The built-in templates, by name (a file `NAME.j2`).
 const DEFAULTS: [(&str, &str); 4] = [
     (
-        "importance.j2",
+        "importance",
         include_str!("../../../prompts/memory/importance.j2"),
     ),
     (
-        "reflect_questions.j2",
+        "reflect_questions",
         include_str!("../../../prompts/memory/reflect_questions.j2"),
     ),
     (
-        "reflect_insights.j2",
+        "reflect_insights",
         include_str!("../../../prompts/memory/reflect_insights.j2"),
     ),
     (
-        "summarise.j2",
+        "summarise",
         include_str!("../../../prompts/memory/summarise.j2"),
     ),
 ];
 
 /// Finds and renders the memory templates.
+///
+/// Templates are read when they are rendered, one at a time, so a broken override only fails the
+/// calls that use it and an edited one takes effect on the next call.
 #[derive(Debug, Clone, Default)]
 pub struct Prompts {
     dir: Option<PathBuf>,
@@ -42,48 +48,42 @@ impl Prompts {
         Prompts { dir }
     }
 
-    /// The template's source: the override file if there is one, else the built-in default.
+    /// The template's text: the override file's (`DIR/NAME`) if there is one, else the built-in
+    /// default. `name` is a file name such as `importance.j2`.
     pub fn source(&self, name: &str) -> Result<String> {
-        if let Some(dir) = &self.dir {
-            let p = dir.join(name);
-            match std::fs::read_to_string(&p) {
-                Ok(s) => return Ok(s),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(Error::Template {
-                        name: p.display().to_string(),
-                        reason: format!("cannot read it: {e}"),
-                    })
-                }
-            }
-        }
-        DEFAULTS
+        let (stem, templates) = self.load(name)?;
+        Ok(templates.text(stem).unwrap_or_default())
+    }
+
+    /// Renders `name` (e.g. `importance.j2`) with `ctx`.
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String> {
+        let (stem, templates) = self.load(name)?;
+        templates.render(stem, ctx).map_err(template_error)
+    }
+
+    /// Loads the one template `name`, from the override directory or the defaults.
+    fn load<'a>(&self, name: &'a str) -> Result<(&'a str, Templates)> {
+        let stem = name.strip_suffix(".j2").unwrap_or(name);
+        let builtin = DEFAULTS
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, s)| s.to_string())
+            .find(|(n, _)| *n == stem)
             .ok_or_else(|| Error::Template {
                 name: name.to_string(),
                 reason: format!(
                     "no such template; the memory templates are {}",
-                    DEFAULTS.map(|d| d.0).join(", ")
+                    DEFAULTS.map(|d| format!("{}.j2", d.0)).join(", ")
                 ),
-            })
+            })?;
+        let templates =
+            Templates::load(&[*builtin], "", self.dir.as_deref()).map_err(template_error)?;
+        Ok((stem, templates))
     }
+}
 
-    /// Renders `name` with `ctx`.
-    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String> {
-        let src = self.source(name)?;
-        let env = minijinja::Environment::new();
-        env.render_str(&src, ctx)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| Error::Template {
-                name: self
-                    .dir
-                    .as_ref()
-                    .map(|d| d.join(name).display().to_string())
-                    .unwrap_or_else(|| format!("prompts/memory/{name}")),
-                reason: e.to_string(),
-            })
+fn template_error(e: TemplateError) -> Error {
+    Error::Template {
+        name: e.template,
+        reason: e.message,
     }
 }
 
@@ -143,5 +143,23 @@ mod tests {
         assert!(p.source("summarise.j2").unwrap().contains("summary"));
         let e = p.render("nope.j2", ()).unwrap_err().to_string();
         assert!(e.contains("importance.j2"), "{e}");
+        // A broken override fails the calls that use it, naming its path; the others still work.
+        std::fs::write(dir.path().join("summarise.j2"), "{% if %}").unwrap();
+        let e = p.render("summarise.j2", ()).unwrap_err().to_string();
+        assert!(
+            e.contains(&*dir.path().join("summarise.j2").to_string_lossy()),
+            "{e}"
+        );
+        assert_eq!(
+            p.render("importance.j2", minijinja::context! { memory => "y" })
+                .unwrap(),
+            "custom y"
+        );
+        // A variable the context lacks is an error, not an empty string.
+        let e = p.render("importance.j2", ()).unwrap_err().to_string();
+        assert!(
+            e.contains("importance.j2") && e.contains("undefined"),
+            "{e}"
+        );
     }
 }
