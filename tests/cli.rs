@@ -1,42 +1,9 @@
 //! The `hamlet` binary end to end: real model, real files, exit codes and one-line errors.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn hamlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hamlet"))
-        .args(args)
-        .env(
-            "HAMLET_THREADS",
-            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
-        )
-        .env_remove("HAMLET_MODEL")
-        .output()
-        .expect("run hamlet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A failure is one `error:` line on stderr and a non-zero exit.
-fn assert_one_line_error(o: &Output, want: &str) {
-    assert!(
-        !o.status.success(),
-        "expected failure, got success: {}",
-        stdout(o)
-    );
-    let err = stderr(o);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "want one line, got: {err}");
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(want),
-        "{want:?} not in {err}"
-    );
-}
+mod common;
+use common::{assert_one_line_error, hamlet, stderr, stdout};
 
 #[test]
 fn generate_streams_an_answer() {
@@ -225,7 +192,7 @@ fn embed_falls_back_to_the_chat_model_when_minilm_is_missing() {
         models.join(format!("{}.json", name.to_string_lossy())),
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_hamlet"))
+    let o = Command::new(common::BIN)
         .args(["embed", "a cat", "a dog"])
         .env("HAMLET_HOME", home.path())
         .env("HAMLET_THREADS", "1")

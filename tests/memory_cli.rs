@@ -2,39 +2,19 @@
 //! embedding model (MiniLM) and a real store directory.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+mod common;
+use common::{ok, one_line_error};
+
+/// `hamlet ARGS` without the embedding model's and memory store's environment overrides either.
 fn hamlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hamlet"))
-        .args(args)
-        .env(
-            "HAMLET_THREADS",
-            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
-        )
-        .env_remove("HAMLET_MODEL")
+    common::hamlet_cmd(args)
         .env_remove("HAMLET_EMBED_MODEL")
         .env_remove("HAMLET_MEMORY_DB")
         .env_remove("HAMLET_QDRANT_URL")
         .output()
         .expect("run hamlet")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    assert!(!o.status.success(), "expected failure");
-    let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one error line: {e}");
-    assert!(lines[0].starts_with("error: "), "{e}");
-    e
 }
 
 fn db(dir: &Path) -> String {
@@ -152,7 +132,7 @@ fn memory_errors_are_one_line_with_a_fix() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let e = err(&hamlet(&[
+    let e = one_line_error(&hamlet(&[
         "memory",
         "stats",
         "--db",
@@ -160,9 +140,9 @@ fn memory_errors_are_one_line_with_a_fix() {
     ]));
     assert!(e.contains("not-a-dir") && e.contains("directory"), "{e}");
     let db = db(dir.path());
-    let e = err(&hamlet(&["memory", "add", "--db", &db, "--no-rate", "  "]));
+    let e = one_line_error(&hamlet(&["memory", "add", "--db", &db, "--no-rate", "  "]));
     assert!(e.contains("empty"), "{e}");
-    let e = err(&hamlet(&[
+    let e = one_line_error(&hamlet(&[
         "memory", "search", "--db", &db, "--mode", "fuzzy", "x",
     ]));
     assert!(e.contains("recall, hybrid, vector or bm25"), "{e}");

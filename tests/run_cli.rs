@@ -1,7 +1,6 @@
 //! `hamlet run` and `hamlet eval tasks` end to end with the real default model, and the agent
 //! loop's remember/recall on the real memory store.
 
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use hamlet_agent::{AgentSpec, Prompts, Runner};
@@ -10,32 +9,8 @@ use hamlet_core::trace::{StopReason, TraceEvent};
 use hamlet_tools::{Policy, ToolContext, Workspace};
 use serde_json::json;
 
-fn hamlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hamlet"))
-        .args(args)
-        .env(
-            "HAMLET_THREADS",
-            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
-        )
-        .env_remove("HAMLET_MODEL")
-        .output()
-        .expect("run hamlet")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn one_line_error(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected failure: {}", text(&o.stdout));
-    let err = text(&o.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(want),
-        "{want:?} not in {err}"
-    );
-}
+mod common;
+use common::{assert_one_line_error, hamlet, text};
 
 #[test]
 fn run_pursues_a_goal_with_the_real_model_and_leaves_a_trace() {
@@ -130,9 +105,9 @@ fn run_errors_name_the_problem() {
         bad.to_str().unwrap(),
         "--yes",
     ]);
-    one_line_error(&o, "bad.toml:3");
+    assert_one_line_error(&o, "bad.toml:3");
     let o = hamlet(&["run", "--resume", dir.path().to_str().unwrap(), "--yes"]);
-    one_line_error(&o, "run folder");
+    assert_one_line_error(&o, "run folder");
     // approval needs a terminal; tests have none
     let o = hamlet(&[
         "run",
@@ -141,9 +116,9 @@ fn run_errors_name_the_problem() {
         "--run-dir",
         dir.path().join("r").to_str().unwrap(),
     ]);
-    one_line_error(&o, "--yes");
+    assert_one_line_error(&o, "--yes");
     let o = hamlet(&["run", "--goal", "g", "--yes", "x"]);
-    one_line_error(&o, "--yes");
+    assert_one_line_error(&o, "--yes");
 }
 
 #[test]

@@ -8,6 +8,8 @@ use hamlet_core::{Embedder, GenerateRequest, Llm, Message};
 use hamlet_llm::{HttpConfig, HttpEmbedder, HttpLlm, LlamaConfig, LlamaLlm};
 use serde_json::json;
 
+mod common;
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -19,7 +21,7 @@ impl Drop for Server {
 
 /// Starts `hamlet serve` on a free loopback port and returns its base URL.
 fn start() -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hamlet"))
+    let mut child = Command::new(common::BIN)
         .args([
             "serve",
             "--port",

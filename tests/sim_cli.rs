@@ -2,23 +2,10 @@
 //! and checks and writes its files; resuming a finished run reprints them; replay needs no model;
 //! a broken world file is one clear error naming file and line.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn hamlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hamlet"))
-        .args(args)
-        .env(
-            "HAMLET_THREADS",
-            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
-        )
-        .env_remove("HAMLET_MODEL")
-        .output()
-        .expect("run hamlet")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{hamlet, text};
 
 #[test]
 fn sim_runs_resumes_and_replays() {

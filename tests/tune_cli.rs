@@ -1,31 +1,8 @@
 //! `hamlet tune` end to end: clear one-line errors, a one-step real run that writes an adapter
 //! `hamlet generate --lora` serves, and `export-trajectories` on a hand-written trace.
 
-use std::process::{Command, Output};
-
-fn hamlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hamlet"))
-        .args(args)
-        .env(
-            "HAMLET_THREADS",
-            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
-        )
-        .env_remove("HAMLET_MODEL")
-        .output()
-        .expect("run hamlet")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn assert_error(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected failure: {}", text(&o.stdout));
-    let err = text(&o.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains(want), "{want:?} not in {err}");
-}
+mod common;
+use common::{assert_error_line, hamlet, text};
 
 const RECORD: &str = r#"{"messages": [{"role": "user", "content": "Say the word."}, {"role": "assistant", "content": "Pelican."}]}"#;
 
@@ -34,19 +11,19 @@ fn tune_errors_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.gguf");
     let out_s = out.to_str().unwrap();
-    assert_error(&hamlet(&["tune", "--out", out_s]), "pass --data FILE");
+    assert_error_line(&hamlet(&["tune", "--out", out_s]), "pass --data FILE");
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, format!("{RECORD}\n{{\"messages\": 3}}\n")).unwrap();
     let bad_s = bad.to_str().unwrap();
-    assert_error(
+    assert_error_line(
         &hamlet(&["tune", "--data", bad_s, "--out", out_s]),
         "bad.jsonl:2: 'messages' must be an array",
     );
-    assert_error(
+    assert_error_line(
         &hamlet(&["tune", "--data", bad_s, "--out", out_s, "--base", "minilm"]),
         "architecture 'bert' cannot be tuned",
     );
-    assert_error(
+    assert_error_line(
         &hamlet(&["tune", "--data", bad_s, "--out", out_s, "--targets", "qq"]),
         "unknown LoRA target 'qq'",
     );

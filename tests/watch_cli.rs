@@ -12,6 +12,8 @@ use hamlet_core::trace::{
 };
 use serde_json::json;
 
+mod common;
+
 /// A tmux server of our own (its own socket), killed when the test ends.
 struct Tmux {
     socket: String,
@@ -263,10 +265,7 @@ fn town_run(dir: &Path) {
 
 fn hamlet_cmd(args: &str) -> String {
     // Show how the process ended once the TUI has left the alternate screen.
-    format!(
-        "{} {args}; echo hamlet-exit=$?; sleep 30",
-        env!("CARGO_BIN_EXE_hamlet")
-    )
+    format!("{} {args}; echo hamlet-exit=$?; sleep 30", common::BIN)
 }
 
 #[test]
@@ -344,13 +343,13 @@ fn watch_replays_a_town_run_and_seeks() {
 #[test]
 fn watch_names_what_a_folder_lacks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_hamlet"))
+    let out = Command::new(common::BIN)
         .args(["watch"])
         .arg(dir.path())
         .output()
         .expect("run hamlet");
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = common::stderr(&out);
     assert!(
         err.contains("neither trace.jsonl") && err.contains("events.jsonl"),
         "{err}"

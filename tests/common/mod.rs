@@ -1,0 +1,74 @@
+//! Shared helpers for the `hamlet` binary's end-to-end tests: running it, reading its output, and
+//! checking that a failure is one clear `error:` line.
+#![allow(dead_code)] // each test binary uses a subset
+
+use std::process::{Command, Output};
+
+/// The `hamlet` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_hamlet");
+
+/// `hamlet ARGS`, ready to run: `HAMLET_THREADS` from the environment or 1, and no
+/// `HAMLET_MODEL`, so the default model is used. Add more `env`/`env_remove` as a test needs.
+pub fn hamlet_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env(
+            "HAMLET_THREADS",
+            std::env::var("HAMLET_THREADS").unwrap_or_else(|_| "1".into()),
+        )
+        .env_remove("HAMLET_MODEL");
+    c
+}
+
+/// Runs `hamlet ARGS` (see [`hamlet_cmd`]) to completion.
+pub fn hamlet(args: &[&str]) -> Output {
+    hamlet_cmd(args).output().expect("run hamlet")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    text(&o.stdout)
+}
+
+pub fn stderr(o: &Output) -> String {
+    text(&o.stderr)
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+    stdout(o)
+}
+
+/// Asserts a failure whose stderr is nothing but one `error: ` line; returns stderr.
+pub fn one_line_error(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure: {}", stdout(o));
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    err
+}
+
+/// [`one_line_error`], and the line contains `want`.
+pub fn assert_one_line_error(o: &Output, want: &str) {
+    let err = one_line_error(o);
+    let line = err
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(line.contains(want), "{want:?} not in {err}");
+}
+
+/// Asserts a failure with exactly one `error: ` line on stderr, containing `want`; other stderr
+/// lines (progress, warnings) are allowed.
+pub fn assert_error_line(o: &Output, want: &str) {
+    assert!(!o.status.success(), "expected failure: {}", stdout(o));
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains(want), "{want:?} not in {err}");
+}
