@@ -331,6 +331,10 @@ pub struct RunMetrics {
     pub tokens_per_sim_hour: f64,
     pub wall_secs: f64,
     pub wall_secs_per_sim_hour: f64,
+    /// Of `wall_secs`, the time inside the model backend (`generate_batch`).
+    pub model_secs: f64,
+    /// Of `wall_secs`, the time inside the memory stream (writes, embeddings, recalls).
+    pub memory_secs: f64,
     pub conversations: u64,
     pub utterances: u64,
     pub memories: u64,

@@ -16,8 +16,18 @@ fn density(pairs: usize, n: usize) -> f64 {
     }
 }
 
-/// The figures of a run so far. `wall_secs` is the wall time spent stepping.
-pub fn compute(st: &WorldState, wall_secs: f64) -> RunMetrics {
+/// Wall time spent stepping, and how much of it went to the model and to the memory stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Wall {
+    pub total: f64,
+    pub model: f64,
+    pub memory: f64,
+}
+
+/// The figures of a run so far.
+pub fn compute(st: &WorldState, wall: Wall) -> RunMetrics {
+    let wall_secs = wall.total;
     let c = &st.counters;
     let n = st.agents.len();
     let hours = st.time.0.saturating_sub(st.start.0) as f64 / 3600.0;
@@ -39,6 +49,8 @@ pub fn compute(st: &WorldState, wall_secs: f64) -> RunMetrics {
         tokens_per_sim_hour: per_hour((c.prompt_tokens + c.completion_tokens) as f64),
         wall_secs,
         wall_secs_per_sim_hour: per_hour(wall_secs),
+        model_secs: wall.model,
+        memory_secs: wall.memory,
         conversations: c.conversations,
         utterances: c.utterances,
         memories: c.memories,
@@ -159,6 +171,18 @@ pub fn table(m: &RunMetrics) -> String {
         "wall time per simulated hour",
         format!("{:.1} s", m.wall_secs_per_sim_hour),
     );
+    if m.wall_secs > 0.0 {
+        let share = |x: f64| 100.0 * x / m.wall_secs;
+        row(
+            "  in the model / memory / rest",
+            format!(
+                "{:.0} % / {:.0} % / {:.0} %",
+                share(m.model_secs),
+                share(m.memory_secs),
+                (100.0 - share(m.model_secs) - share(m.memory_secs)).max(0.0)
+            ),
+        );
+    }
     row(
         "conversations / utterances",
         format!("{} / {}", m.conversations, m.utterances),

@@ -17,13 +17,17 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use hamlet_core::town::{EventRecord, RunMetrics, SimTime, TownEvent, TownSnapshot, EVENTS_FILE};
-use hamlet_core::{Llm, SnapshotStream};
+use hamlet_core::{
+    Completion, GenerateRequest, Llm, MemoryId, MemoryRecord, MemoryStream, ModelInfo, NewMemory,
+    RecallQuery, Recalled, SnapshotStream,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{self, CheckOutcome};
+use crate::metrics::{self, CheckOutcome, Wall};
 use crate::prompts::Prompts;
 use crate::sim::{SimConfig, Town};
 use crate::spec::{Persona, Scenario};
@@ -94,6 +98,11 @@ struct Checkpoint {
     state: WorldState,
     events_len: u64,
     wall_secs: f64,
+    /// Of `wall_secs`, in the model and in the memory stream.
+    #[serde(default)]
+    model_secs: f64,
+    #[serde(default)]
+    memory_secs: f64,
     #[serde(default)]
     done: bool,
     /// The memory snapshot directory (in the run directory) taken with this checkpoint.
@@ -166,7 +175,7 @@ pub struct Run {
     memory: Box<dyn SnapshotStream>,
     events: BufWriter<File>,
     events_len: u64,
-    wall_secs: f64,
+    wall: Wall,
     done: bool,
 }
 
@@ -236,7 +245,7 @@ impl Run {
             memory,
             events: BufWriter::new(file),
             events_len: 0,
-            wall_secs: 0.0,
+            wall: Wall::default(),
             done: false,
         };
         run.write(&events)?;
@@ -300,7 +309,11 @@ impl Run {
             memory,
             events: BufWriter::new(file),
             events_len: cp.events_len,
-            wall_secs: cp.wall_secs,
+            wall: Wall {
+                total: cp.wall_secs,
+                model: cp.model_secs,
+                memory: cp.memory_secs,
+            },
             done: cp.done,
         })
     }
@@ -363,7 +376,9 @@ impl Run {
             config: self.config.clone(),
             state: self.state.clone(),
             events_len: self.events_len,
-            wall_secs: self.wall_secs,
+            wall_secs: self.wall.total,
+            model_secs: self.wall.model,
+            memory_secs: self.wall.memory,
             done: self.done,
             memory: Some(snapshot.clone()),
         };
@@ -385,8 +400,18 @@ impl Run {
     /// One step: advance, log, checkpoint when due.
     pub fn step(&mut self, llm: &dyn Llm) -> Result<()> {
         let t0 = Instant::now();
-        let events = self.town.step(&mut self.state, llm, self.memory.as_ref())?;
-        self.wall_secs += t0.elapsed().as_secs_f64();
+        let llm = TimedLlm {
+            inner: llm,
+            nanos: AtomicU64::new(0),
+        };
+        let mem = TimedMemory {
+            inner: self.memory.as_ref(),
+            nanos: AtomicU64::new(0),
+        };
+        let events = self.town.step(&mut self.state, &llm, &mem)?;
+        self.wall.total += t0.elapsed().as_secs_f64();
+        self.wall.model += llm.secs();
+        self.wall.memory += mem.secs();
         self.write(&events)?;
         if self.state.step.is_multiple_of(self.config.checkpoint_every) {
             self.checkpoint()?;
@@ -412,7 +437,7 @@ impl Run {
 
     /// Ends the run: checks, metrics (event, `metrics.json`, `diffusion.svg`), final checkpoint.
     pub fn finish(&mut self) -> Result<(RunMetrics, Vec<CheckOutcome>)> {
-        let m = metrics::compute(&self.state, self.wall_secs);
+        let m = metrics::compute(&self.state, self.wall);
         let checks = self
             .town
             .scenario
@@ -449,6 +474,72 @@ impl Run {
         let sp = self.dir.join(SVG_FILE);
         std::fs::write(&sp, svg).map_err(|e| Error::io(format!("writing {}", sp.display()), e))?;
         Ok((m, checks))
+    }
+}
+
+/// Times the calls of a step into the model (for the metrics' share of wall time in the model).
+struct TimedLlm<'a> {
+    inner: &'a dyn Llm,
+    nanos: AtomicU64,
+}
+
+/// Times the calls of a step into the memory stream.
+struct TimedMemory<'a> {
+    inner: &'a dyn MemoryStream,
+    nanos: AtomicU64,
+}
+
+fn timed<T>(nanos: &AtomicU64, f: impl FnOnce() -> T) -> T {
+    let t0 = Instant::now();
+    let out = f();
+    let spent = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    nanos.fetch_add(spent, Ordering::Relaxed);
+    out
+}
+
+impl TimedLlm<'_> {
+    fn secs(&self) -> f64 {
+        self.nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+}
+
+impl TimedMemory<'_> {
+    fn secs(&self) -> f64 {
+        self.nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+}
+
+impl Llm for TimedLlm<'_> {
+    fn info(&self) -> ModelInfo {
+        self.inner.info()
+    }
+    fn generate_stream(
+        &self,
+        request: &GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> hamlet_core::Result<Completion> {
+        timed(&self.nanos, || self.inner.generate_stream(request, on_text))
+    }
+    fn generate_batch(&self, requests: &[GenerateRequest]) -> Vec<hamlet_core::Result<Completion>> {
+        timed(&self.nanos, || self.inner.generate_batch(requests))
+    }
+    fn count_tokens(&self, text: &str) -> hamlet_core::Result<usize> {
+        timed(&self.nanos, || self.inner.count_tokens(text))
+    }
+}
+
+impl MemoryStream for TimedMemory<'_> {
+    fn add(&self, memory: NewMemory) -> hamlet_core::Result<MemoryId> {
+        timed(&self.nanos, || self.inner.add(memory))
+    }
+    fn add_batch(&self, memories: Vec<NewMemory>) -> hamlet_core::Result<Vec<MemoryId>> {
+        timed(&self.nanos, || self.inner.add_batch(memories))
+    }
+    fn recall(&self, query: &RecallQuery) -> hamlet_core::Result<Vec<Recalled>> {
+        timed(&self.nanos, || self.inner.recall(query))
+    }
+    fn get(&self, id: MemoryId) -> hamlet_core::Result<Option<MemoryRecord>> {
+        timed(&self.nanos, || self.inner.get(id))
     }
 }
 

@@ -66,10 +66,12 @@ fn an_hour_of_three_agents_on_the_real_model() {
     assert!(m.calls_per_agent_step < 1.0);
     // The seeded invitation is in Ann's stream with a MiniLM vector, and a query that shares no
     // word with it still finds it by meaning.
-    let q = hamlet_core::RecallQuery::new("a celebration this evening", 3, i64::MAX / 2).agent("Ann");
+    let q =
+        hamlet_core::RecallQuery::new("a celebration this evening", 3, i64::MAX / 2).agent("Ann");
     let hits = run.memory().recall(&q).expect("recall");
     assert!(
-        hits.iter().any(|h| h.record.text.contains("hosting a party")),
+        hits.iter()
+            .any(|h| h.record.text.contains("hosting a party")),
         "{hits:#?}"
     );
     assert!(m.memories >= 3, "{m:#?}");
