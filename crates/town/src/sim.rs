@@ -359,6 +359,11 @@ impl Town {
             }
         }
         needs.sort_by_key(|(i, _)| *i);
+        for (i, need) in &needs {
+            if let Need::Converse(id) = need {
+                self.recall_for_conversation(st, mem, *i, *id)?;
+            }
+        }
         if !needs.is_empty() {
             let requests: Vec<GenerateRequest> = needs
                 .iter()
@@ -645,6 +650,35 @@ impl Town {
         noticed
     }
 
+    /// At a speaker's first turn, what it remembers of the other (Generative Agents' focal
+    /// point) and what is on its mind (its most important memories), kept in the conversation.
+    fn recall_for_conversation(
+        &self,
+        st: &mut WorldState,
+        mem: &dyn MemoryStream,
+        i: usize,
+        id: u64,
+    ) -> Result<()> {
+        let name = st.agents[i].name.clone();
+        let Some(conv) = st.conversations.get(&id) else {
+            return Ok(());
+        };
+        if conv.recalled.contains_key(&name) {
+            return Ok(());
+        }
+        let other = conv.agents[1 - conv.next].clone();
+        let mut mems = recall(st, mem, i, &format!("{other} and what I know about them"), 3)?;
+        for m in st.agents[i].salient.iter().take(3) {
+            if !mems.contains(&m.text) {
+                mems.push(m.text.clone());
+            }
+        }
+        if let Some(c) = st.conversations.get_mut(&id) {
+            c.recalled.insert(name, mems);
+        }
+        Ok(())
+    }
+
     fn place_enum(&self) -> Vec<String> {
         self.world.arenas.keys().cloned().collect()
     }
@@ -751,19 +785,11 @@ impl Town {
                     .as_ref()
                     .map(|c| c.agents[1 - c.next].clone())
                     .unwrap_or_default();
-                // What the agent remembers of the other and of what was just said (Generative
-                // Agents' focal points), then what is on its mind: its most important memories.
-                let last = conv
+                let mems = conv
                     .as_ref()
-                    .and_then(|c| c.lines.last())
-                    .map(|(_, t)| t.as_str())
-                    .unwrap_or("");
-                let mut mems = recall(st, mem, i, &format!("{other} {last}"), 3)?;
-                for m in st.agents[i].salient.iter().take(3) {
-                    if !mems.contains(&m.text) {
-                        mems.push(m.text.clone());
-                    }
-                }
+                    .and_then(|c| c.recalled.get(&st.agents[i].name))
+                    .cloned()
+                    .unwrap_or_default();
                 let lines: Vec<Value> = conv
                     .as_ref()
                     .map(|c| {
@@ -982,6 +1008,7 @@ impl Town {
                             place: place.clone(),
                             next: 0,
                             lines: Vec::new(),
+                            recalled: Default::default(),
                         },
                     );
                     for k in [i, j] {

@@ -86,6 +86,10 @@ pub struct Conversation {
     /// Index into `agents` of who speaks next.
     pub next: usize,
     pub lines: Vec<(String, String)>,
+    /// What each speaker recalled at its first turn, kept for the whole conversation: its later
+    /// prompts then extend the earlier ones, and the backend reuses their KV cache.
+    #[serde(default)]
+    pub recalled: BTreeMap<String, Vec<String>>,
 }
 
 /// Totals kept through a run (and through resumes).
