@@ -270,6 +270,14 @@ impl Run {
             cp.config.prompts_dir.as_deref(),
             cp.config.sim.clone(),
         )?;
+        // Both steps below are idempotent: a resume that fails half-way can simply be run again.
+        let Some(snapshot) = cp.memory.as_deref() else {
+            return Err(Error::run(
+                cp_path.display().to_string(),
+                "this checkpoint has no memory snapshot (written by an older Hamlet): start the run again",
+            ));
+        };
+        let memory = restore_memory(dir, snapshot, open)?;
         let path = dir.join(EVENTS_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -293,14 +301,7 @@ impl Run {
             .map_err(|e| Error::io(format!("truncating {}", path.display()), e))?;
         file.seek(SeekFrom::End(0))
             .map_err(|e| Error::io(format!("seeking {}", path.display()), e))?;
-        let Some(snapshot) = cp.memory.as_deref() else {
-            return Err(Error::run(
-                cp_path.display().to_string(),
-                "this checkpoint has no memory snapshot (written by an older Hamlet): start the run again",
-            ));
-        };
-        let memory = restore_memory(dir, snapshot, open)?;
-        tracing::info!(step = cp.state.step, time = %cp.state.time, snapshot, "resuming run");
+        tracing::info!(step = cp.state.step, time = %cp.state.time, "resuming run");
         Ok(Run {
             town,
             state: cp.state,

@@ -667,7 +667,13 @@ impl Town {
             return Ok(());
         }
         let other = conv.agents[1 - conv.next].clone();
-        let mut mems = recall(st, mem, i, &format!("{other} and what I know about them"), 3)?;
+        let mut mems = recall(
+            st,
+            mem,
+            i,
+            &format!("{other} and what I know about them"),
+            3,
+        )?;
         for m in st.agents[i].salient.iter().take(3) {
             if !mems.contains(&m.text) {
                 mems.push(m.text.clone());

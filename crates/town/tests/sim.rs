@@ -258,3 +258,40 @@ fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     let again = Run::resume(broken.path(), &open_memory).expect("resume");
     assert!(again.is_done());
 }
+
+#[test]
+fn resume_without_its_memory_snapshot_is_a_clear_error_and_keeps_the_log() {
+    let llm = TownFakeLlm::new();
+    let d = tempfile::tempdir().expect("tmp");
+    {
+        let mut run = Run::create(
+            &opts(&smallville(), None, Some(3), "day 1 09:00", d.path()),
+            &open_memory,
+        )
+        .expect("run");
+        run.run(&llm, Some(120), &mut |_| {}).expect("steps");
+    }
+    let log_len = std::fs::metadata(d.path().join(EVENTS_FILE))
+        .expect("log")
+        .len();
+    for e in std::fs::read_dir(d.path()).expect("dir").flatten() {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with("checkpoint-memory-")
+        {
+            std::fs::remove_dir_all(e.path()).expect("remove snapshot");
+        }
+    }
+    let err = Run::resume(d.path(), &open_memory)
+        .err()
+        .expect("resume fails")
+        .to_string();
+    assert!(err.contains("memory snapshot is missing"), "{err}");
+    assert_eq!(
+        std::fs::metadata(d.path().join(EVENTS_FILE))
+            .expect("log")
+            .len(),
+        log_len,
+        "a failed resume leaves the log as it was"
+    );
+}
