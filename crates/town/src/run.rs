@@ -11,8 +11,11 @@
 //! and older snapshots are removed; a crash at any point leaves the previous checkpoint whole.
 //! `resume` loads it, cuts the log back to the checkpoint's length, restores `memory/` from the
 //! snapshot and carries on: the steps after it are computed again from exactly the state and
-//! memories they first saw, so with greedy decoding the resumed run ends in the same state as an
-//! uninterrupted one.
+//! memories they first saw. With a deterministic model the resumed run ends in the same state as
+//! an uninterrupted one (tested with the stand-in model). On llama.cpp the first requests after a
+//! restart run on a cold KV cache, and a prompt's arithmetic depends on how much of it came from
+//! the cache, so a greedy choice can flip there; the restart itself loses and repeats nothing
+//! (tested on the real model).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
