@@ -2,14 +2,11 @@
 //!
 //! The templates in the repository are compiled in as defaults; a user's own directory (laid out
 //! like `prompts/`, i.e. `DIR/agent/system.j2`) overrides any of them at run time. Loading, overriding and strict rendering are
-//! `hamlet_prompts::Templates`; this module holds the table and maps its errors.
+//! `hamlet_prompts::Prompts`; this module holds the table and maps its errors.
 
-use std::path::Path;
+use hamlet_prompts::{PromptTable, TemplateError};
 
-use hamlet_prompts::{TemplateError, Templates};
-use serde::Serialize;
-
-use crate::{Error, Result};
+use crate::Error;
 
 /// The templates the loop uses, by name.
 pub const TEMPLATES: [(&str, &str); 4] = [
@@ -22,43 +19,24 @@ pub const TEMPLATES: [(&str, &str); 4] = [
     ),
 ];
 
-/// Loaded templates.
+/// The agent's template table: overrides in `DIR/agent/`, errors as [`Error::Template`].
 #[derive(Debug)]
-pub struct Prompts {
-    templates: Templates,
-    /// Where each template came from ("built-in" or a path).
-    pub sources: Vec<(String, String)>,
+pub struct AgentTemplates;
+
+impl PromptTable for AgentTemplates {
+    const SUBDIR: &'static str = "agent";
+    const TEMPLATES: &'static [(&'static str, &'static str)] = &TEMPLATES;
+    type Error = Error;
 }
 
-impl Prompts {
-    /// The built-in templates.
-    pub fn builtin() -> Self {
-        // The built-in templates are tested to parse; an empty set would only make every render
-        // report which template is missing.
-        Self::load(None).unwrap_or_else(|_| Self::wrap(Templates::default()))
-    }
+/// Loaded templates.
+pub type Prompts = hamlet_prompts::Prompts<AgentTemplates>;
 
-    /// The built-in templates, each replaced by `DIR/agent/NAME.j2` when that file exists.
-    pub fn load(dir: Option<&Path>) -> Result<Self> {
-        Templates::load(&TEMPLATES, "agent", dir)
-            .map(Self::wrap)
-            .map_err(template_error)
-    }
-
-    /// Renders a template with a context.
-    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String> {
-        self.templates.render(name, ctx).map_err(template_error)
-    }
-
-    fn wrap(templates: Templates) -> Self {
-        let sources = templates.sources().to_vec();
-        Prompts { templates, sources }
-    }
-}
-
-fn template_error(e: TemplateError) -> Error {
-    Error::Template {
-        template: e.template,
-        message: e.message,
+impl From<TemplateError> for Error {
+    fn from(e: TemplateError) -> Self {
+        Error::Template {
+            template: e.template,
+            message: e.message,
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! the strictness and the error messages are the same everywhere.
 //!
 //! How it fits: each crate keeps its own table of built-in templates (`include_str!` of the files
-//! in `prompts/`) and its own `Prompts` type and error, and hands the table to
+//! in `prompts/`) and its own error, and either names them in a [`PromptTable`] (its `Prompts`
+//! is then [`Prompts`] of that table, as for the agent loop and the town) or hands the table to
 //! [`Templates::load`] together with its subdirectory name (`"agent"`, `"town"`; `""` for a
 //! directory that holds the files directly, as the memory store's does). A template `NAME` is
 //! replaced by `DIR/SUBDIR/NAME.j2` when that file exists. Rendering is strict: a variable the
@@ -116,6 +117,61 @@ impl Templates {
             .get_template(name)
             .ok()
             .map(|t| t.source().to_string())
+    }
+}
+
+/// A crate's table of built-in templates: the override subdirectory that replaces them and the
+/// crate's own error type, into which every [`TemplateError`] is converted.
+pub trait PromptTable {
+    /// `"agent"`, `"town"`: templates are replaced by `DIR/SUBDIR/NAME.j2`.
+    const SUBDIR: &'static str;
+    /// `(name, text)` of every built-in template.
+    const TEMPLATES: &'static [(&'static str, &'static str)];
+    type Error: From<TemplateError>;
+}
+
+/// The loaded templates of one crate's table, with errors in that crate's type: the agent loop's
+/// and the town's `Prompts` are this type for their own table.
+pub struct Prompts<T: PromptTable> {
+    templates: Templates,
+    /// Where each template came from: `(name, path or "built-in")`.
+    pub sources: Vec<(String, String)>,
+    table: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: PromptTable> std::fmt::Debug for Prompts<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prompts")
+            .field("subdir", &T::SUBDIR)
+            .field("sources", &self.sources)
+            .finish()
+    }
+}
+
+impl<T: PromptTable> Prompts<T> {
+    /// The built-in templates.
+    pub fn builtin() -> Self {
+        // The built-in templates are tested to parse; an empty set would only make every render
+        // report which template is missing.
+        Self::load(None).unwrap_or_else(|_| Self::wrap(Templates::default()))
+    }
+
+    /// The built-in templates, each replaced by `DIR/SUBDIR/NAME.j2` when that file exists.
+    pub fn load(dir: Option<&Path>) -> Result<Self, T::Error> {
+        Ok(Self::wrap(Templates::load(T::TEMPLATES, T::SUBDIR, dir)?))
+    }
+
+    /// Renders a template with a context; the text comes back trimmed.
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, T::Error> {
+        Ok(self.templates.render(name, ctx)?)
+    }
+
+    fn wrap(templates: Templates) -> Self {
+        Prompts {
+            sources: templates.sources().to_vec(),
+            templates,
+            table: std::marker::PhantomData,
+        }
     }
 }
 
