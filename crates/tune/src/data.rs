@@ -3,7 +3,8 @@
 //! Two record shapes are read, from JSONL (one record a line) or a JSON array:
 //! the Alpaca shape `{"instruction", "input"?, "output", "system"?}` and the chat shape
 //! `{"messages": [{"role", "content"}, ...]}` ending with an assistant message. Records are
-//! rendered the way the backend renders a chat (ChatML, as llama.cpp applies SmolLM2's template):
+//! rendered the way the backend renders a chat (ChatML, as llama.cpp applies SmolLM2's and Qwen2.5's
+//! templates):
 //! the prompt part is tokenized exactly as the backend tokenizes a prompt, each assistant reply
 //! separately after it, and only reply tokens (and the `<|im_end|>` that ends them) carry loss.
 
@@ -200,14 +201,23 @@ pub fn parse_record(v: &Value) -> std::result::Result<Vec<Message>, String> {
 pub struct ChatTemplate;
 
 impl ChatTemplate {
-    /// Picks the renderer for a model's `tokenizer.chat_template`; ChatML (what llama.cpp applies to
-    /// any template containing `<|im_start|>`, and to models without a template) is supported.
+    /// Picks the renderer for a model's `tokenizer.chat_template`. ChatML is supported: what
+    /// llama.cpp's `llama_chat_apply_template` renders for models without a template and for any
+    /// template containing `<|im_start|>` (SmolLM2's, and Qwen2.5's with its tools section, which
+    /// the backend reduces to plain ChatML: no default system message is added), except the Phi-4
+    /// (`<|im_sep|>`) and SmolVLM (`<end_of_utterance>`) variants it detects by their markers.
     pub fn for_model(template: Option<&str>) -> Result<Self> {
         match template {
             None => Ok(ChatTemplate),
-            Some(t) if t.contains("<|im_start|>") => Ok(ChatTemplate),
+            Some(t)
+                if t.contains("<|im_start|>")
+                    && !t.contains("<|im_sep|>")
+                    && !t.contains("<end_of_utterance>") =>
+            {
+                Ok(ChatTemplate)
+            }
             Some(_) => Err(Error::Template(
-                "the model's chat template is not ChatML; only ChatML models (e.g. SmolLM2) can be tuned".into(),
+                "the model's chat template is not ChatML; only ChatML models (e.g. SmolLM2, Qwen2.5) can be tuned".into(),
             )),
         }
     }

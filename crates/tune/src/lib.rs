@@ -5,7 +5,9 @@
 //! backend serves, on their own machine, and serve the result without converting anything:
 //!
 //! * [`model`] loads the backbone from the same GGUF file llama.cpp serves, dequantized to f32,
-//!   and runs a trainable forward pass in candle whose logits match llama.cpp's.
+//!   and runs a trainable forward pass in candle whose logits match llama.cpp's; [`config`]
+//!   says which architectures (`llama` such as SmolLM2, `qwen2` such as Qwen2.5) and how they
+//!   differ.
 //! * [`tokenizer`] rebuilds llama.cpp's byte-level BPE from the GGUF metadata, so training sees
 //!   exactly the token ids the backend will see.
 //! * [`lora`] adds low-rank adapters to the attention and MLP projections; base weights are frozen
@@ -22,19 +24,22 @@
 
 use std::path::PathBuf;
 
+pub mod config;
 pub mod data;
 pub mod lora;
 mod loss;
 pub mod model;
 mod ops;
+mod pretok;
 pub mod tokenizer;
 pub mod train;
 pub mod trajectories;
 
 pub use candle_core;
+pub use config::{Arch, ModelConfig};
 pub use data::{Dataset, Example, LoadOptions};
 pub use lora::{LoraConfig, Target};
-pub use model::{Backbone, ModelConfig};
+pub use model::Backbone;
 pub use tokenizer::Tokenizer;
 pub use train::{StepReport, TrainConfig, TrainSummary, Trainer};
 

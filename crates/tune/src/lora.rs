@@ -12,6 +12,7 @@ use candle_core::quantized::gguf_file::{self, Content, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor, Var};
 
+use crate::config::Arch;
 use crate::model::Backbone;
 use crate::{Error, Result, Rng};
 
@@ -143,6 +144,9 @@ impl LoraConfig {
 #[derive(Debug, Clone)]
 pub struct Lora {
     pub config: LoraConfig,
+    /// The base model's architecture, declared in the exported adapter (llama.cpp refuses an
+    /// adapter whose `general.architecture` differs from the model's).
+    pub arch: Arch,
     scale: f64,
     pairs: BTreeMap<String, (Tensor, Tensor)>,
 }
@@ -177,6 +181,7 @@ impl Lora {
         Ok(Lora {
             scale: config.alpha as f64 / config.rank as f64,
             config,
+            arch: backbone.config.arch,
             pairs,
         })
     }
@@ -196,6 +201,16 @@ impl Lora {
             .get("adapter.lora.alpha")
             .and_then(|v| v.to_f32().ok())
             .ok_or_else(|| err("no 'adapter.lora.alpha': not a LoRA adapter".into()))?;
+        let arch = backbone.config.arch;
+        match content.metadata.get("general.architecture") {
+            Some(Value::String(a)) if a == arch.name() => {}
+            Some(Value::String(a)) => {
+                return Err(err(format!(
+                    "the adapter is for a '{a}' model, the base model is '{arch}'"
+                )))
+            }
+            _ => return Err(err("no 'general.architecture': not a LoRA adapter".into())),
+        }
         let mut pairs = BTreeMap::new();
         let mut targets = Vec::new();
         let mut rank = 0;
@@ -244,6 +259,7 @@ impl Lora {
         Ok(Lora {
             scale: alpha as f64 / rank as f64,
             config,
+            arch,
             pairs,
         })
     }
@@ -280,6 +296,7 @@ impl Lora {
     pub fn detached(&self) -> Lora {
         Lora {
             config: self.config.clone(),
+            arch: self.arch,
             scale: self.scale,
             pairs: self
                 .pairs
@@ -338,7 +355,12 @@ impl Lora {
 
     /// Writes a llama.cpp LoRA adapter GGUF (load it with `hamlet generate --lora FILE`).
     pub fn export(&self, path: &Path) -> Result<()> {
-        hamlet_models::write_lora_adapter(path, "llama", self.config.alpha, &self.tensors())?;
+        hamlet_models::write_lora_adapter(
+            path,
+            self.arch.name(),
+            self.config.alpha,
+            &self.tensors(),
+        )?;
         Ok(())
     }
 

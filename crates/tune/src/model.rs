@@ -1,9 +1,11 @@
-//! The backbone: a llama-architecture GGUF, dequantized, with a trainable forward pass.
+//! The backbone: a `llama` or `qwen2` GGUF, dequantized, with a trainable forward pass.
 //!
 //! The weights are read from the very file llama.cpp serves and kept under their GGUF names, so
-//! an adapter's tensor names (`blk.N.attn_q.weight.lora_a`) need no mapping. llama.cpp's converter
-//! already permuted Q and K for interleaved RoPE, so the forward uses interleaved RoPE and leaves
-//! the weights as they are. Models without `output.weight` (SmolLM2) reuse the token embedding.
+//! an adapter's tensor names (`blk.N.attn_q.weight.lora_a`) need no mapping. The forward follows
+//! llama.cpp's graph for the architecture (see [`crate::config`]): for `llama` the converter
+//! already permuted Q and K for interleaved RoPE, so interleaved RoPE is used and the weights are
+//! left as they are; `qwen2` uses NEOX RoPE and adds the Q/K/V biases. Models without
+//! `output.weight` (SmolLM2) reuse the token embedding.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,107 +14,12 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::{DType, Device, Tensor, D};
 
+use crate::config::model_err;
+pub use crate::config::{Arch, ModelConfig, RopeStyle};
 use crate::lora::Lora;
-use crate::ops::{frozen_linear, rms_norm, rope_interleaved, rope_tables, softmax};
+use crate::ops::{frozen_linear, rms_norm, rope_interleaved, rope_neox, rope_tables, softmax};
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result, Rng};
-
-/// The shape of a llama-architecture model, from its GGUF metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelConfig {
-    pub layers: usize,
-    pub hidden: usize,
-    pub ffn: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-    pub rope_dims: usize,
-    pub rope_base: f32,
-    pub rms_eps: f64,
-    pub vocab: usize,
-    pub context: usize,
-}
-
-fn model_err(path: &Path, detail: impl Into<String>) -> Error {
-    Error::Model {
-        path: path.to_path_buf(),
-        detail: detail.into(),
-    }
-}
-
-impl ModelConfig {
-    /// Reads the shape of an `llama` model; any other architecture is refused.
-    pub fn from_gguf(content: &Content, path: &Path) -> Result<Self> {
-        let arch = match content.metadata.get("general.architecture") {
-            Some(Value::String(s)) => s.clone(),
-            _ => "unknown".into(),
-        };
-        if arch != "llama" {
-            return Err(model_err(
-                path,
-                format!(
-                    "architecture '{arch}' cannot be tuned: pass a llama-architecture chat model \
-                     (e.g. --base smollm2-135m)"
-                ),
-            ));
-        }
-        let u = |key: &str| -> Result<usize> {
-            content
-                .metadata
-                .get(&format!("llama.{key}"))
-                .and_then(|v| {
-                    v.to_u32()
-                        .ok()
-                        .or_else(|| v.to_u64().ok().map(|x| x as u32))
-                })
-                .map(|v| v as usize)
-                .ok_or_else(|| model_err(path, format!("metadata 'llama.{key}' is missing")))
-        };
-        let f = |key: &str| content.metadata.get(key).and_then(|v| v.to_f32().ok());
-        let hidden = u("embedding_length")?;
-        let heads = u("attention.head_count")?;
-        let head_dim = hidden / heads.max(1);
-        let vocab = content
-            .tensor_infos
-            .get("token_embd.weight")
-            .map(|t| t.shape.dims()[0])
-            .ok_or_else(|| model_err(path, "tensor 'token_embd.weight' is missing"))?;
-        Ok(ModelConfig {
-            layers: u("block_count")?,
-            hidden,
-            ffn: u("feed_forward_length")?,
-            heads,
-            kv_heads: u("attention.head_count_kv").unwrap_or(heads),
-            head_dim,
-            rope_dims: u("rope.dimension_count").unwrap_or(head_dim),
-            rope_base: f("llama.rope.freq_base").unwrap_or(10_000.0),
-            rms_eps: f("llama.attention.layer_norm_rms_epsilon").unwrap_or(1e-5) as f64,
-            vocab,
-            context: u("context_length").unwrap_or(2048),
-        })
-    }
-
-    /// The weight names a model of this shape needs (`output.weight` is optional).
-    pub fn weight_names(&self) -> Vec<String> {
-        let mut names = vec!["token_embd.weight".to_string(), "output_norm.weight".into()];
-        for l in 0..self.layers {
-            for w in [
-                "attn_norm",
-                "attn_q",
-                "attn_k",
-                "attn_v",
-                "attn_output",
-                "ffn_norm",
-                "ffn_gate",
-                "ffn_up",
-                "ffn_down",
-            ] {
-                names.push(format!("blk.{l}.{w}.weight"));
-            }
-        }
-        names
-    }
-}
 
 /// Per-sequence-length tensors shared by every layer.
 #[derive(Debug, Clone)]
@@ -122,7 +29,7 @@ pub struct LayerContext {
     mask: Tensor,
 }
 
-/// A dequantized llama model, its tokenizer and chat template.
+/// A dequantized model, its tokenizer and chat template.
 #[derive(Debug)]
 pub struct Backbone {
     pub config: ModelConfig,
@@ -151,9 +58,12 @@ impl Backbone {
         };
         let mut weights = HashMap::new();
         let mut names = config.weight_names();
-        if content.tensor_infos.contains_key("output.weight") {
-            names.push("output.weight".into());
-        }
+        names.extend(
+            config
+                .optional_weight_names()
+                .into_iter()
+                .filter(|n| content.tensor_infos.contains_key(n)),
+        );
         for name in names {
             if !content.tensor_infos.contains_key(&name) {
                 return Err(model_err(path, format!("tensor '{name}' is missing")));
@@ -161,7 +71,7 @@ impl Backbone {
             let q = content.tensor(&mut file, &name, device)?;
             weights.insert(name, q.dequantize(device)?.to_dtype(DType::F32)?);
         }
-        tracing::info!(path = %path.display(), layers = config.layers, hidden = config.hidden, "loaded backbone");
+        tracing::info!(path = %path.display(), arch = %config.arch, layers = config.layers, hidden = config.hidden, "loaded backbone");
         Ok(Backbone {
             config,
             tokenizer,
@@ -219,7 +129,13 @@ impl Backbone {
         lora: Option<&Lora>,
         rng: Option<&mut Rng>,
     ) -> Result<Tensor> {
-        let y = frozen_linear(x, self.weight(name)?)?;
+        let mut y = frozen_linear(x, self.weight(name)?)?;
+        if let Some(bias) = name
+            .strip_suffix(".weight")
+            .and_then(|stem| self.weights.get(&format!("{stem}.bias")))
+        {
+            y = y.broadcast_add(bias)?;
+        }
         match lora {
             Some(l) => l.apply(name, x, y, rng),
             None => Ok(y),
@@ -270,8 +186,12 @@ impl Backbone {
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let q = rope_interleaved(&heads(q, c.heads)?, &ctx.cos, &ctx.sin)?;
-        let k = rope_interleaved(&heads(k, c.kv_heads)?, &ctx.cos, &ctx.sin)?;
+        let rope = match c.arch.rope() {
+            RopeStyle::Interleaved => rope_interleaved,
+            RopeStyle::Neox => rope_neox,
+        };
+        let q = rope(&heads(q, c.heads)?, &ctx.cos, &ctx.sin)?;
+        let k = rope(&heads(k, c.kv_heads)?, &ctx.cos, &ctx.sin)?;
         let v = heads(v, c.kv_heads)?;
         let expand = |z: Tensor| -> Result<Tensor> {
             if rep == 1 {
@@ -323,7 +243,11 @@ impl Backbone {
             Some(w) => w,
             None => self.weight("token_embd.weight")?,
         };
-        Ok(frozen_linear(hidden, head)?)
+        let logits = frozen_linear(hidden, head)?;
+        Ok(match self.weights.get("output.bias") {
+            Some(b) => logits.broadcast_add(b)?,
+            None => logits,
+        })
     }
 
     /// Logits of the token after the last one of `ids` (inference, no dropout).

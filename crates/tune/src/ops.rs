@@ -1,6 +1,6 @@
 //! The tensor operations of the trainable forward pass, all with working gradients.
 //!
-//! candle-nn's fast `rope_i`, `rms_norm` and `softmax_last_dim` are built without a backward pass,
+//! candle-nn's fast `rope_i`, `rope`, `rms_norm` and `softmax_last_dim` are built without a backward pass,
 //! so a LoRA on Q would silently get no gradient through them; these are written from plain tensor
 //! ops instead. [`frozen_linear`] is a matmul whose backward returns only the input's gradient:
 //! candle's own matmul also computes the gradient of the (frozen) weight, which doubled peak
@@ -101,7 +101,7 @@ pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
     e.broadcast_div(&sum)
 }
 
-/// Cosines and sines `(t, rot/2)` for interleaved rotary embeddings.
+/// Cosines and sines `(t, rot/2)` for rotary embeddings (frequency `i` for pair `i`, either layout).
 pub(crate) fn rope_tables(
     t: usize,
     rot: usize,
@@ -136,6 +136,17 @@ pub(crate) fn rope_interleaved(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result
     Tensor::stack(&[y0, y1], D::Minus1)?.reshape((b, h, t, d))
 }
 
+/// NEOX RoPE (pairs `i, i + d/2`, as llama.cpp's NEOX rope type and candle's `rope`) on
+/// `x (b, h, t, d)`.
+pub(crate) fn rope_neox(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let half = x.dim(D::Minus1)? / 2;
+    let x0 = x.narrow(D::Minus1, 0, half)?;
+    let x1 = x.narrow(D::Minus1, half, half)?;
+    let y0 = (x0.broadcast_mul(cos)? - x1.broadcast_mul(sin)?)?;
+    let y1 = (x0.broadcast_mul(sin)? + x1.broadcast_mul(cos)?)?;
+    Tensor::cat(&[y0, y1], D::Minus1)
+}
+
 /// Mean negative log-likelihood of `targets (n,)` under `logits (n, vocab)`, and the sum.
 pub(crate) fn cross_entropy_sum(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let max = logits.max_keepdim(D::Minus1)?.detach();
@@ -167,6 +178,40 @@ mod tests {
             grads.get(w.as_tensor()).is_none(),
             "the frozen weight got a gradient"
         );
+        Ok(())
+    }
+
+    /// NEOX RoPE is interleaved RoPE with the halves of a head laid out as pairs.
+    #[test]
+    fn neox_rope_is_interleaved_rope_on_paired_halves() -> Result<()> {
+        let dev = Device::Cpu;
+        let (t, d) = (3, 8);
+        let x = Tensor::arange(0f64, (2 * t * d) as f64, &dev)?
+            .sin()?
+            .reshape((1, 2, t, d))?;
+        let (cos, sin) = rope_tables(t, d, 10_000.0, DType::F64, &dev)?;
+        let halves_to_pairs = |z: &Tensor| -> Result<Tensor> {
+            let a = z.narrow(D::Minus1, 0, d / 2)?;
+            let b = z.narrow(D::Minus1, d / 2, d / 2)?;
+            Tensor::stack(&[a, b], D::Minus1)?.reshape((1, 2, t, d))
+        };
+        let pairs_to_halves = |z: &Tensor| -> Result<Tensor> {
+            let p = z.reshape((1, 2, t, d / 2, 2))?;
+            let a = p.narrow(D::Minus1, 0, 1)?.squeeze(D::Minus1)?;
+            let b = p.narrow(D::Minus1, 1, 1)?.squeeze(D::Minus1)?;
+            Tensor::cat(&[a, b], D::Minus1)
+        };
+        let want = pairs_to_halves(&rope_interleaved(&halves_to_pairs(&x)?, &cos, &sin)?)?;
+        let got = rope_neox(&x, &cos, &sin)?;
+        let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f64>()?;
+        assert!(diff < 1e-12, "max difference {diff}");
+        // Position 0 is left alone.
+        let first = rope_neox(&x, &cos, &sin)?.narrow(2, 0, 1)?;
+        let diff = (first - x.narrow(2, 0, 1)?)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f64>()?;
+        assert!(diff < 1e-12);
         Ok(())
     }
 

@@ -3,46 +3,118 @@
 //! A GGUF chat model carries its vocabulary (`tokenizer.ggml.tokens`), the token types and the BPE
 //! merges, but no `tokenizer.json`. Training must see exactly the ids llama.cpp will see when it
 //! serves the adapter, so this follows llama.cpp (`src/llama-vocab.cpp`, `src/unicode.cpp`) step by
-//! step: special tokens are cut out first (longest first), the rest is pre-tokenized (every digit
-//! alone, then the GPT-2 pattern as llama.cpp's hand-written splitter applies it), each piece is
-//! mapped byte-to-unicode and merged by rank. The pre-tokenizers supported are those that use that
-//! pattern (`smollm`, `starcoder`, `refact`, `codeshell`, ...); others are refused with an error.
+//! step: special tokens are cut out first (longest first, including the tokens llama.cpp treats as
+//! control tokens by their text whatever their type, such as Qwen's `</s>`), the rest is
+//! pre-tokenized as llama.cpp's hand-written splitter for the model's `tokenizer.ggml.pre` does
+//! (the `pretok` module: SmolLM2's digits-then-GPT-2 rules, Qwen2's rules), each word is mapped
+//! byte-to-unicode and merged by rank. Other pre-tokenizers are refused with an error.
 
 use std::collections::HashMap;
 
 use candle_core::quantized::gguf_file::{Content, Value};
-use regex::Regex;
 
+use crate::pretok::{PreTokenizer, Splitter};
 use crate::{Error, Result};
 
-/// Pre-tokenizers whose rules are "each digit alone, then the GPT-2 pattern".
-const DIGIT_THEN_GPT2: &[&str] = &[
-    "smollm",
-    "starcoder",
-    "refact",
-    "command-r",
-    "codeshell",
-    "exaone",
-    "minerva",
+/// Token texts llama.cpp makes control tokens whatever their GGUF type: its end-of-generation
+/// list (`special_eog_ids`), and the tokens its gpt-oss workaround makes user-defined.
+const CONTROL_BY_TEXT: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
+    "<|channel|>",
+    "<|message|>",
+    "<|start|>",
+    "<|constrain|>",
 ];
 
-/// llama.cpp's whitespace set (`unicode_set_whitespace`).
-fn is_space(c: char) -> bool {
-    matches!(
-        c as u32,
-        0x09..=0x0D
-            | 0x20
-            | 0x85
-            | 0xA0
-            | 0x1680
-            | 0x2000..=0x200A
-            | 0x2028
-            | 0x2029
-            | 0x202F
-            | 0x205F
-            | 0x3000
-    )
-}
+/// Token texts llama.cpp makes control tokens when the GGUF names no token for the role (the
+/// metadata keys): fill-in-the-middle markers. With several candidates for one role llama.cpp
+/// takes whichever its hash map yields first; here all of them are taken.
+const CONTROL_BY_ROLE: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "tokenizer.ggml.fim_pre_token_id",
+            "tokenizer.ggml.prefix_token_id",
+        ],
+        &[
+            "<|fim_prefix|>",
+            "<fim-prefix>",
+            "<fim_prefix>",
+            "<｜fim▁begin｜>",
+            "<PRE>",
+            "▁<PRE>",
+            "<|code_prefix|>",
+            "<|prefix|>",
+        ],
+    ),
+    (
+        &[
+            "tokenizer.ggml.fim_suf_token_id",
+            "tokenizer.ggml.suffix_token_id",
+        ],
+        &[
+            "<|fim_suffix|>",
+            "<fim-suffix>",
+            "<fim_suffix>",
+            "<｜fim▁hole｜>",
+            "<SUF>",
+            "▁<SUF>",
+            "<|code_suffix|>",
+            "<|suffix|>",
+        ],
+    ),
+    (
+        &[
+            "tokenizer.ggml.fim_mid_token_id",
+            "tokenizer.ggml.middle_token_id",
+        ],
+        &[
+            "<|fim_middle|>",
+            "<fim-middle>",
+            "<fim_middle>",
+            "<｜fim▁end｜>",
+            "<MID>",
+            "▁<MID>",
+            "<|code_middle|>",
+            "<|middle|>",
+        ],
+    ),
+    (
+        &["tokenizer.ggml.fim_pad_token_id"],
+        &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"],
+    ),
+    (
+        &["tokenizer.ggml.fim_rep_token_id"],
+        &[
+            "<|fim_repo|>",
+            "<|repo_name|>",
+            "<fim-repo>",
+            "<REPO>",
+            "<reponame>",
+        ],
+    ),
+    (&["tokenizer.ggml.fim_sep_token_id"], &["<|file_sep|>"]),
+];
 
 /// A byte-level BPE tokenizer equal to llama.cpp's for the model it was read from.
 #[derive(Debug, Clone)]
@@ -55,7 +127,7 @@ pub struct Tokenizer {
     specials: Vec<(String, u32)>,
     byte_to_char: [char; 256],
     char_to_byte: HashMap<char, u8>,
-    letter: Regex,
+    splitter: Splitter,
     bos: Option<u32>,
     eos: Option<u32>,
     add_bos: bool,
@@ -121,12 +193,7 @@ impl Tokenizer {
             Some(Value::String(s)) => s.clone(),
             _ => "default".to_string(),
         };
-        if !DIGIT_THEN_GPT2.contains(&pre.as_str()) {
-            return Err(Error::Tokenizer(format!(
-                "pre-tokenizer '{pre}' is not supported (supported: {})",
-                DIGIT_THEN_GPT2.join(", ")
-            )));
-        }
+        let splitter = Splitter::new(PreTokenizer::from_name(&pre)?)?;
         let tokens = strings(
             meta(content, "tokenizer.ggml.tokens")?,
             "tokenizer.ggml.tokens",
@@ -156,11 +223,21 @@ impl Tokenizer {
             .enumerate()
             .map(|(rank, m)| (m.clone(), rank as u32))
             .collect();
-        // 2 = unknown, 3 = control, 4 = user-defined: matched as whole tokens in the text.
+        // 2 = unknown, 3 = control, 4 = user-defined: matched as whole tokens in the text, and so
+        // are the tokens llama.cpp promotes to control tokens by their text.
+        let mut by_text: Vec<&str> = CONTROL_BY_TEXT.to_vec();
+        for (keys, texts) in CONTROL_BY_ROLE {
+            if !keys.iter().any(|k| content.metadata.contains_key(*k)) {
+                by_text.extend_from_slice(texts);
+            }
+        }
         let mut specials: Vec<(String, u32)> = tokens
             .iter()
             .enumerate()
-            .filter(|(i, t)| matches!(types.get(*i), Some(2..=4)) && !t.is_empty())
+            .filter(|(i, t)| {
+                !t.is_empty()
+                    && (matches!(types.get(*i), Some(2..=4)) || by_text.contains(&t.as_str()))
+            })
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
         specials.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
@@ -170,7 +247,6 @@ impl Tokenizer {
             .enumerate()
             .map(|(b, c)| (*c, b as u8))
             .collect();
-        let letter = Regex::new(r"^\p{L}$").map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(Tokenizer {
             tokens,
             ids,
@@ -178,7 +254,7 @@ impl Tokenizer {
             specials,
             byte_to_char,
             char_to_byte,
-            letter,
+            splitter,
             bos: opt_u32(content, "tokenizer.ggml.bos_token_id"),
             eos: opt_u32(content, "tokenizer.ggml.eos_token_id"),
             add_bos: opt_bool(content, "tokenizer.ggml.add_bos_token").unwrap_or(false),
@@ -209,7 +285,7 @@ impl Tokenizer {
             match frag {
                 Frag::Special(id) => out.push(id),
                 Frag::Text(t) => {
-                    for word in self.pre_tokenize(t) {
+                    for word in self.splitter.split(t) {
                         self.bpe(word, &mut out);
                     }
                 }
@@ -268,97 +344,6 @@ impl Tokenizer {
         frags
     }
 
-    fn flags(&self, c: char) -> Flags {
-        let mut buf = [0u8; 4];
-        if is_space(c) {
-            Flags::Space
-        } else if c.is_numeric() {
-            Flags::Number
-        } else if self.letter.is_match(c.encode_utf8(&mut buf)) {
-            Flags::Letter
-        } else {
-            Flags::Other
-        }
-    }
-
-    /// Each number character alone, then llama.cpp's GPT-2 splitter on every piece.
-    fn pre_tokenize<'t>(&self, text: &'t str) -> Vec<&'t str> {
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for (i, c) in text.char_indices() {
-            if c.is_numeric() {
-                if i > start {
-                    pieces.push(&text[start..i]);
-                }
-                pieces.push(&text[i..i + c.len_utf8()]);
-                start = i + c.len_utf8();
-            }
-        }
-        if start < text.len() {
-            pieces.push(&text[start..]);
-        }
-        let mut words = Vec::new();
-        for p in pieces {
-            self.split_gpt2(p, &mut words);
-        }
-        words
-    }
-
-    /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` within `text`.
-    fn split_gpt2<'t>(&self, text: &'t str, words: &mut Vec<&'t str>) {
-        let chars: Vec<(usize, char)> = text.char_indices().collect();
-        let n = chars.len();
-        let byte_at = |i: usize| if i < n { chars[i].0 } else { text.len() };
-        let flag = |i: usize| (i < n).then(|| self.flags(chars[i].1));
-        let ch = |i: usize| (i < n).then(|| chars[i].1);
-        let (mut pos, mut prev) = (0usize, 0usize);
-        let mut emit = |end: usize, prev: &mut usize| {
-            if end > *prev {
-                words.push(&text[byte_at(*prev)..byte_at(end)]);
-            }
-            *prev = end;
-        };
-        while pos < n {
-            let c = chars[pos].1;
-            if c == '\'' && pos + 1 < n {
-                let c1 = chars[pos + 1].1;
-                if matches!(c1, 's' | 't' | 'm' | 'd') {
-                    pos += 2;
-                    emit(pos, &mut prev);
-                    continue;
-                }
-                if let Some(c2) = ch(pos + 2) {
-                    if matches!((c1, c2), ('r', 'e') | ('v', 'e') | ('l', 'l')) {
-                        pos += 3;
-                        emit(pos, &mut prev);
-                        continue;
-                    }
-                }
-            }
-            let lead = if c == ' ' { flag(pos + 1) } else { flag(pos) };
-            if let Some(kind @ (Flags::Letter | Flags::Number | Flags::Other)) = lead {
-                pos += usize::from(c == ' ');
-                while flag(pos) == Some(kind) {
-                    pos += 1;
-                }
-                emit(pos, &mut prev);
-                continue;
-            }
-            let mut spaces = 0;
-            while flag(pos + spaces) == Some(Flags::Space) {
-                spaces += 1;
-            }
-            if spaces > 1 && pos + spaces < n {
-                pos += spaces - 1;
-            } else if spaces > 0 {
-                pos += spaces;
-            } else {
-                pos += 1;
-            }
-            emit(pos, &mut prev);
-        }
-    }
-
     /// Byte-level BPE of one pre-tokenized word.
     fn bpe(&self, word: &str, out: &mut Vec<u32>) {
         let mapped: String = word
@@ -397,14 +382,6 @@ impl Tokenizer {
             }
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flags {
-    Space,
-    Letter,
-    Number,
-    Other,
 }
 
 #[derive(Debug)]

@@ -42,6 +42,10 @@ fn tokenizer_ids_equal_llama_cpp() {
             assert_eq!(tok.decode(&tok.encode(text, false)), *text);
         }
     }
+    for text in common::fuzz_texts(1, 300) {
+        let want = common::llama_ids(&llm, &text, false);
+        assert_eq!(tok.encode(&text, false), want, "text {text:?}");
+    }
 }
 
 fn chat() -> Vec<Message> {

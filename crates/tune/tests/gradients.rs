@@ -1,6 +1,7 @@
 //! A numerical gradient check of the LoRA parameters on a tiny random model in f64: the
-//! hand-written RoPE, RMS norm, softmax, cross-entropy and the frozen-weight matmul must give the
-//! gradients that finite differences give.
+//! hand-written RoPE (interleaved for `llama`, NEOX for `qwen2`), RMS norm, softmax,
+//! cross-entropy, the projection biases and the frozen-weight matmul must give the gradients that
+//! finite differences give.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor};
 use hamlet_tune::lora::Lora;
 use hamlet_tune::train::batch_loss;
-use hamlet_tune::{Backbone, Example, LoraConfig, ModelConfig, Rng, Tokenizer};
+use hamlet_tune::{Arch, Backbone, Example, LoraConfig, ModelConfig, Rng, Tokenizer};
 
 fn random(rng: &mut Rng, shape: (usize, usize), scale: f64) -> Tensor {
     let v: Vec<f64> = (0..shape.0 * shape.1)
@@ -18,8 +19,10 @@ fn random(rng: &mut Rng, shape: (usize, usize), scale: f64) -> Tensor {
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
-fn tiny() -> Backbone {
+/// A random two-layer model; `qwen2` adds Q/K/V biases, as Qwen2 has.
+fn tiny(arch: Arch) -> Backbone {
     let cfg = ModelConfig {
+        arch,
         layers: 2,
         hidden: 16,
         ffn: 24,
@@ -60,6 +63,12 @@ fn tiny() -> Backbone {
                 random(&mut rng, shape, 0.4),
             );
         }
+        if arch == Arch::Qwen2 {
+            for (name, n) in [("attn_q", 16), ("attn_k", 8), ("attn_v", 8)] {
+                let t = random(&mut rng, (1, n), 0.5).squeeze(0).unwrap();
+                w.insert(format!("blk.{l}.{name}.bias"), t);
+            }
+        }
         for norm in ["attn_norm", "ffn_norm"] {
             let t = (random(&mut rng, (1, 16), 0.2) + 1.0)
                 .unwrap()
@@ -75,7 +84,13 @@ fn tiny() -> Backbone {
 
 #[test]
 fn lora_gradients_match_finite_differences() {
-    let b = tiny();
+    for arch in Arch::ALL {
+        check_gradients(arch);
+    }
+}
+
+fn check_gradients(arch: Arch) {
+    let b = tiny(arch);
     let cfg = LoraConfig {
         rank: 2,
         alpha: 4.0,
@@ -157,14 +172,14 @@ fn lora_gradients_match_finite_differences() {
             checked += 1;
         }
     }
-    eprintln!("checked {checked} LoRA gradients, worst relative error {worst:.2e}");
+    eprintln!("{arch}: checked {checked} LoRA gradients, worst relative error {worst:.2e}");
     assert!(checked >= 20);
 }
 
 #[test]
 fn activation_checkpointing_gives_the_same_gradients() {
     use hamlet_tune::train::batch_grads;
-    let b = tiny();
+    let b = tiny(Arch::Qwen2);
     let cfg = LoraConfig {
         rank: 2,
         alpha: 4.0,

@@ -70,12 +70,13 @@ fn bad_records_name_file_and_line_or_are_skipped_with_a_count() {
 }
 
 #[test]
-fn a_non_llama_base_model_is_refused_clearly() {
+fn an_unsupported_base_model_is_refused_clearly() {
     let err = Backbone::load(&common::cached("minilm"), &Device::Cpu)
         .unwrap_err()
         .to_string();
     assert!(err.contains("architecture 'bert' cannot be tuned"), "{err}");
     assert!(err.contains("--base smollm2-135m"), "{err}");
+    assert!(err.contains("--base qwen2.5-coder-1.5b"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let not_gguf = dir.path().join("x.gguf");
     std::fs::write(&not_gguf, b"not a model").unwrap();

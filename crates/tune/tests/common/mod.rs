@@ -1,26 +1,41 @@
-//! Shared set-up for the real-model tests: the default chat model from the cache, loaded once.
+//! Shared set-up for the real-model tests: the models from the cache, loaded once per test binary.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use candle_core::Device;
 use hamlet_llm::{LlamaConfig, LlamaLlm};
-use hamlet_tune::Backbone;
+use hamlet_tune::{Backbone, Rng};
+
+/// SmolLM2-135M (`llama` architecture): the small model most tests train.
+pub const SMOLLM2: &str = "smollm2-135m";
+/// Qwen2.5-Coder-1.5B-Instruct Q4_K_M (`qwen2` architecture).
+pub const QWEN2: &str = "qwen2.5-coder-1.5b";
 
 pub fn cached(name: &str) -> PathBuf {
     hamlet_models::ModelCache::open_default().resolve(name).unwrap_or_else(|e| {
-        panic!("{e}\nThe real-model tests need the default models: run scripts/test.sh (or `hamlet models pull {name}`).")
+        panic!("{e}\nThe real-model tests need the model '{name}': run `hamlet models pull {name}` (or scripts/test.sh).")
     })
 }
 
 pub fn chat_model() -> PathBuf {
-    cached("smollm2-135m")
+    cached(SMOLLM2)
+}
+
+pub fn qwen_model() -> PathBuf {
+    cached(QWEN2)
 }
 
 pub fn backbone() -> &'static Backbone {
     static B: OnceLock<Backbone> = OnceLock::new();
     B.get_or_init(|| Backbone::load(&chat_model(), &Device::Cpu).expect("load the backbone"))
+}
+
+/// Qwen2.5-Coder-1.5B dequantized to f32: about 7 GB, loaded once per test binary.
+pub fn qwen_backbone() -> &'static Backbone {
+    static B: OnceLock<Backbone> = OnceLock::new();
+    B.get_or_init(|| Backbone::load(&qwen_model(), &Device::Cpu).expect("load the Qwen2 backbone"))
 }
 
 pub fn threads() -> usize {
@@ -30,10 +45,108 @@ pub fn threads() -> usize {
         .unwrap_or(1)
 }
 
-pub fn llm(lora: Option<PathBuf>) -> LlamaLlm {
-    let mut c = LlamaConfig::new(chat_model());
+pub fn llm_for(model: &Path, lora: Option<PathBuf>) -> LlamaLlm {
+    let mut c = LlamaConfig::new(model);
     c.threads = threads();
     c.context = 1024;
     c.lora = lora;
-    LlamaLlm::load(c).expect("load the default model")
+    LlamaLlm::load(c).unwrap_or_else(|e| panic!("load {} in llama.cpp: {e}", model.display()))
+}
+
+pub fn llm(lora: Option<PathBuf>) -> LlamaLlm {
+    llm_for(&chat_model(), lora)
+}
+
+/// llama.cpp's token ids for `text` (special tokens parsed).
+pub fn llama_ids(llm: &LlamaLlm, text: &str, add_special: bool) -> Vec<u32> {
+    llm.tokenize(text, add_special)
+        .unwrap()
+        .into_iter()
+        .map(|t| t as u32)
+        .collect()
+}
+
+/// Seeded random strings built from pieces where pre-tokenizers disagree: case in contractions,
+/// digits of several scripts, runs of spaces before words and at the end, CR/LF, marks, emoji,
+/// special tokens and things that look like them.
+pub fn fuzz_texts(seed: u64, count: usize) -> Vec<String> {
+    const PIECES: &[&str] = &[
+        "a",
+        "Z",
+        "hello",
+        "World",
+        "_x",
+        " ",
+        "  ",
+        "   ",
+        "\t",
+        "\n",
+        "\n\n",
+        "\r\n",
+        "\r",
+        "'",
+        "'s",
+        "'S",
+        "'re",
+        "'LL",
+        "'ve",
+        "'D",
+        "'m",
+        "1",
+        "42",
+        "12345",
+        "٣",
+        "½",
+        "Ⅻ",
+        ".",
+        ",",
+        "(",
+        ")",
+        "{",
+        "}",
+        "::",
+        "->",
+        "=>",
+        "\"",
+        "#",
+        "日本",
+        "語",
+        "テ",
+        "한국",
+        "é",
+        "e\u{301}",
+        "🙂",
+        "👍🏽",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{2003}",
+        "\u{85}",
+        "<",
+        ">",
+        "/",
+        "</s>",
+        "<s>",
+        "<|im_end|>",
+        "<|im_start|>",
+        "<|endoftext|>",
+        "<tool_call>",
+        "<|fim_prefix|>",
+        "$",
+        "©",
+        "∑",
+        "\u{200b}",
+        "x",
+        "fn",
+        " main",
+        "0x1F",
+    ];
+    let mut rng = Rng::new(seed);
+    (0..count)
+        .map(|_| {
+            let n = 1 + (rng.next_u64() % 12) as usize;
+            (0..n)
+                .map(|_| PIECES[(rng.next_u64() % PIECES.len() as u64) as usize])
+                .collect::<String>()
+        })
+        .collect()
 }
