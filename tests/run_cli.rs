@@ -85,8 +85,9 @@ fn eval_tasks_runs_two_tasks_with_the_real_model() {
     );
     let results: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
-    assert_eq!(results.as_array().unwrap().len(), 2);
-    for r in results.as_array().unwrap() {
+    let tasks = results["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    for r in tasks {
         assert!(r["steps"].as_u64().unwrap() <= 3, "{r}");
         assert!(r["stop"].is_string(), "{r}");
     }

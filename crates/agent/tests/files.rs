@@ -103,7 +103,7 @@ fn the_task_suite_loads_both_formats() {
         .join("file_to_read.txt")
         .exists());
     let py = tasks.iter().find(|t| t.name == "agb_python_check").unwrap();
-    assert!(py.skip.as_ref().unwrap().contains("python"));
+    assert!(py.skip.is_none(), "agbenchmark python checks run now");
     for t in &tasks {
         assert!(!t.goal.trim().is_empty(), "{}", t.name);
     }

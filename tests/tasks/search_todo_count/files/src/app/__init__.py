@@ -1,0 +1,2 @@
+"""The shop application."""
+__version__ = "1.4.2"

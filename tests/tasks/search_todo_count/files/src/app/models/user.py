@@ -1,0 +1,3 @@
+class User:
+    def __init__(self, email):
+        self.email = email.lower()

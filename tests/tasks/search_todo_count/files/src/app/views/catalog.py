@@ -1,0 +1,3 @@
+def render(products):
+    rows = [f"{p.sku}: {p.price:.2f}" for p in products]
+    return "\n".join(rows)

@@ -1,0 +1,3 @@
+def render(cart):
+    # TODO: show taxes separately
+    return f"Total: {cart.total():.2f}"

@@ -1,0 +1,4 @@
+import datetime
+
+def today():
+    return datetime.date.today().isoformat()
