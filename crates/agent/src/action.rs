@@ -2,7 +2,7 @@
 //! replies (which must still cope with backends that do not constrain, and with scripted models).
 
 use hamlet_core::trace::{Action, Thoughts};
-use hamlet_tools::Registry;
+use hamlet_tools::{Effect, Registry};
 use serde_json::{json, Map, Value};
 
 /// Longest thought field, in characters; keeps small models from rambling away the budget.
@@ -10,18 +10,32 @@ pub const THOUGHT_CHARS: u64 = 160;
 
 /// JSON Schema of one action: thoughts first (so the model reasons before it picks), then one of
 /// the allowed tools with arguments matching that tool's schema.
+///
+/// The thoughts are what the last result shows (`observation`), whether the goal is now met
+/// (`goal_met`), and the one next step (`next`). `goal_met` is tied to the tool by the grammar:
+/// "yes" can only be followed by a finishing tool and "no" only by another one, so the model's own
+/// judgement of the goal decides whether the run ends.
 pub fn action_schema(registry: &Registry, tools: &[String]) -> Value {
     let thought = json!({"type": "string", "maxLength": THOUGHT_CHARS});
-    let thoughts = json!({
-        "type": "object",
-        "properties": {"reasoning": thought, "plan": thought, "criticism": thought},
-        "required": ["reasoning", "plan", "criticism"],
-        "additionalProperties": false
-    });
     let alternatives: Vec<Value> = tools
         .iter()
         .filter_map(|name| registry.get(name))
         .map(|tool| {
+            let met = if tool.effect() == Effect::Finishing {
+                "yes"
+            } else {
+                "no"
+            };
+            let thoughts = json!({
+                "type": "object",
+                "properties": {
+                    "observation": thought,
+                    "goal_met": {"const": met},
+                    "next": thought
+                },
+                "required": ["observation", "goal_met", "next"],
+                "additionalProperties": false
+            });
             json!({
                 "type": "object",
                 "properties": {
@@ -89,9 +103,11 @@ pub fn parse_action(raw: &str) -> Result<Action, String> {
         Some(_) => return Err("\"args\" must be a JSON object".into()),
     };
     let thoughts = match map.get("thoughts") {
+        // The schema's keys (`observation`, `next`), or AutoGPT's (`reasoning`, `plan`), which
+        // unconstrained backends and older traces use.
         Some(Value::Object(t)) => Thoughts {
-            reasoning: text_field(t.get("reasoning")),
-            plan: text_field(t.get("plan")),
+            reasoning: text_field(t.get("observation").or(t.get("reasoning"))),
+            plan: text_field(t.get("next").or(t.get("plan"))),
             criticism: text_field(t.get("criticism")),
         },
         Some(Value::String(s)) => Thoughts {
@@ -198,5 +214,18 @@ mod tests {
         assert_eq!(s["anyOf"][0]["properties"]["tool"]["const"], "read_file");
         let one = action_schema(&r, &["finish".into()]);
         assert_eq!(one["properties"]["tool"]["const"], "finish");
+        // "goal met" leads to finish only, "not met" to the other tools only.
+        let met =
+            |alt: &Value| alt["properties"]["thoughts"]["properties"]["goal_met"]["const"].clone();
+        assert_eq!(met(&s["anyOf"][0]), "no");
+        assert_eq!(met(&s["anyOf"][1]), "yes");
+        let a = parse_action(
+            r#"{"thoughts": {"observation": "o", "goal_met": "no", "next": "n"}, "tool": "t"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (a.thoughts.reasoning.as_str(), a.thoughts.plan.as_str()),
+            ("o", "n")
+        );
     }
 }

@@ -116,12 +116,18 @@ fn status_word(s: ObservationStatus) -> &'static str {
 }
 
 /// The user message that reports a step's observation and asks for the next action.
-pub fn observation_message(prompts: &Prompts, spec: &AgentSpec, s: &StepRecord) -> Result<String> {
+pub fn observation_message(
+    prompts: &Prompts,
+    spec: &AgentSpec,
+    goal: &str,
+    s: &StepRecord,
+) -> Result<String> {
     let tool = s.action.as_ref().map(|a| a.tool.as_str()).unwrap_or("none");
     prompts.render(
         "step",
         json!({
             "kind": "observation",
+            "goal": goal,
             "step": s.step + 1,
             "max_steps": spec.budgets.max_steps,
             "tool": tool,
@@ -157,7 +163,7 @@ fn turn_messages(
     match turn {
         Turn::Step(s) => {
             out.push(Message::assistant(s.raw.trim()));
-            out.push(Message::user(observation_message(prompts, spec, s)?));
+            out.push(Message::user(observation_message(prompts, spec, goal, s)?));
         }
         Turn::Reflect(r) => {
             out.push(Message::user(reflect_message(

@@ -11,12 +11,14 @@
 //! - [`prompts`]: the minijinja templates in `prompts/agent/`.
 //! - [`action`]: the action schema and the parser of model replies.
 //! - [`history`]: the working memory that fits the context window.
+//! - [`policy`]: the loop's rules (repeats, failures, budgets, barred tools) as pure functions.
 //! - [`runner`]: the loop itself; [`trace`]: the JSONL log.
 //! - [`tasks`]: the offline task suite behind `hamlet eval tasks`.
 
 pub mod action;
 mod error;
 pub mod history;
+pub mod policy;
 pub mod prompts;
 pub mod runner;
 pub mod spec;

@@ -14,19 +14,17 @@ use hamlet_core::trace::{
     Usage,
 };
 use hamlet_core::{Completion, GenerateRequest, Llm};
-use hamlet_tools::{now_ms, Registry, ToolContext, ToolError};
+use hamlet_tools::{now_ms, Effect, Registry, Tool, ToolContext, ToolError};
 use serde_json::Value;
 
-use crate::action::{action_schema, call_key, parse_action, parse_reflection, reflection_schema};
+use crate::action::{action_schema, parse_action, parse_reflection, reflection_schema};
 use crate::history::{self, Turn};
+use crate::policy::{self, Next};
 use crate::trace::{self as tracefile, TraceWriter};
 use crate::{AgentSpec, Error, Prompts, Result};
 
 /// The spec of a run, saved beside its trace so `--resume` runs the same agent.
 pub const SPEC_FILE: &str = "agent.json";
-
-/// Tools whose success changes the world, so repeating an earlier call after them is not a loop.
-const MUTATING: [&str; 4] = ["write_file", "append_file", "shell", "remember"];
 
 /// The user's answer to "run this action?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,107 +98,6 @@ impl State {
     }
 }
 
-/// Whether `steps[i]` repeats one of the three calls before it with nothing changed since.
-fn is_repeat(steps: &[&StepRecord], i: usize) -> Option<u32> {
-    let key = call_key(steps[i].action.as_ref()?);
-    for j in (i.saturating_sub(3)..i).rev() {
-        let s = steps[j];
-        let Some(a) = &s.action else { continue };
-        if call_key(a) == key && s.observation.is_ok() {
-            return Some(s.step);
-        }
-        if s.observation.is_ok() && MUTATING.contains(&a.tool.as_str()) {
-            return None;
-        }
-    }
-    None
-}
-
-/// What the trace says should happen next, before the next step.
-enum Next {
-    Act,
-    Reflect(String),
-    Stop(StopReason, String),
-}
-
-fn next_move(spec: &AgentSpec, state: &State) -> Next {
-    let steps = state.steps();
-    let Some(last) = steps.last() else {
-        return Next::Act;
-    };
-    let failures = steps
-        .iter()
-        .rev()
-        .take_while(|s| !s.observation.is_ok())
-        .count() as u32;
-    let repeats = (0..steps.len())
-        .rev()
-        .take_while(|&i| {
-            steps[i].observation.status == ObservationStatus::Refused
-                && is_repeat(&steps[..=i], i).is_some()
-        })
-        .count();
-    if repeats >= 2 {
-        return Next::Stop(
-            StopReason::Loop,
-            format!(
-                "the agent kept repeating the same action ({}) after reflecting on it",
-                last.action.as_ref().map(|a| a.tool.as_str()).unwrap_or("?")
-            ),
-        );
-    }
-    if failures >= spec.budgets.max_failures {
-        let why: String = last.observation.text.chars().take(200).collect();
-        return Next::Stop(
-            StopReason::Stuck,
-            format!("{failures} failed or invalid actions in a row; the last: {why}"),
-        );
-    }
-    if state.last_is_reflection() {
-        return Next::Act;
-    }
-    let reason = if repeats == 1 {
-        Some("repeated action".to_string())
-    } else if failures > 0 && failures + 1 == spec.budgets.max_failures {
-        Some("before giving up".to_string())
-    } else if failures > 0 {
-        Some("after a failed action".to_string())
-    } else if spec.budgets.reflect_every > 0 && last.step % spec.budgets.reflect_every == 0 {
-        Some(format!("every {} steps", spec.budgets.reflect_every))
-    } else {
-        None
-    };
-    reason.map(Next::Reflect).unwrap_or(Next::Act)
-}
-
-fn budget_stop(spec: &AgentSpec, state: &State) -> Option<(StopReason, String)> {
-    let b = &spec.budgets;
-    if state.step_count() >= b.max_steps {
-        return Some((
-            StopReason::MaxSteps,
-            format!(
-                "used all {} steps without finishing (raise budgets.max-steps or --max-steps)",
-                b.max_steps
-            ),
-        ));
-    }
-    if state.usage.total_tokens() >= b.max_tokens {
-        return Some((
-            StopReason::MaxTokens,
-            format!(
-                "used {} tokens, over the budget of {} (budgets.max-tokens)",
-                state.usage.total_tokens(),
-                b.max_tokens
-            ),
-        ));
-    }
-    let spent = (state.usage.model_ms + state.usage.tool_ms) / 1000.0;
-    if spent >= b.max_wall_secs as f64 {
-        return Some((StopReason::WallTime, format!("spent {spent:.0} s in the model and tools, over the budget of {} s (budgets.max-wall-secs)", b.max_wall_secs)));
-    }
-    None
-}
-
 fn usage_of(c: &Completion, tool_ms: f64) -> Usage {
     Usage {
         prompt_tokens: c.prompt_tokens as u64,
@@ -261,6 +158,23 @@ impl<'a> Runner<'a> {
 
     pub fn spec(&self) -> &AgentSpec {
         &self.spec
+    }
+
+    /// The text of a small regular file in the workspace, if `path` names one.
+    fn small_text_file(&self, path: &str) -> Option<String> {
+        let full = self.ctx.workspace.resolve(path).ok()?;
+        let meta = std::fs::metadata(&full).ok()?;
+        (meta.is_file() && meta.len() <= 1 << 20)
+            .then(|| std::fs::read_to_string(&full).ok())
+            .flatten()
+    }
+
+    /// What a call of `tool` does; unknown tools only look (they are refused before running).
+    fn effect(&self, tool: &str) -> Effect {
+        self.registry
+            .get(tool)
+            .map(|t| t.effect())
+            .unwrap_or(Effect::Read)
     }
 
     /// Starts a new run in `run_dir` (which must not hold a trace yet).
@@ -443,7 +357,11 @@ impl<'a> Runner<'a> {
                 );
             }
             if let Some(TraceEvent::Step(s)) = state.events.last() {
-                if s.observation.is_ok() && s.action.as_ref().is_some_and(|a| a.tool == "finish") {
+                if s.observation.is_ok()
+                    && s.action
+                        .as_ref()
+                        .is_some_and(|a| self.effect(&a.tool) == Effect::Finishing)
+                {
                     let answer = s.observation.text.clone();
                     return self.finish(
                         run_dir,
@@ -455,12 +373,19 @@ impl<'a> Runner<'a> {
                     );
                 }
             }
-            match next_move(&self.spec, &state) {
+            let steps = state.steps();
+            let effect_of = |t: &str| self.effect(t);
+            let next =
+                policy::next_move(&self.spec, &steps, state.last_is_reflection(), &effect_of);
+            let budget = policy::budget_stop(&self.spec, state.step_count(), &state.usage);
+            let barred = policy::barred_tool(&steps, &effect_of);
+            drop(steps);
+            match next {
                 Next::Stop(reason, message) => {
                     return self.finish(run_dir, &mut writer, &state, reason, None, message)
                 }
                 Next::Reflect(reason) => {
-                    if let Some((reason, message)) = budget_stop(&self.spec, &state) {
+                    if let Some((reason, message)) = budget {
                         return self.finish(run_dir, &mut writer, &state, reason, None, message);
                     }
                     match self.reflect(&system, &cache_key, &state, &reason) {
@@ -480,10 +405,25 @@ impl<'a> Runner<'a> {
                     }
                 }
                 Next::Act => {
-                    if let Some((reason, message)) = budget_stop(&self.spec, &state) {
+                    if let Some((reason, message)) = budget {
                         return self.finish(run_dir, &mut writer, &state, reason, None, message);
                     }
-                    match self.step(&system, &schema, &cache_key, &state) {
+                    let narrowed;
+                    let schema = match &barred {
+                        Some(tool) => {
+                            let tools: Vec<String> = self
+                                .spec
+                                .tools
+                                .iter()
+                                .filter(|t| *t != tool)
+                                .cloned()
+                                .collect();
+                            narrowed = action_schema(&self.registry, &tools);
+                            &narrowed
+                        }
+                        None => &schema,
+                    };
+                    match self.step(&system, schema, &cache_key, &state) {
                         Ok(Some(record)) => {
                             self.emit(&mut writer, &mut state, TraceEvent::Step(record))?
                         }
@@ -650,10 +590,29 @@ impl<'a> Runner<'a> {
             usage: Usage::default(),
         };
         steps.push(&probe);
-        if let Some(earlier) = is_repeat(&steps, steps.len() - 1) {
-            return Ok(Some((ObservationStatus::Refused, format!("You already ran exactly this at step {earlier} and nothing has changed since; its result is above. The runtime did not run it again: do something different, or finish."))));
+        let effect_of = |t: &str| self.effect(t);
+        if let Some(earlier) = policy::is_repeat(&steps, steps.len() - 1, &effect_of) {
+            let result = steps
+                .iter()
+                .find(|s| s.step == earlier)
+                .map(|s| s.observation.text.as_str())
+                .unwrap_or("");
+            let result: String = result.chars().take(self.spec.observation_chars).collect();
+            return Ok(Some((ObservationStatus::Refused, format!("You already ran exactly this at step {earlier} and nothing has changed since, so the runtime did not run it again. Its result was:\n{result}\nUse that result: take the next step of your goal with a different action, or call finish if the goal is met."))));
         }
-        if action.tool != "finish" {
+        steps.pop();
+        let path = action
+            .args
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let current = (action.tool == hamlet_tools::WriteFile::NAME)
+            .then(|| self.small_text_file(path))
+            .flatten();
+        if let Some(appended) = policy::erases_appended(&steps, action, current.as_deref()) {
+            return Ok(Some((ObservationStatus::Refused, format!("The runtime refused this write_file: it would replace {path} and erase the text you appended to it at step {appended}. write_file replaces the whole file; your addition is already in it. To add more, use append_file; if the goal is met, call finish."))));
+        }
+        if self.effect(&action.tool) != Effect::Finishing {
             match self.approver.approve(number, action) {
                 Approval::Run => {}
                 Approval::Decline { feedback } => {

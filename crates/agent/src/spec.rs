@@ -86,12 +86,11 @@ impl AgentSpec {
             .to_vec(),
             model: None,
             context: 4096,
-            max_step_tokens: 384,
-            sampling: Sampling {
-                // Greedy small models otherwise copy the same sentence into every field.
-                repeat_penalty: 1.1,
-                ..Sampling::default()
-            },
+            max_step_tokens: 1024,
+            // Plain greedy decoding: a repetition penalty would push the model away from the
+            // paths, names and numbers it must copy from the prompt (and from calling the same
+            // tool twice when that is right).
+            sampling: Sampling::default(),
             budgets: Budgets::default(),
             observation_chars: 1500,
             allow_private_network: false,

@@ -22,7 +22,7 @@ impl Tool for Calculator {
     type Args = CalcArgs;
     type Output = String;
     fn description(&self) -> String {
-        "Evaluate an arithmetic expression: + - * / % ^ and parentheses; sqrt, abs, round, floor, ceil, ln, log10, min, max."
+        "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns."
             .into()
     }
     fn call(&self, _ctx: &ToolContext, a: CalcArgs) -> ToolResult<String> {
@@ -43,8 +43,13 @@ pub fn evaluate(expression: &str) -> ToolResult<String> {
     }
     let source = floats(&drop_thousands_separators(expression));
     let ctx = context().map_err(|e| ToolError::failed(format!("calculator setup: {e}")))?;
-    let value = evalexpr::eval_with_context(&source, &ctx)
-        .map_err(|e| ToolError::failed(format!("cannot evaluate {expression:?}: {e}")))?;
+    let value = evalexpr::eval_with_context(&source, &ctx).map_err(|e| match &e {
+        evalexpr::EvalexprError::VariableIdentifierNotFound(name)
+        | evalexpr::EvalexprError::FunctionIdentifierNotFound(name) => ToolError::failed(format!(
+            "cannot evaluate {expression:?}: {name:?} is not a number or a known function. The calculator only sees the numbers you write: put the values themselves, e.g. \"12 + 30 + 18\" or \"sum(12, 30, 18)\""
+        )),
+        _ => ToolError::failed(format!("cannot evaluate {expression:?}: {e}")),
+    })?;
     match value {
         Value::Float(f) => Ok(format_number(f)),
         Value::Int(i) => Ok(i.to_string()),
@@ -118,6 +123,15 @@ fn number(v: &Value) -> Result<f64, evalexpr::EvalexprError> {
     v.as_number()
 }
 
+/// The arguments of a function call as numbers: one value, or a tuple of them.
+fn numbers(arg: &Value) -> Result<Vec<f64>, evalexpr::EvalexprError> {
+    match arg {
+        Value::Tuple(items) => items.iter().map(number).collect(),
+        Value::Empty => Ok(Vec::new()),
+        v => Ok(vec![number(v)?]),
+    }
+}
+
 fn unary(name: &'static str, f: fn(f64) -> f64) -> (String, Function<DefaultNumericTypes>) {
     (
         name.to_string(),
@@ -130,7 +144,6 @@ fn context() -> Result<HashMapContext<DefaultNumericTypes>, evalexpr::EvalexprEr
     for (name, f) in [
         unary("sqrt", f64::sqrt),
         unary("abs", f64::abs),
-        unary("round", f64::round),
         unary("floor", f64::floor),
         unary("ceil", f64::ceil),
         unary("ln", f64::ln),
@@ -139,21 +152,31 @@ fn context() -> Result<HashMapContext<DefaultNumericTypes>, evalexpr::EvalexprEr
     ] {
         ctx.set_function(name, f)?;
     }
-    for (name, pick) in [("min", f64::min as fn(f64, f64) -> f64), ("max", f64::max)] {
-        ctx.set_function(
-            name.to_string(),
-            Function::new(move |arg| {
-                let items = arg.as_tuple()?;
-                let mut it = items.iter();
-                let first = it.next().map(number).transpose()?.unwrap_or(f64::NAN);
-                let mut acc = first;
-                for v in it {
-                    acc = pick(acc, number(v)?);
-                }
-                Ok(Value::Float(acc))
-            }),
-        )?;
+    type Fold = fn(&[f64]) -> f64;
+    let folds: [(&str, Fold); 5] = [
+        ("min", |xs| xs.iter().copied().fold(f64::INFINITY, f64::min)),
+        ("max", |xs| {
+            xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        }),
+        ("sum", |xs| xs.iter().sum()),
+        ("avg", |xs| xs.iter().sum::<f64>() / xs.len() as f64),
+        ("mean", |xs| xs.iter().sum::<f64>() / xs.len() as f64),
+    ];
+    for (name, fold) in folds {
+        let f = Function::new(move |arg| Ok(Value::Float(fold(&numbers(arg)?))));
+        // Models write SUM(...) as often as sum(...).
+        ctx.set_function(name.to_uppercase(), f.clone())?;
+        ctx.set_function(name.to_string(), f)?;
     }
+    let round = Function::new(|arg| {
+        let xs = numbers(arg)?;
+        let x = xs.first().copied().unwrap_or(f64::NAN);
+        let digits = xs.get(1).copied().unwrap_or(0.0).clamp(0.0, 12.0);
+        let scale = 10f64.powi(digits as i32);
+        Ok(Value::Float((x * scale).round() / scale))
+    });
+    ctx.set_function("ROUND".to_string(), round.clone())?;
+    ctx.set_function("round".to_string(), round)?;
     Ok(ctx)
 }
 
@@ -173,6 +196,12 @@ mod tests {
         assert_eq!(evaluate("max(1,2)").unwrap(), "2");
         assert_eq!(evaluate("1.5e3 / 3").unwrap(), "500");
         assert_eq!(evaluate("10 % 4").unwrap(), "2");
+        assert_eq!(evaluate("sum(12, 30, 18)").unwrap(), "60");
+        assert_eq!(evaluate("SUM(1, 2)").unwrap(), "3");
+        assert_eq!(evaluate("avg(1, 2, 6)").unwrap(), "3");
+        assert_eq!(evaluate("max(7)").unwrap(), "7");
+        assert_eq!(evaluate("round(2.345, 2)").unwrap(), "2.35");
+        assert_eq!(evaluate("round(2.5)").unwrap(), "3");
     }
 
     #[test]
@@ -181,5 +210,10 @@ mod tests {
         let e = evaluate("2 +").unwrap_err().to_string();
         assert!(e.contains("cannot evaluate"), "{e}");
         assert!(evaluate("\"text\"").is_err());
+        let e = evaluate("SUM(B)").unwrap_err().to_string();
+        assert!(
+            e.contains("\"B\" is not a number") && e.contains("sum(12, 30, 18)"),
+            "{e}"
+        );
     }
 }

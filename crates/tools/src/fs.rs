@@ -1,11 +1,12 @@
 //! File tools, all confined to the run's workspace.
 
 use std::io::{Read, Write};
+use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::{Tool, ToolContext, ToolError, ToolResult};
+use crate::{Effect, Tool, ToolContext, ToolError, ToolResult};
 
 fn io_err(what: &str, path: &str, e: std::io::Error) -> ToolError {
     let hint = match e.kind() {
@@ -94,6 +95,7 @@ pub struct WriteFile;
 
 impl Tool for WriteFile {
     const NAME: &'static str = "write_file";
+    const EFFECT: Effect = Effect::Mutating;
     type Args = WriteArgs;
     type Output = String;
     fn description(&self) -> String {
@@ -110,6 +112,7 @@ pub struct AppendFile;
 
 impl Tool for AppendFile {
     const NAME: &'static str = "append_file";
+    const EFFECT: Effect = Effect::Mutating;
     type Args = WriteArgs;
     type Output = String;
     fn description(&self) -> String {
@@ -153,7 +156,11 @@ impl Tool for ListDir {
             let name = entry.file_name().to_string_lossy().into_owned();
             match entry.metadata() {
                 Ok(m) if m.is_dir() => lines.push(format!("{name}/")),
-                Ok(m) => lines.push(format!("{name} ({} bytes)", m.len())),
+                Ok(m) => lines.push(match text_lines(&entry.path(), &m) {
+                    Some(1) => format!("{name} ({} bytes, 1 line)", m.len()),
+                    Some(n) => format!("{name} ({} bytes, {n} lines)", m.len()),
+                    None => format!("{name} ({} bytes)", m.len()),
+                }),
                 Err(_) => lines.push(name),
             }
         }
@@ -163,6 +170,18 @@ impl Tool for ListDir {
         }
         Ok(lines.join("\n"))
     }
+}
+
+/// Lines of a small UTF-8 text file (a last line without a newline counts), for listings:
+/// counting is what small models get wrong when they read a file themselves.
+fn text_lines(path: &Path, meta: &std::fs::Metadata) -> Option<usize> {
+    const MAX: u64 = 1 << 20;
+    // Regular files only: reading a FIFO or a device would block or never end.
+    if !meta.is_file() || meta.len() == 0 || meta.len() > MAX {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(text.lines().count())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

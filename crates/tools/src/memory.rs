@@ -4,7 +4,7 @@ use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::{now_ms, Tool, ToolContext, ToolError, ToolResult};
+use crate::{now_ms, Effect, Tool, ToolContext, ToolError, ToolResult};
 
 fn store(ctx: &ToolContext) -> ToolResult<&dyn MemoryStream> {
     ctx.memory.as_deref().ok_or_else(|| {
@@ -29,6 +29,7 @@ pub struct Remember;
 
 impl Tool for Remember {
     const NAME: &'static str = "remember";
+    const EFFECT: Effect = Effect::Mutating;
     type Args = RememberArgs;
     type Output = String;
     fn description(&self) -> String {

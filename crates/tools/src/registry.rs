@@ -7,10 +7,24 @@ use serde_json::Value;
 
 use crate::{ToolContext, ToolError, ToolResult};
 
+/// What a successful call does to the world, as the runtime's policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Only looks (read, list, search, compute, fetch): repeating it with nothing changed is a loop.
+    Read,
+    /// Changes files, memory or the outside world: later reads may see something new.
+    Mutating,
+    /// Ends the run with an answer.
+    Finishing,
+}
+
 /// A typed tool.
 pub trait Tool: Send + Sync + 'static {
     /// The name the model calls it by.
     const NAME: &'static str;
+    /// What a successful call does (the loop's repeat rule and approval depend on it).
+    const EFFECT: Effect = Effect::Read;
     /// What the model's JSON deserializes into; its JSON Schema constrains the model.
     type Args: DeserializeOwned + JsonSchema;
     /// What the tool returns; strings are shown as they are, anything else as JSON.
@@ -25,6 +39,7 @@ pub trait Tool: Send + Sync + 'static {
 /// The object-safe form of [`Tool`], for a registry chosen at run time.
 pub trait DynTool: Send + Sync {
     fn name(&self) -> &'static str;
+    fn effect(&self) -> Effect;
     fn description(&self) -> String;
     /// JSON Schema of the arguments.
     fn parameters(&self) -> Value;
@@ -35,6 +50,9 @@ pub trait DynTool: Send + Sync {
 impl<T: Tool> DynTool for T {
     fn name(&self) -> &'static str {
         T::NAME
+    }
+    fn effect(&self) -> Effect {
+        T::EFFECT
     }
     fn description(&self) -> String {
         Tool::description(self)
@@ -111,6 +129,7 @@ pub struct Finish;
 
 impl Tool for Finish {
     const NAME: &'static str = "finish";
+    const EFFECT: Effect = Effect::Finishing;
     type Args = FinishArgs;
     type Output = String;
     fn description(&self) -> String {

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use wait_timeout::ChildExt;
 
-use crate::{Tool, ToolContext, ToolError, ToolResult};
+use crate::{Effect, Tool, ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +28,7 @@ const MAX_OUTPUT: usize = 64 * 1024;
 
 impl Tool for Shell {
     const NAME: &'static str = "shell";
+    const EFFECT: Effect = Effect::Mutating;
     type Args = ShellArgs;
     type Output = String;
     fn description(&self) -> String {

@@ -39,7 +39,7 @@ fn files_round_trip_inside_the_workspace() {
     let listing = call(&c, "list_dir", json!({})).unwrap();
     assert_eq!(listing, "notes/");
     let listing = call(&c, "list_dir", json!({"path": "notes"})).unwrap();
-    assert_eq!(listing, "a.txt (19 bytes)");
+    assert_eq!(listing, "a.txt (19 bytes, 2 lines)");
     let found = call(&c, "search_files", json!({"pattern": "GIRAFFE"})).unwrap();
     assert_eq!(found, "notes/a.txt:2: beta giraffe");
 }

@@ -1,0 +1,376 @@
+//! The loop's rules, as pure functions of the steps so far.
+//!
+//! Nothing here runs a tool or calls the model: each rule reads the trace (and, for a write, the
+//! file it would replace) and says what the runner should do. The runner applies them in the same
+//! order on a fresh run and on a resumed one, so both make the same decisions.
+
+use hamlet_core::trace::{Action, ObservationStatus, StepRecord, StopReason, Usage};
+use hamlet_tools::{AppendFile, Effect, Tool, WriteFile};
+use serde_json::Value;
+
+use crate::action::call_key;
+use crate::AgentSpec;
+
+/// How many earlier calls a new one is compared with for the repeat rule.
+const REPEAT_WINDOW: usize = 3;
+
+/// What the trace says should happen next, before the next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Act,
+    Reflect(String),
+    Stop(StopReason, String),
+}
+
+/// Whether `steps[i]` repeats one of the calls just before it with nothing changed since: the
+/// step number of the earlier call, if so. The earlier call counts when it ran, whether it
+/// succeeded or failed (the same call fails the same way); a successful mutating call in between
+/// breaks the chain.
+pub fn is_repeat(
+    steps: &[&StepRecord],
+    i: usize,
+    effect_of: &dyn Fn(&str) -> Effect,
+) -> Option<u32> {
+    let key = call_key(steps[i].action.as_ref()?);
+    for j in (i.saturating_sub(REPEAT_WINDOW)..i).rev() {
+        let s = steps[j];
+        let Some(a) = &s.action else { continue };
+        let ran = matches!(
+            s.observation.status,
+            ObservationStatus::Ok | ObservationStatus::ToolError
+        );
+        if call_key(a) == key && ran {
+            return Some(s.step);
+        }
+        if s.observation.is_ok() && effect_of(&a.tool) == Effect::Mutating {
+            return None;
+        }
+    }
+    None
+}
+
+/// Whether the last step was a repeat that the runtime refused.
+fn refused_repeat(steps: &[&StepRecord], i: usize, effect_of: &dyn Fn(&str) -> Effect) -> bool {
+    steps[i].observation.status == ObservationStatus::Refused
+        && is_repeat(&steps[..=i], i, effect_of).is_some()
+}
+
+/// The next move after `steps` (the last event being a reflection when `after_reflection`).
+pub fn next_move(
+    spec: &AgentSpec,
+    steps: &[&StepRecord],
+    after_reflection: bool,
+    effect_of: &dyn Fn(&str) -> Effect,
+) -> Next {
+    let Some(last) = steps.last() else {
+        return Next::Act;
+    };
+    let failures = steps
+        .iter()
+        .rev()
+        .take_while(|s| !s.observation.is_ok())
+        .count() as u32;
+    let repeats = (0..steps.len())
+        .rev()
+        .take_while(|&i| refused_repeat(steps, i, effect_of))
+        .count();
+    if repeats >= 2 {
+        return Next::Stop(
+            StopReason::Loop,
+            format!(
+                "the agent kept repeating the same action ({}) after reflecting on it",
+                last.action.as_ref().map(|a| a.tool.as_str()).unwrap_or("?")
+            ),
+        );
+    }
+    if failures >= spec.budgets.max_failures {
+        let why: String = last.observation.text.chars().take(200).collect();
+        return Next::Stop(
+            StopReason::Stuck,
+            format!("{failures} failed or invalid actions in a row; the last: {why}"),
+        );
+    }
+    if after_reflection {
+        return Next::Act;
+    }
+    let reason = if repeats == 1 {
+        Some("repeated action".to_string())
+    } else if failures > 0 && failures + 1 == spec.budgets.max_failures {
+        Some("before giving up".to_string())
+    } else if failures > 0 {
+        Some("after a failed action".to_string())
+    } else if spec.budgets.reflect_every > 0 && last.step % spec.budgets.reflect_every == 0 {
+        Some(format!("every {} steps", spec.budgets.reflect_every))
+    } else {
+        None
+    };
+    reason.map(Next::Reflect).unwrap_or(Next::Act)
+}
+
+/// The tool the next step may not call: the one whose repeat the runtime just refused. Taking it
+/// out of the grammar makes the model pick something else instead of asking again.
+pub fn barred_tool(steps: &[&StepRecord], effect_of: &dyn Fn(&str) -> Effect) -> Option<String> {
+    let i = steps.len().checked_sub(1)?;
+    let tool = steps[i].action.as_ref()?.tool.clone();
+    (refused_repeat(steps, i, effect_of) && effect_of(&tool) != Effect::Finishing).then_some(tool)
+}
+
+/// A budget the run has used up, with the message that says which.
+pub fn budget_stop(spec: &AgentSpec, steps: u32, usage: &Usage) -> Option<(StopReason, String)> {
+    let b = &spec.budgets;
+    if steps >= b.max_steps {
+        return Some((
+            StopReason::MaxSteps,
+            format!(
+                "used all {} steps without finishing (raise budgets.max-steps or --max-steps)",
+                b.max_steps
+            ),
+        ));
+    }
+    if usage.total_tokens() >= b.max_tokens {
+        return Some((
+            StopReason::MaxTokens,
+            format!(
+                "used {} tokens, over the budget of {} (budgets.max-tokens)",
+                usage.total_tokens(),
+                b.max_tokens
+            ),
+        ));
+    }
+    let spent = (usage.model_ms + usage.tool_ms) / 1000.0;
+    if spent >= b.max_wall_secs as f64 {
+        return Some((StopReason::WallTime, format!("spent {spent:.0} s in the model and tools, over the budget of {} s (budgets.max-wall-secs)", b.max_wall_secs)));
+    }
+    None
+}
+
+fn same_path(a: &str, b: &str) -> bool {
+    let norm = |p: &str| p.trim().trim_start_matches("./").to_string();
+    norm(a) == norm(b)
+}
+
+fn str_arg<'a>(action: &'a Action, key: &str) -> Option<&'a str> {
+    action.args.get(key).and_then(Value::as_str)
+}
+
+/// Whether `action` is a `write_file` that would erase text this run appended to the same file
+/// (since the file was last replaced): the step of that append, if so. `current` is the file's
+/// text now, when it can be read: the write must keep all of it. Work the agent already committed
+/// is not thrown away by a replace it did not mean.
+pub fn erases_appended(
+    steps: &[&StepRecord],
+    action: &Action,
+    current: Option<&str>,
+) -> Option<u32> {
+    if action.tool != WriteFile::NAME {
+        return None;
+    }
+    let path = str_arg(action, "path")?;
+    let content = str_arg(action, "content").unwrap_or("");
+    for s in steps.iter().rev() {
+        let Some(a) = &s.action else { continue };
+        if !s.observation.is_ok() || !str_arg(a, "path").is_some_and(|p| same_path(p, path)) {
+            continue;
+        }
+        if a.tool == WriteFile::NAME {
+            return None;
+        }
+        if a.tool == AppendFile::NAME {
+            let added = str_arg(a, "content").unwrap_or("").trim();
+            let keep = current.map(str::trim).unwrap_or(added);
+            if !added.is_empty() && !content.contains(keep) {
+                return Some(s.step);
+            }
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hamlet_core::trace::{Observation, Thoughts};
+    use serde_json::json;
+
+    fn effect(tool: &str) -> Effect {
+        match tool {
+            "write_file" | "append_file" => Effect::Mutating,
+            "finish" => Effect::Finishing,
+            _ => Effect::Read,
+        }
+    }
+
+    fn step(n: u32, tool: &str, args: Value, status: ObservationStatus) -> StepRecord {
+        StepRecord {
+            step: n,
+            at: 0,
+            prompt: Vec::new(),
+            raw: String::new(),
+            action: Some(Action {
+                thoughts: Thoughts::default(),
+                tool: tool.into(),
+                args,
+            }),
+            observation: Observation {
+                status,
+                text: "x".into(),
+                truncated_from: None,
+            },
+            usage: Usage::default(),
+        }
+    }
+
+    use ObservationStatus::{Ok as Fine, Refused};
+
+    #[test]
+    fn a_read_repeated_with_nothing_changed_is_a_repeat_and_a_write_resets_it() {
+        let read = || json!({"path": "a.txt"});
+        let s1 = step(1, "read_file", read(), Fine);
+        let s2 = step(2, "read_file", read(), Fine);
+        assert_eq!(is_repeat(&[&s1, &s2], 1, &effect), Some(1));
+        let w = step(
+            2,
+            "write_file",
+            json!({"path": "a.txt", "content": "y"}),
+            Fine,
+        );
+        let s3 = step(3, "read_file", read(), Fine);
+        assert_eq!(is_repeat(&[&s1, &w, &s3], 2, &effect), None);
+        let other = step(2, "read_file", json!({"path": "b.txt"}), Fine);
+        assert_eq!(is_repeat(&[&s1, &other], 1, &effect), None);
+        // A call that failed fails again: asking for it unchanged is a repeat too.
+        let calc = || json!({"expression": "SUM(B)"});
+        let f1 = step(1, "calculator", calc(), ObservationStatus::ToolError);
+        let f2 = step(2, "calculator", calc(), Fine);
+        assert_eq!(is_repeat(&[&f1, &f2], 1, &effect), Some(1));
+        // One the user declined was never run.
+        let d1 = step(1, "calculator", calc(), ObservationStatus::Declined);
+        assert_eq!(is_repeat(&[&d1, &f2], 1, &effect), None);
+    }
+
+    #[test]
+    fn a_refused_repeat_bars_its_tool_for_the_next_step_then_two_stop_the_run() {
+        let spec = AgentSpec::default_agent();
+        let read = || json!({"path": "a.txt"});
+        let s1 = step(1, "read_file", read(), Fine);
+        let s2 = step(2, "read_file", read(), Refused);
+        let steps = [&s1, &s2];
+        assert_eq!(barred_tool(&steps, &effect).as_deref(), Some("read_file"));
+        assert_eq!(
+            next_move(&spec, &steps, false, &effect),
+            Next::Reflect("repeated action".into())
+        );
+        assert_eq!(next_move(&spec, &steps, true, &effect), Next::Act);
+        let s3 = step(3, "read_file", read(), Refused);
+        assert!(matches!(
+            next_move(&spec, &[&s1, &s2, &s3], true, &effect),
+            Next::Stop(StopReason::Loop, _)
+        ));
+        // An ordinary refusal (a tool outside the agent's list) bars nothing.
+        let shell = step(2, "shell", json!({"command": "ls"}), Refused);
+        assert_eq!(barred_tool(&[&s1, &shell], &effect), None);
+    }
+
+    #[test]
+    fn failures_in_a_row_reflect_then_stop() {
+        let spec = AgentSpec::default_agent();
+        let bad = |n| {
+            step(
+                n,
+                "read_file",
+                json!({"path": "x"}),
+                ObservationStatus::ToolError,
+            )
+        };
+        let (a, b, c, d) = (bad(1), bad(2), bad(3), bad(4));
+        assert_eq!(
+            next_move(&spec, &[&a], false, &effect),
+            Next::Reflect("after a failed action".into())
+        );
+        assert_eq!(
+            next_move(&spec, &[&a, &b, &c], false, &effect),
+            Next::Reflect("before giving up".into())
+        );
+        assert!(matches!(
+            next_move(&spec, &[&a, &b, &c, &d], false, &effect),
+            Next::Stop(StopReason::Stuck, _)
+        ));
+    }
+
+    #[test]
+    fn budgets_stop_with_a_reason_naming_the_setting() {
+        let spec = AgentSpec::default_agent();
+        let (reason, msg) = budget_stop(&spec, spec.budgets.max_steps, &Usage::default()).unwrap();
+        assert_eq!(reason, StopReason::MaxSteps);
+        assert!(msg.contains("max-steps"), "{msg}");
+        let heavy = Usage {
+            prompt_tokens: spec.budgets.max_tokens,
+            ..Usage::default()
+        };
+        assert_eq!(
+            budget_stop(&spec, 1, &heavy).map(|s| s.0),
+            Some(StopReason::MaxTokens)
+        );
+        assert_eq!(budget_stop(&spec, 1, &Usage::default()), None);
+    }
+
+    #[test]
+    fn a_write_that_drops_an_append_is_caught_and_one_that_keeps_it_is_not() {
+        let append = step(
+            1,
+            "append_file",
+            json!({"path": "log.txt", "content": "done\n"}),
+            Fine,
+        );
+        let write = |content: &str, path: &str| Action {
+            thoughts: Thoughts::default(),
+            tool: "write_file".into(),
+            args: json!({"path": path, "content": content}),
+        };
+        assert_eq!(
+            erases_appended(&[&append], &write("done", "log.txt"), None),
+            None
+        );
+        assert_eq!(
+            erases_appended(&[&append], &write("x", "./log.txt"), None),
+            Some(1)
+        );
+        assert_eq!(
+            erases_appended(&[&append], &write("x", "other.txt"), None),
+            None
+        );
+        // With the file's text known, the write must keep all of it, not only the appended part.
+        let now = Some("buy milk\ndone\n");
+        assert_eq!(
+            erases_appended(&[&append], &write("buy milk done", "log.txt"), now),
+            Some(1)
+        );
+        assert_eq!(
+            erases_appended(&[&append], &write("buy milk\ndone\nmore", "log.txt"), now),
+            None
+        );
+        // After the file was replaced, the earlier append is gone anyway.
+        let replaced = step(
+            2,
+            "write_file",
+            json!({"path": "log.txt", "content": "new"}),
+            Fine,
+        );
+        assert_eq!(
+            erases_appended(&[&append, &replaced], &write("x", "log.txt"), None),
+            None
+        );
+        // A failed append added nothing.
+        let failed = step(
+            1,
+            "append_file",
+            json!({"path": "log.txt", "content": "done"}),
+            Refused,
+        );
+        assert_eq!(
+            erases_appended(&[&failed], &write("x", "log.txt"), None),
+            None
+        );
+    }
+}
