@@ -227,6 +227,10 @@ fn interpret(expr: Expr) -> Option<Vec<Call>> {
                 if let Some(Value::Array(calls)) = obj.remove("calls") {
                     return calls.into_iter().map(json_call).collect();
                 }
+                // `{"no_call": "why"}`: the constrained reply that makes no call.
+                if obj.contains_key(crate::schema::NO_CALL) {
+                    return Some(Vec::new());
+                }
             }
             json_call(Value::Object(obj)).map(|c| vec![c])
         }

@@ -141,20 +141,27 @@ pub fn function_params_schema(function: &FunctionDoc) -> Result<Value> {
     convert(&function.parameters, &function.name, "parameters")
 }
 
-/// The JSON Schema of a whole reply in constrained mode:
+/// The key of a reply that makes no call (its value says why).
+pub const NO_CALL: &str = "no_call";
+
+/// The JSON Schema of a whole reply in constrained mode: either calls or an explicit refusal,
 ///
 /// ```json
-/// {"type": "object",
-///  "properties": {"calls": {"type": "array", "maxItems": MAX,
-///    "items": {"anyOf": [{"type": "object",
-///       "properties": {"name": {"const": NAME}, "arguments": PARAMS},
-///       "required": ["name", "arguments"], "additionalProperties": false}]}}},
-///  "required": ["calls"], "additionalProperties": false}
+/// {"anyOf": [
+///   {"type": "object",
+///    "properties": {"calls": {"type": "array", "minItems": 1, "maxItems": MAX,
+///      "items": {"anyOf": [{"type": "object",
+///         "properties": {"name": {"const": NAME}, "arguments": PARAMS},
+///         "required": ["name", "arguments"], "additionalProperties": false}]}}},
+///    "required": ["calls"], "additionalProperties": false},
+///   {"type": "object", "properties": {"no_call": {"type": "string", "maxLength": 200}},
+///    "required": ["no_call"], "additionalProperties": false}]}
 /// ```
 ///
-/// with one `anyOf` branch per function, and `additionalProperties: false`
-/// on each function's arguments. An empty `calls` list means "no function
-/// fits". With no functions at all, `calls` can only be empty.
+/// with one `anyOf` branch per function, and `additionalProperties: false` on each function's
+/// arguments. The model chooses at the first key whether to call at all: once a grammar has it
+/// inside `{"calls": [`, closing the list at once is unlikely, so "no function fits" needs its
+/// own branch ([`NO_CALL`]). With no functions at all, only `no_call` fits.
 pub fn calls_schema(functions: &[FunctionDoc], max_calls: usize) -> Result<Value> {
     let mut branches = Vec::with_capacity(functions.len());
     for f in functions {
@@ -180,15 +187,25 @@ pub fn calls_schema(functions: &[FunctionDoc], max_calls: usize) -> Result<Value
             "additionalProperties": false,
         }));
     }
-    let max_calls = if branches.is_empty() { 0 } else { max_calls };
-    let mut calls = json!({"type": "array", "maxItems": max_calls});
-    if !branches.is_empty() {
-        calls["items"] = json!({ "anyOf": branches });
-    }
-    Ok(json!({
+    let no_call = json!({
         "type": "object",
-        "properties": {"calls": calls},
+        "properties": {NO_CALL: {"type": "string", "maxLength": 200}},
+        "required": [NO_CALL],
+        "additionalProperties": false,
+    });
+    if branches.is_empty() || max_calls == 0 {
+        return Ok(no_call);
+    }
+    let calls = json!({
+        "type": "object",
+        "properties": {"calls": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": max_calls,
+            "items": {"anyOf": branches},
+        }},
         "required": ["calls"],
         "additionalProperties": false,
-    }))
+    });
+    Ok(json!({"anyOf": [calls, no_call]}))
 }

@@ -89,6 +89,7 @@ fn json_shapes() {
     );
     assert_eq!(parsed(r#"[{"math.factorial": {"number": 5}}]"#), want);
     assert_eq!(parsed(r#"{"calls": []}"#), vec![]);
+    assert_eq!(parsed(r#"{"no_call": "no function fits"}"#), vec![]);
     assert_eq!(
         parsed(r#"{"calls": [{"name": "f", "arguments": {"a": true, "b": null, "c": [1.5]}}]}"#),
         vec![call("f", json!({"a": true, "b": null, "c": [1.5]}))]

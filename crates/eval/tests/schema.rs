@@ -101,34 +101,37 @@ fn calls_schema_shape() {
         parameters: json!({"type": "dict", "properties": {}, "required": []}),
     };
     let s = calls_schema(&[f, g], 3).expect("schema");
-    let want = json!({
-        "type": "object",
-        "properties": {"calls": {"type": "array", "maxItems": 3, "items": {"anyOf": [
-            {"type": "object",
-             "properties": {"name": {"const": "math.factorial"},
-                            "arguments": {"type": "object", "properties": {"number": {"type": "integer"}},
-                                          "required": ["number"], "additionalProperties": false}},
-             "required": ["name", "arguments"], "additionalProperties": false},
-            {"type": "object",
-             "properties": {"name": {"const": "noop"},
-                            "arguments": {"type": "object", "properties": {}, "required": [],
-                                          "additionalProperties": false}},
-             "required": ["name", "arguments"], "additionalProperties": false}
-        ]}}},
-        "required": ["calls"],
-        "additionalProperties": false
-    });
+    let call_branches = json!([
+        {"type": "object",
+         "properties": {"name": {"const": "math.factorial"},
+                        "arguments": {"type": "object", "properties": {"number": {"type": "integer"}},
+                                      "required": ["number"], "additionalProperties": false}},
+         "required": ["name", "arguments"], "additionalProperties": false},
+        {"type": "object",
+         "properties": {"name": {"const": "noop"},
+                        "arguments": {"type": "object", "properties": {}, "required": [],
+                                      "additionalProperties": false}},
+         "required": ["name", "arguments"], "additionalProperties": false}
+    ]);
+    let no_call = json!({"type": "object",
+        "properties": {"no_call": {"type": "string", "maxLength": 200}},
+        "required": ["no_call"], "additionalProperties": false});
+    let want = json!({"anyOf": [
+        {"type": "object",
+         "properties": {"calls": {"type": "array", "minItems": 1, "maxItems": 3,
+                                  "items": {"anyOf": call_branches}}},
+         "required": ["calls"],
+         "additionalProperties": false},
+        no_call.clone()
+    ]});
     assert_eq!(s, want);
     let text = s.to_string();
     for banned in ["oneOf", "pattern", "format"] {
         assert!(!text.contains(banned), "{banned}");
     }
-    // No functions: only the empty list fits.
+    // No functions: only the refusal fits.
     let empty = calls_schema(&[], 5).expect("schema");
-    assert_eq!(
-        empty["properties"]["calls"],
-        json!({"type": "array", "maxItems": 0})
-    );
+    assert_eq!(empty, no_call);
 }
 
 #[test]
@@ -140,12 +143,17 @@ fn calls_schema_validates_replies() {
     };
     let s = calls_schema(&[f], 2).expect("schema");
     let v = jsonschema::validator_for(&s).expect("valid schema");
-    assert!(v.is_valid(&json!({"calls": []})));
+    assert!(v.is_valid(&json!({"no_call": "nothing fits"})));
+    assert!(
+        !v.is_valid(&json!({"calls": []})),
+        "no call has its own branch"
+    );
+    assert!(!v.is_valid(&json!({"calls": [], "no_call": "x"})));
     assert!(v.is_valid(&json!({"calls": [{"name": "f", "arguments": {"x": 1.5}}]})));
     assert!(!v.is_valid(&json!({"calls": [{"name": "g", "arguments": {"x": 1.5}}]})));
     assert!(!v.is_valid(&json!({"calls": [{"name": "f", "arguments": {"x": 1.5, "y": 1}}]})));
     assert!(!v.is_valid(&json!({"calls": [{"name": "f", "arguments": {}}]})));
     let three = json!({"name": "f", "arguments": {"x": 1}});
     assert!(!v.is_valid(&json!({"calls": [three.clone(), three.clone(), three]})));
-    assert!(!v.is_valid(&json!({"calls": [], "extra": 1})));
+    assert!(!v.is_valid(&json!({"no_call": "x", "extra": 1})));
 }
