@@ -85,8 +85,37 @@ fn write(ctx: &ToolContext, a: &WriteArgs, append: bool) -> ToolResult<String> {
         .map_err(|e| io_err("open", &a.path, e))?;
     file.write_all(a.content.as_bytes())
         .map_err(|e| io_err("write", &a.path, e))?;
+    drop(file);
     let verb = if append { "appended" } else { "wrote" };
-    Ok(format!("{verb} {} bytes to {}", a.content.len(), a.path))
+    Ok(format!(
+        "{verb} {} bytes to {}. {}",
+        a.content.len(),
+        a.path,
+        now_holds(&path)
+    ))
+}
+
+/// What a file holds after a write, so the agent sees the result of its edit (all of it when the
+/// file is small).
+fn now_holds(path: &Path) -> String {
+    const SHOWN: usize = 600;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() <= 1 << 20 => {}
+        Ok(m) => return format!("It now holds {} bytes.", m.len()),
+        Err(_) => return "It cannot be read back now.".into(),
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return "It is not readable as text now.".into();
+    };
+    let lines = match text.lines().count() {
+        1 => "1 line".to_string(),
+        n => format!("{n} lines"),
+    };
+    if text.chars().count() <= SHOWN {
+        format!("It now holds ({lines}):\n{text}")
+    } else {
+        format!("It now holds {} bytes ({lines}).", text.len())
+    }
 }
 
 /// Writes (replaces) a text file.
