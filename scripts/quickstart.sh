@@ -9,7 +9,7 @@ ensure_build_deps
 log "building hamlet (release; the first build compiles llama.cpp and takes a while)"
 cargo build --release --locked --bin hamlet
 hamlet() { cargo run --release --locked --quiet --bin hamlet -- "$@"; }
-hamlet models pull smollm2-135m
+hamlet models pull qwen2.5-coder-1.5b
 hamlet models pull minilm
 workspace="$(mktemp -d "${TMPDIR:-/tmp}/hamlet-workspace.XXXXXX")"
 cp -R examples/workspace/. "$workspace/"

@@ -10,6 +10,7 @@ export HAMLET_THREADS="${HAMLET_THREADS:-1}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 cargo build --release --locked --bin hamlet
 hamlet() { cargo run --release --locked --quiet --bin hamlet -- "$@"; }
+hamlet models pull qwen2.5-coder-1.5b
 hamlet models pull smollm2-135m
 hamlet models pull minilm
 hamlet models pull bfcl

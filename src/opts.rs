@@ -7,8 +7,11 @@ use hamlet_core::Llm;
 use hamlet_llm::{EmbedConfig, HttpConfig, HttpLlm, LlamaConfig, LlamaEmbedder, LlamaLlm};
 use hamlet_models::ModelCache;
 
-/// The default chat model's registry name.
-pub const DEFAULT_MODEL: &str = "smollm2-135m";
+/// The default chat model's registry name (see `hamlet_models::default_chat_model`).
+pub const DEFAULT_MODEL: &str = "qwen2.5-coder-1.5b";
+/// The model `hamlet tune` trains by default: the small student, which trains in minutes on a CPU
+/// (pass `--base qwen2.5-coder-1.5b` to tune the agent model itself).
+pub const DEFAULT_TUNE_BASE: &str = "smollm2-135m";
 /// The default embedding model's registry name.
 pub const DEFAULT_EMBED_MODEL: &str = "minilm";
 
@@ -95,22 +98,30 @@ pub fn resolve(name_or_path: &str) -> Result<PathBuf> {
     Ok(ModelCache::open_default().resolve(name_or_path)?)
 }
 
-/// Loads the embedding model. When the default one (MiniLM) is not pulled but the default chat
-/// model is, the chat model is used instead, with a warning: its mean-pooled states are much
+/// Loads the embedding model. When the default one (MiniLM) is not pulled but a chat model is,
+/// the smallest pulled chat model is used instead, with a warning: its mean-pooled states are much
 /// weaker embeddings (`hamlet models pull minilm` fixes that).
 pub fn load_embedder(name_or_path: &str, threads: usize) -> Result<LlamaEmbedder> {
     let cache = ModelCache::open_default();
     let path = match cache.resolve(name_or_path) {
         Ok(p) => p,
-        Err(e) if name_or_path == DEFAULT_EMBED_MODEL => match cache.path_of(DEFAULT_MODEL) {
-            Some(chat) => {
-                tracing::warn!(
-                    "{DEFAULT_EMBED_MODEL} is not pulled: embedding with the chat model {DEFAULT_MODEL}, which gives much weaker vectors (run `hamlet models pull {DEFAULT_EMBED_MODEL}`)"
-                );
-                chat
+        Err(e) if name_or_path == DEFAULT_EMBED_MODEL => {
+            let mut chats: Vec<_> = hamlet_models::registry()
+                .iter()
+                .filter(|s| s.kind == hamlet_models::ModelKind::Chat)
+                .filter_map(|s| cache.path_of(s.name).map(|p| (s.size, s.name, p)))
+                .collect();
+            chats.sort();
+            match chats.into_iter().next() {
+                Some((_, chat, path)) => {
+                    tracing::warn!(
+                        "{DEFAULT_EMBED_MODEL} is not pulled: embedding with the chat model {chat}, which gives much weaker vectors (run `hamlet models pull {DEFAULT_EMBED_MODEL}`)"
+                    );
+                    path
+                }
+                None => return Err(e.into()),
             }
-            None => return Err(e.into()),
-        },
+        }
         Err(e) => return Err(e.into()),
     };
     let mut c = EmbedConfig::new(&path);

@@ -33,7 +33,7 @@ fn start() -> (Server, String) {
             "--embed-model",
             "minilm",
         ])
-        .env_remove("HAMLET_MODEL")
+        .env("HAMLET_MODEL", common::MECHANICS_MODEL)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start hamlet serve");

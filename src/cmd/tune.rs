@@ -13,7 +13,7 @@ use hamlet_tune::trajectories::{self, ExportOptions};
 use hamlet_tune::{Backbone, Dataset, LoadOptions, LoraConfig, Target, TrainConfig, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::opts::{resolve, DEFAULT_MODEL};
+use crate::opts::{resolve, DEFAULT_TUNE_BASE};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -58,8 +58,8 @@ pub struct TrainArgs {
     /// Share of --data held out when --eval-data is not given.
     #[arg(long, default_value_t = 0.1)]
     pub eval_fraction: f32,
-    /// The model to tune: a GGUF path or a name in the model cache.
-    #[arg(long, default_value = DEFAULT_MODEL)]
+    /// The model to tune: a GGUF path or a name in the model cache (llama or qwen2 architecture).
+    #[arg(long, default_value = DEFAULT_TUNE_BASE)]
     pub base: String,
     /// Where to write the adapter (llama.cpp LoRA GGUF).
     #[arg(long)]
@@ -298,8 +298,8 @@ fn train(a: TrainArgs) -> Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The model to tune: a GGUF path or a name in the model cache.
-    #[arg(long, default_value = DEFAULT_MODEL)]
+    /// The model to tune: a GGUF path or a name in the model cache (llama or qwen2 architecture).
+    #[arg(long, default_value = DEFAULT_TUNE_BASE)]
     pub base: String,
     /// Measured optimiser steps (after one warm-up step).
     #[arg(long, default_value_t = 4)]

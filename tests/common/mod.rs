@@ -7,9 +7,20 @@ use std::process::{Command, Output};
 /// The `hamlet` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hamlet");
 
-/// `hamlet ARGS`, ready to run: `HAMLET_THREADS` from the environment or 1, and no
-/// `HAMLET_MODEL`, so the default model is used. Add more `env`/`env_remove` as a test needs.
+/// The small model the mechanics tests run on (the default agent model is ~10× slower here).
+pub const MECHANICS_MODEL: &str = "smollm2-135m";
+
+/// `hamlet ARGS`, ready to run: `HAMLET_THREADS` from the environment or 1, and
+/// `HAMLET_MODEL` set to [`MECHANICS_MODEL`]. Tests of the default model use [`hamlet_default_model`].
+/// Add more `env`/`env_remove` as a test needs.
 pub fn hamlet_cmd(args: &[&str]) -> Command {
+    let mut c = hamlet_default_model(args);
+    c.env("HAMLET_MODEL", MECHANICS_MODEL);
+    c
+}
+
+/// `hamlet ARGS` with no `HAMLET_MODEL`, so the default model (Qwen2.5-Coder-1.5B) is used.
+pub fn hamlet_default_model(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
         .env(
