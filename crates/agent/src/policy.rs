@@ -11,9 +11,6 @@ use serde_json::Value;
 use crate::action::call_key;
 use crate::AgentSpec;
 
-/// How many earlier calls a new one is compared with for the repeat rule.
-const REPEAT_WINDOW: usize = 3;
-
 /// What the trace says should happen next, before the next step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -22,17 +19,17 @@ pub enum Next {
     Stop(StopReason, String),
 }
 
-/// Whether `steps[i]` repeats one of the calls just before it with nothing changed since: the
-/// step number of the earlier call, if so. The earlier call counts when it ran, whether it
-/// succeeded or failed (the same call fails the same way); a successful mutating call in between
-/// breaks the chain.
+/// Whether `steps[i]` repeats an earlier call with nothing changed since: the step number of the
+/// earlier call, if so. Every call since the last successful mutating one is compared, so cycles
+/// (read a, read b, read a, ...) are caught as well as plain repeats. The earlier call counts when
+/// it ran, whether it succeeded or failed (the same call fails the same way).
 pub fn is_repeat(
     steps: &[&StepRecord],
     i: usize,
     effect_of: &dyn Fn(&str) -> Effect,
 ) -> Option<u32> {
     let key = call_key(steps[i].action.as_ref()?);
-    for j in (i.saturating_sub(REPEAT_WINDOW)..i).rev() {
+    for j in (0..i).rev() {
         let s = steps[j];
         let Some(a) = &s.action else { continue };
         let ran = matches!(
@@ -247,6 +244,16 @@ mod tests {
         // One the user declined was never run.
         let d1 = step(1, "calculator", calc(), ObservationStatus::Declined);
         assert_eq!(is_repeat(&[&d1, &f2], 1, &effect), None);
+        // A cycle of four different reads comes back to the first: a repeat.
+        let search = |p: &str| json!({"pattern": p});
+        let cycle: Vec<StepRecord> = ["region", "price", "quantity", "product", "region"]
+            .iter()
+            .enumerate()
+            .map(|(n, p)| step(n as u32 + 1, "search_files", search(p), Fine))
+            .collect();
+        let refs: Vec<&StepRecord> = cycle.iter().collect();
+        assert_eq!(is_repeat(&refs, 4, &effect), Some(1));
+        assert_eq!(is_repeat(&refs, 3, &effect), None);
     }
 
     #[test]

@@ -251,6 +251,29 @@ fn shell_is_off_by_default_and_allow_listed_when_on() {
 }
 
 #[test]
+fn shell_output_redirection_stays_in_the_workspace() {
+    let policy = Policy {
+        shell_allow: vec!["echo".into()],
+        ..Policy::default()
+    };
+    let (_d, c) = ctx(policy);
+    let out = call(&c, "shell", json!({"command": "echo 102334155 > fib.txt"})).unwrap();
+    assert!(
+        out.contains("saved to fib.txt") && out.contains("102334155"),
+        "{out}"
+    );
+    let saved = std::fs::read_to_string(c.workspace.root().join("fib.txt")).unwrap();
+    assert_eq!(saved, "102334155\n");
+    call(&c, "shell", json!({"command": "echo more >>fib.txt"})).unwrap();
+    let saved = std::fs::read_to_string(c.workspace.root().join("fib.txt")).unwrap();
+    assert_eq!(saved, "102334155\nmore\n");
+    for escape in ["echo x > ../out.txt", "echo x > /tmp/out.txt"] {
+        let err = call(&c, "shell", json!({"command": escape})).unwrap_err();
+        assert!(matches!(err, ToolError::Refused(_)), "{escape}: {err}");
+    }
+}
+
+#[test]
 fn calculator_evaluates_and_reports_bad_expressions() {
     let (_d, c) = ctx(Policy::default());
     assert_eq!(
