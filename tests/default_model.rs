@@ -66,9 +66,9 @@ fn suite_tasks_pass_on_the_default_model() {
         "--dir",
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tasks"),
         "--only",
-        "sum_column",
+        "copy_file",
         "--only",
-        "append_line",
+        "answer_from_doc",
         "--out",
         dir.path().to_str().unwrap(),
     ])
