@@ -43,9 +43,10 @@ pub struct BfclArgs {
     pub batch: u32,
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
-    /// Greedy decoding with this repetition penalty (1.0 = off; 1.1 stops small models from
-    /// repeating the same call until the limit).
-    #[arg(long, default_value_t = 1.1)]
+    /// Greedy decoding with this repetition penalty (1.0 = off). A penalty keeps a 135M model from
+    /// repeating one call until the limit, but costs Qwen2.5-Coder-1.5B the second call of
+    /// parallel cases (60% at 1.0 against 40% at 1.1 on the first 10).
+    #[arg(long, default_value_t = 1.0)]
     pub repeat_penalty: f32,
     /// A llama.cpp LoRA adapter (GGUF) to apply.
     #[arg(long, value_name = "FILE")]

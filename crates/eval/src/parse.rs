@@ -223,6 +223,10 @@ fn interpret(expr: Expr) -> Option<Vec<Call>> {
             .collect(),
         Expr::Value(Value::Array(items)) => items.into_iter().map(json_call).collect(),
         Expr::Value(Value::Object(mut obj)) => {
+            // The constrained reply's leading thought is not part of the calls.
+            if obj.contains_key("calls") || obj.contains_key(crate::schema::NO_CALL) {
+                obj.remove(crate::schema::THOUGHT);
+            }
             if obj.len() == 1 {
                 if let Some(Value::Array(calls)) = obj.remove("calls") {
                     return calls.into_iter().map(json_call).collect();

@@ -52,7 +52,7 @@ impl Default for RunOptions {
             max_tokens: 256,
             batch: 4,
             max_calls: 6,
-            repeat_penalty: 1.1,
+            repeat_penalty: 1.0,
         }
     }
 }

@@ -143,8 +143,14 @@ pub fn function_params_schema(function: &FunctionDoc) -> Result<Value> {
 
 /// The key of a reply that makes no call (its value says why).
 pub const NO_CALL: &str = "no_call";
+/// The key of the short thought every constrained reply starts with: what the question asks and
+/// whether a function does exactly that (and how many calls it needs), before the model commits.
+pub const THOUGHT: &str = "thought";
+/// Longest thought, in characters.
+const THOUGHT_CHARS: u64 = 240;
 
-/// The JSON Schema of a whole reply in constrained mode: either calls or an explicit refusal,
+/// The JSON Schema of a whole reply in constrained mode: a short thought, then either calls or an
+/// explicit refusal (`"thought"` is a required first property of both branches below),
 ///
 /// ```json
 /// {"anyOf": [
@@ -187,10 +193,11 @@ pub fn calls_schema(functions: &[FunctionDoc], max_calls: usize) -> Result<Value
             "additionalProperties": false,
         }));
     }
+    let thought = json!({"type": "string", "maxLength": THOUGHT_CHARS});
     let no_call = json!({
         "type": "object",
-        "properties": {NO_CALL: {"type": "string", "maxLength": 200}},
-        "required": [NO_CALL],
+        "properties": {THOUGHT: thought, NO_CALL: {"type": "string", "maxLength": 200}},
+        "required": [THOUGHT, NO_CALL],
         "additionalProperties": false,
     });
     if branches.is_empty() || max_calls == 0 {
@@ -198,13 +205,13 @@ pub fn calls_schema(functions: &[FunctionDoc], max_calls: usize) -> Result<Value
     }
     let calls = json!({
         "type": "object",
-        "properties": {"calls": {
+        "properties": {THOUGHT: thought, "calls": {
             "type": "array",
             "minItems": 1,
             "maxItems": max_calls,
             "items": {"anyOf": branches},
         }},
-        "required": ["calls"],
+        "required": [THOUGHT, "calls"],
         "additionalProperties": false,
     });
     Ok(json!({"anyOf": [calls, no_call]}))

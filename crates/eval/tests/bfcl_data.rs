@@ -314,7 +314,7 @@ fn ground_truth_fits_calls_schema() {
                 }
             };
             assert!(
-                validator.is_valid(&json!({"no_call": "nothing fits"})),
+                validator.is_valid(&json!({"thought": "t", "no_call": "nothing fits"})),
                 "{}",
                 case.id
             );
@@ -327,7 +327,7 @@ fn ground_truth_fits_calls_schema() {
                 .into_iter()
                 .map(|c| json!({"name": c.name, "arguments": c.args}))
                 .collect();
-            let reply = json!({ "calls": calls });
+            let reply = json!({ "thought": "t", "calls": calls });
             let first = validator
                 .iter_errors(&reply)
                 .next()

@@ -91,6 +91,14 @@ fn json_shapes() {
     assert_eq!(parsed(r#"{"calls": []}"#), vec![]);
     assert_eq!(parsed(r#"{"no_call": "no function fits"}"#), vec![]);
     assert_eq!(
+        parsed(r#"{"thought": "none fits", "no_call": "no function fits"}"#),
+        vec![]
+    );
+    assert_eq!(
+        parsed(r#"{"thought": "one call", "calls": [{"name": "f", "arguments": {}}]}"#),
+        vec![call("f", json!({}))]
+    );
+    assert_eq!(
         parsed(r#"{"calls": [{"name": "f", "arguments": {"a": true, "b": null, "c": [1.5]}}]}"#),
         vec![call("f", json!({"a": true, "b": null, "c": [1.5]}))]
     );

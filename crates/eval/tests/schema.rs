@@ -113,14 +113,15 @@ fn calls_schema_shape() {
                                       "additionalProperties": false}},
          "required": ["name", "arguments"], "additionalProperties": false}
     ]);
+    let thought = json!({"type": "string", "maxLength": 240});
     let no_call = json!({"type": "object",
-        "properties": {"no_call": {"type": "string", "maxLength": 200}},
-        "required": ["no_call"], "additionalProperties": false});
+        "properties": {"thought": thought, "no_call": {"type": "string", "maxLength": 200}},
+        "required": ["thought", "no_call"], "additionalProperties": false});
     let want = json!({"anyOf": [
         {"type": "object",
-         "properties": {"calls": {"type": "array", "minItems": 1, "maxItems": 3,
+         "properties": {"thought": thought, "calls": {"type": "array", "minItems": 1, "maxItems": 3,
                                   "items": {"anyOf": call_branches}}},
-         "required": ["calls"],
+         "required": ["thought", "calls"],
          "additionalProperties": false},
         no_call.clone()
     ]});
@@ -143,17 +144,24 @@ fn calls_schema_validates_replies() {
     };
     let s = calls_schema(&[f], 2).expect("schema");
     let v = jsonschema::validator_for(&s).expect("valid schema");
-    assert!(v.is_valid(&json!({"no_call": "nothing fits"})));
+    let t = "t";
+    assert!(v.is_valid(&json!({"thought": t, "no_call": "nothing fits"})));
     assert!(
-        !v.is_valid(&json!({"calls": []})),
+        !v.is_valid(&json!({"no_call": "nothing fits"})),
+        "the thought comes first"
+    );
+    assert!(
+        !v.is_valid(&json!({"thought": t, "calls": []})),
         "no call has its own branch"
     );
-    assert!(!v.is_valid(&json!({"calls": [], "no_call": "x"})));
-    assert!(v.is_valid(&json!({"calls": [{"name": "f", "arguments": {"x": 1.5}}]})));
-    assert!(!v.is_valid(&json!({"calls": [{"name": "g", "arguments": {"x": 1.5}}]})));
-    assert!(!v.is_valid(&json!({"calls": [{"name": "f", "arguments": {"x": 1.5, "y": 1}}]})));
-    assert!(!v.is_valid(&json!({"calls": [{"name": "f", "arguments": {}}]})));
+    assert!(!v.is_valid(&json!({"thought": t, "calls": [], "no_call": "x"})));
+    assert!(v.is_valid(&json!({"thought": t, "calls": [{"name": "f", "arguments": {"x": 1.5}}]})));
+    assert!(!v.is_valid(&json!({"thought": t, "calls": [{"name": "g", "arguments": {"x": 1.5}}]})));
+    assert!(!v.is_valid(
+        &json!({"thought": t, "calls": [{"name": "f", "arguments": {"x": 1.5, "y": 1}}]})
+    ));
+    assert!(!v.is_valid(&json!({"thought": t, "calls": [{"name": "f", "arguments": {}}]})));
     let three = json!({"name": "f", "arguments": {"x": 1}});
-    assert!(!v.is_valid(&json!({"calls": [three.clone(), three.clone(), three]})));
-    assert!(!v.is_valid(&json!({"no_call": "x", "extra": 1})));
+    assert!(!v.is_valid(&json!({"thought": t, "calls": [three.clone(), three.clone(), three]})));
+    assert!(!v.is_valid(&json!({"thought": t, "no_call": "x", "extra": 1})));
 }
