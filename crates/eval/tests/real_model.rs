@@ -40,6 +40,8 @@ fn a_handful_of_cases_in_both_modes() {
             mode,
             batch: 3,
             max_tokens: 200,
+            // The 135M model repeats one call until max_tokens without a penalty.
+            repeat_penalty: 1.1,
             ..RunOptions::default()
         };
         let mut seen = 0;
