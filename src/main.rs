@@ -70,11 +70,27 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: what we were doing, then each cause.
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line: what we were doing, then each cause, a cause left out when the message before it
+/// already says it (an error that prints its source as well as returning it).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Logs go to stderr through `tracing`; `RUST_LOG` overrides. llama.cpp's own lines are quiet
@@ -89,4 +105,40 @@ fn init_logging() {
         .with_writer(cmd::watch::LogWriter)
         .with_target(true)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// An error that prints its source and also returns it, as a thiserror enum with a `source`
+    /// field and `{source}` in its message does.
+    #[derive(Debug)]
+    struct Echoing {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Echoing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "reading worlds/x: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Echoing {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(Echoing { source: io }).context("loading the town");
+        assert_eq!(
+            one_line(&e),
+            "loading the town: reading worlds/x: No such file or directory"
+        );
+        let e = anyhow::anyhow!("line one\nline two").context("outer");
+        assert_eq!(one_line(&e), "outer: line one line two");
+    }
 }

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 mod common;
-use common::{assert_one_line_error, hamlet, stderr, stdout};
+use common::{assert_one_line_error, hamlet, one_line_error, stderr, stdout};
 
 #[test]
 fn generate_streams_an_answer() {
@@ -203,4 +203,20 @@ fn embed_falls_back_to_the_chat_model_when_minilm_is_missing() {
     assert!(stderr(&o).contains("much weaker"), "{}", stderr(&o));
     let v: Vec<Vec<f32>> = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!((v.len(), v[0].len()), (2, 576), "SmolLM2's hidden size");
+}
+
+#[test]
+fn a_town_without_personas_is_one_error_that_says_each_cause_once() {
+    // The world's personas folder (`../../agents/town` from the world) does not exist here.
+    let d = tempfile::tempdir().unwrap();
+    let world = d.path().join("worlds/smallville");
+    std::fs::create_dir_all(&world).unwrap();
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
+    for f in ["map.txt", "world.toml"] {
+        std::fs::copy(format!("{src}/{f}"), world.join(f)).unwrap();
+    }
+    let o = hamlet(&["sim", world.to_str().unwrap(), "--fake-model", "--until", "day 1 07:00"]);
+    let err = one_line_error(&o);
+    assert!(err.contains("agents/town"), "{err}");
+    assert!(err.matches("No such file or directory").count() <= 1, "{err}");
 }

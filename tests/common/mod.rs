@@ -61,7 +61,22 @@ pub fn one_line_error(o: &Output) -> String {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "want one line, got: {err}");
     assert!(lines[0].starts_with("error: "), "{err}");
+    assert_no_repeated_cause(lines[0]);
     err
+}
+
+/// Asserts that no cause in an `error: a: b: c` line is said twice (an error that prints its
+/// source and also returns it shows up as `…: X: X`).
+pub fn assert_no_repeated_cause(line: &str) {
+    let parts: Vec<&str> = line.split(": ").map(str::trim).collect();
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() >= 12 {
+            assert!(
+                !parts[i + 1..].contains(p),
+                "{p:?} is said twice in: {line}"
+            );
+        }
+    }
 }
 
 /// [`one_line_error`], and the line contains `want`.

@@ -16,6 +16,7 @@
 //! - [`tasks`]: the offline task suite behind `hamlet eval tasks`.
 
 pub mod action;
+pub mod deliverables;
 mod error;
 pub mod history;
 pub mod policy;

@@ -21,10 +21,7 @@ impl Tool for Calculator {
     const NAME: &'static str = "calculator";
     type Args = CalcArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns."
-            .into()
-    }
+    const DESCRIPTION: &'static str = "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns.";
     fn call(&self, _ctx: &ToolContext, a: CalcArgs) -> ToolResult<String> {
         evaluate(&a.expression)
     }

@@ -32,9 +32,7 @@ impl Tool for ReadFile {
     const NAME: &'static str = "read_file";
     type Args = PathArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Read a text file from the workspace.".into()
-    }
+    const DESCRIPTION: &'static str = "Read a text file from the workspace.";
     fn call(&self, ctx: &ToolContext, a: PathArgs) -> ToolResult<String> {
         let path = ctx.workspace.resolve(&a.path)?;
         if path.is_dir() {
@@ -127,9 +125,7 @@ impl Tool for WriteFile {
     const EFFECT: Effect = Effect::Mutating;
     type Args = WriteArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Write text to a file in the workspace, replacing what was there.".into()
-    }
+    const DESCRIPTION: &'static str = "Write text to a file in the workspace, replacing what was there.";
     fn call(&self, ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
         write(ctx, &a, false)
     }
@@ -144,9 +140,7 @@ impl Tool for AppendFile {
     const EFFECT: Effect = Effect::Mutating;
     type Args = WriteArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Append text to the end of a file in the workspace (created if missing).".into()
-    }
+    const DESCRIPTION: &'static str = "Append text to the end of a file in the workspace (created if missing).";
     fn call(&self, ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
         write(ctx, &a, true)
     }
@@ -168,9 +162,7 @@ impl Tool for ListDir {
     const NAME: &'static str = "list_dir";
     type Args = ListArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "List the files and folders in a workspace folder, with sizes.".into()
-    }
+    const DESCRIPTION: &'static str = "List the files and folders in a workspace folder, with sizes.";
     fn call(&self, ctx: &ToolContext, a: ListArgs) -> ToolResult<String> {
         let rel = a.path.unwrap_or_default();
         let dir = ctx.workspace.resolve(&rel)?;
@@ -236,10 +228,7 @@ impl Tool for SearchFiles {
     const NAME: &'static str = "search_files";
     type Args = SearchArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Find text in the workspace's files; returns matching file names and lines as path:line: text."
-            .into()
-    }
+    const DESCRIPTION: &'static str = "Find text in the workspace's files; returns matching file names and lines as path:line: text.";
     fn call(&self, ctx: &ToolContext, a: SearchArgs) -> ToolResult<String> {
         if a.pattern.is_empty() {
             return Err(ToolError::InvalidArgs("pattern is empty".into()));

@@ -2,7 +2,7 @@
 //!
 //! The host is resolved here, every address is checked, and the request is pinned to the checked
 //! address, so a DNS answer cannot change between the check and the connection. Redirects are
-//! followed only to hosts that pass the same check.
+//! followed here, hop by hop, each hop resolved, checked and pinned the same way.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -27,9 +27,7 @@ impl Tool for HttpGet {
     const NAME: &'static str = "http_get";
     type Args = HttpArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Fetch a web page by URL and return its readable text.".into()
-    }
+    const DESCRIPTION: &'static str = "Fetch a web page by URL and return its readable text.";
     fn call(&self, ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
         fetch(&ctx.policy, &a.url)
     }
@@ -129,28 +127,23 @@ fn parse_url(raw: &str) -> ToolResult<url::Url> {
     Ok(url)
 }
 
-/// Fetches `raw_url` and returns readable text (HTML converted to text).
-pub fn fetch(policy: &Policy, raw_url: &str) -> ToolResult<String> {
-    let url = parse_url(raw_url)?;
-    let (host, addr) = resolve_checked(policy, &url)?;
-    let redirect_policy = policy.clone();
+/// One GET with no redirects followed, connected to `addr` whatever DNS says of `host` now.
+fn get_pinned(
+    policy: &Policy,
+    url: &url::Url,
+    host: &str,
+    addr: SocketAddr,
+) -> ToolResult<reqwest::blocking::Response> {
     let client = reqwest::blocking::Client::builder()
         .timeout(policy.http_timeout)
-        .resolve(&host, addr)
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 5 {
-                return attempt.error("more than 5 redirects");
-            }
-            let next = attempt.url().to_string();
-            match resolve_checked(&redirect_policy, attempt.url()) {
-                Ok(_) => attempt.follow(),
-                Err(e) => attempt.error(format!("redirect to {next} {e}")),
-            }
-        }))
+        .resolve(host, addr)
+        // A proxy from the environment would connect to the host itself, around the check.
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("hamlet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ToolError::failed(format!("HTTP client: {e}")))?;
-    let resp = client.get(url.clone()).send().map_err(|e| {
+    client.get(url.clone()).send().map_err(|e| {
         let mut msg = format!("GET {url} failed: {e}");
         let mut src = std::error::Error::source(&e);
         while let Some(s) = src {
@@ -158,7 +151,58 @@ pub fn fetch(policy: &Policy, raw_url: &str) -> ToolResult<String> {
             src = s.source();
         }
         ToolError::failed(msg)
-    })?;
+    })
+}
+
+/// Redirects followed before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+/// Fetches `raw_url` and returns readable text (HTML converted to text).
+pub fn fetch(policy: &Policy, raw_url: &str) -> ToolResult<String> {
+    fetch_with(policy, raw_url, &|url| resolve_checked(policy, url))
+}
+
+/// Resolves and checks a URL's host: the name and the one address the request is pinned to.
+type Resolver<'a> = dyn Fn(&url::Url) -> ToolResult<(String, SocketAddr)> + 'a;
+
+/// [`fetch`] with the resolver passed in. Redirects are followed here, not by reqwest, so every
+/// hop is resolved once, checked, and connected to the address that was checked: a DNS answer
+/// cannot change between the check and the connection on any hop.
+fn fetch_with(policy: &Policy, raw_url: &str, resolve: &Resolver) -> ToolResult<String> {
+    let mut url = parse_url(raw_url)?;
+    let mut hops = 0;
+    let resp = loop {
+        let (host, addr) = resolve(&url).map_err(|e| match (hops, e) {
+            (0, e) => e,
+            (_, ToolError::Refused(m)) => ToolError::refused(format!("redirect to {url}: {m}")),
+            (_, e) => ToolError::failed(format!("redirect to {url}: {e}")),
+        })?;
+        let resp = get_pinned(policy, &url, &host, addr)?;
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .filter(|_| resp.status().is_redirection());
+        let Some(location) = location else {
+            break resp;
+        };
+        let next = location
+            .to_str()
+            .ok()
+            .and_then(|l| url.join(l).ok())
+            .ok_or_else(|| ToolError::failed(format!("{url} redirects to an unreadable address")))?;
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Err(ToolError::failed(format!(
+                "GET {raw_url}: more than {MAX_REDIRECTS} redirects"
+            )));
+        }
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(ToolError::refused(format!(
+                "{url} redirects to {next}: only http and https URLs can be fetched"
+            )));
+        }
+        url = next;
+    };
     let status = resp.status();
     let content_type = resp
         .headers()
@@ -235,5 +279,82 @@ mod tests {
             fetch(&p, "not a url").unwrap_err(),
             ToolError::InvalidArgs(_)
         ));
+    }
+
+    /// A one-thread HTTP server answering each request with the next canned response; it records
+    /// the Host header of each request.
+    fn canned(
+        responses: impl FnOnce(u16) -> Vec<String>,
+    ) -> (u16, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let responses = responses(port);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for resp in responses {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                    if let Some(h) = line.to_ascii_lowercase().strip_prefix("host: ") {
+                        tx.send(h.trim().to_string()).unwrap();
+                    }
+                    line.clear();
+                }
+                stream.write_all(resp.as_bytes()).unwrap();
+            }
+        });
+        (port, rx)
+    }
+
+    #[test]
+    fn every_redirect_hop_connects_to_the_address_that_was_checked() {
+        // `.invalid` names never resolve (RFC 6761): if reqwest looked a hop up again instead of
+        // using the checked address, the fetch would fail.
+        let (port, hosts) = canned(|port| vec![
+            format!("HTTP/1.1 302 Found\r\nLocation: http://second.invalid:{port}/b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndone".into(),
+        ]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let policy = Policy {
+            allow_private_network: true,
+            ..Policy::default()
+        };
+        let resolve = |url: &url::Url| {
+            let host = url.host_str().unwrap().to_string();
+            seen.lock().unwrap().push(host.clone());
+            let addr = SocketAddr::from(([127, 0, 0, 1], url.port().unwrap()));
+            check_address(&policy, &host, addr.ip())?;
+            Ok((host, addr))
+        };
+        let text = fetch_with(&policy, &format!("http://first.invalid:{port}/a"), &resolve).unwrap();
+        assert_eq!(text, "done");
+        assert_eq!(*seen.lock().unwrap(), ["first.invalid", "second.invalid"]);
+        let hosts: Vec<String> = hosts.try_iter().collect();
+        assert_eq!(hosts, [format!("first.invalid:{port}"), format!("second.invalid:{port}")]);
+    }
+
+    #[test]
+    fn a_redirect_hop_that_fails_the_check_is_refused() {
+        let (port, _hosts) = canned(|_| vec![
+            "HTTP/1.1 301 Moved\r\nLocation: /next\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+        ]);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let policy = Policy {
+            allow_private_network: true,
+            ..Policy::default()
+        };
+        let resolve = |url: &url::Url| {
+            // The first answer is allowed; the second (the DNS-rebinding case) is refused.
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Ok((url.host_str().unwrap().to_string(), SocketAddr::from(([127, 0, 0, 1], port))))
+            } else {
+                Err(ToolError::refused("rebound to a private address"))
+            }
+        };
+        let err = fetch_with(&policy, &format!("http://rebind.invalid:{port}/"), &resolve).unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+        assert!(err.to_string().contains("redirect to http://rebind.invalid"), "{err}");
     }
 }

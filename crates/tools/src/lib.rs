@@ -9,7 +9,7 @@
 //! - files stay inside the run's [`Workspace`] (`..`, absolute paths and escaping symlinks are
 //!   refused);
 //! - `http_get` refuses loopback, private and link-local addresses unless the [`Policy`] allows them,
-//!   checks every redirect, and pins the address it checked;
+//!   follows redirects itself and pins every hop to the address it checked;
 //! - `shell` exists only when the policy lists allowed programs, runs them without a shell, in the
 //!   workspace, with a timeout;
 //! - a failing tool returns a [`ToolError`], which the loop shows the model as an observation.
@@ -19,6 +19,7 @@ mod error;
 mod fs;
 mod http;
 mod memory;
+pub mod process;
 mod registry;
 mod shell;
 mod workspace;

@@ -32,9 +32,7 @@ impl Tool for Remember {
     const EFFECT: Effect = Effect::Mutating;
     type Args = RememberArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Save a fact to long-term memory so it can be recalled in this or a later run.".into()
-    }
+    const DESCRIPTION: &'static str = "Save a fact to long-term memory so it can be recalled in this or a later run.";
     fn call(&self, ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
         if a.text.trim().is_empty() {
             return Err(ToolError::InvalidArgs("text is empty".into()));
@@ -67,9 +65,7 @@ impl Tool for Recall {
     const NAME: &'static str = "recall";
     type Args = RecallArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Search long-term memory for facts related to a query.".into()
-    }
+    const DESCRIPTION: &'static str = "Search long-term memory for facts related to a query.";
     fn call(&self, ctx: &ToolContext, a: RecallArgs) -> ToolResult<String> {
         let k = usize::from(a.k.unwrap_or(5).clamp(1, 20));
         let query = RecallQuery::new(a.query, k, now_ms()).agent(&ctx.agent);

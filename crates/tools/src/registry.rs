@@ -31,7 +31,7 @@ pub trait Tool: Send + Sync + 'static {
     type Output: Serialize;
 
     /// One or two sentences for the model.
-    fn description(&self) -> String;
+    const DESCRIPTION: &'static str;
 
     fn call(&self, ctx: &ToolContext, args: Self::Args) -> ToolResult<Self::Output>;
 }
@@ -55,7 +55,7 @@ impl<T: Tool> DynTool for T {
         T::EFFECT
     }
     fn description(&self) -> String {
-        Tool::description(self)
+        T::DESCRIPTION.into()
     }
     fn parameters(&self) -> Value {
         schema_of::<T::Args>()
@@ -132,9 +132,7 @@ impl Tool for Finish {
     const EFFECT: Effect = Effect::Finishing;
     type Args = FinishArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "End the task and give the final answer. Call it once the goal is achieved.".into()
-    }
+    const DESCRIPTION: &'static str = "End the task and give the final answer. Call it once the goal is achieved.";
     fn call(&self, _ctx: &ToolContext, args: FinishArgs) -> ToolResult<String> {
         Ok(args.answer)
     }

@@ -6,13 +6,11 @@
 //! workspace like every other path. Only programs named in [`crate::Policy::shell_allow`]
 //! run; the environment is cleared except `PATH`, `HOME` (the workspace) and `LANG`.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use wait_timeout::ChildExt;
-
+use crate::process::run_bounded;
 use crate::{Effect, Tool, ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -33,10 +31,7 @@ impl Tool for Shell {
     const EFFECT: Effect = Effect::Mutating;
     type Args = ShellArgs;
     type Output = String;
-    fn description(&self) -> String {
-        "Run an allowed program in the workspace, e.g. \"python3 main.py\", and return its exit code and output. A trailing \"> out.txt\" (or \">> out.txt\") saves its stdout to that file; there are no pipes, and files are written with write_file."
-            .into()
-    }
+    const DESCRIPTION: &'static str = "Run an allowed program in the workspace, e.g. \"python3 main.py\", and return its exit code and output. A trailing \"> out.txt\" (or \">> out.txt\") saves its stdout to that file; there are no pipes, and files are written with write_file.";
     fn call(&self, ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
         let policy = &ctx.policy;
         if policy.shell_allow.is_empty() {
@@ -59,66 +54,29 @@ impl Tool for Shell {
                 policy.shell_allow.join(", ")
             )));
         }
-        let mut child = Command::new(program)
-            .args(args)
+        let mut cmd = Command::new(program);
+        cmd.args(args)
             .current_dir(ctx.workspace.root())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", ctx.workspace.root())
-            .env("LANG", "C.UTF-8")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| ToolError::failed(format!("cannot start {program:?}: {e}")))?;
-        let mut readers = Vec::new();
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            readers.push(std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = pipe.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf);
-                buf
-            }));
-        }
-        let status = child
-            .wait_timeout(policy.shell_timeout)
-            .map_err(|e| ToolError::failed(format!("waiting for {program:?}: {e}")))?;
-        let Some(status) = status else {
-            let _ = child.kill();
-            let _ = child.wait();
+            .env("LANG", "C.UTF-8");
+        let done = run_bounded(cmd, policy.shell_timeout, MAX_OUTPUT)
+            .map_err(|e| ToolError::failed(format!("cannot run {program:?}: {e}")))?;
+        if done.status.is_none() {
             return Err(ToolError::failed(format!(
                 "{program:?} did not finish within {} s and was stopped",
                 policy.shell_timeout.as_secs()
             )));
-        };
-        let mut outputs = readers
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .map(|b| {
-                let cut = b.len() > MAX_OUTPUT;
-                let mut s = String::from_utf8_lossy(&b[..b.len().min(MAX_OUTPUT)]).into_owned();
-                if cut {
-                    s.push_str("\n[output cut]");
-                }
-                s
-            });
-        let stdout = outputs.next().unwrap_or_default();
-        let stderr = outputs.next().unwrap_or_default();
-        let code = status
-            .code()
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "killed by a signal".into());
+        }
+        let code = done.code();
+        let [stdout, stderr] = [done.stdout, done.stderr].map(|c| {
+            let mut s = c.text;
+            if c.cut {
+                s.push_str("\n[output cut]");
+            }
+            s
+        });
         let mut out = format!("exit code {code}\n");
         if let Some((path, target, append)) = redirect {
             save(&path, &stdout, append).map_err(|e| {

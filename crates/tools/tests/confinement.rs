@@ -250,6 +250,31 @@ fn shell_is_off_by_default_and_allow_listed_when_on() {
     assert!(err.contains("did not finish"), "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn shell_timeout_holds_against_background_children() {
+    // A grandchild that keeps stdout open used to hold the call until it ended, and outlived it.
+    let policy = Policy {
+        shell_allow: vec!["sh".into()],
+        shell_timeout: Duration::from_millis(500),
+        ..Policy::default()
+    };
+    let (_d, c) = ctx(policy);
+    let marker = c.workspace.root().join("still-running");
+    let started = std::time::Instant::now();
+    let err = call(
+        &c,
+        "shell",
+        json!({"command": "sh -c 'sleep 3 && touch still-running & sleep 30'"}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("did not finish"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!marker.exists(), "a background child outlived the call");
+}
+
 #[test]
 fn shell_output_redirection_stays_in_the_workspace() {
     let policy = Policy {

@@ -1,10 +1,11 @@
 //! Checking a workspace (and the finish answer) against a task's [`Check`]: text checks,
 //! agbenchmark's "python" evaluation, and Python check scripts.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use hamlet_tools::process::run_bounded;
 
 use super::copy_tree;
 use super::load::{Check, Task, DEFAULT_PYTHON_TIMEOUT_SECS};
@@ -180,54 +181,13 @@ fn run_python(
         .current_dir(cwd)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("HAMLET_WORKSPACE", cwd)
-        .env_remove("HAMLET_ANSWER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("HAMLET_ANSWER");
     if let Some(a) = answer {
         cmd.env("HAMLET_ANSWER", a);
     }
-    let mut child = cmd
-        .spawn()
+    let done = run_bounded(cmd, timeout, 1 << 20)
         .map_err(|e| format!("cannot start {PYTHON} for {}: {e}", script.display()))?;
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .map(|pipe| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(p) = pipe {
-                let _ = p.take(1 << 20).read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    })
-    .collect();
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("waiting for {}: {e}", script.display())),
-        }
-    };
-    let mut outs = readers.into_iter().map(|r| r.join().unwrap_or_default());
-    let stdout = outs.next().unwrap_or_default();
-    let stderr = outs.next().unwrap_or_default();
-    let Some(status) = status else {
+    let Some(status) = done.status else {
         return Err(format!(
             "{} ran past {} s and was stopped",
             script
@@ -239,8 +199,8 @@ fn run_python(
     };
     Ok(PythonRun {
         success: status.success(),
-        stdout,
-        stderr,
+        stdout: done.stdout.text,
+        stderr: done.stderr.text,
     })
 }
 
