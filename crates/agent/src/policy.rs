@@ -388,31 +388,22 @@ mod tests {
             json!({"path": "log.txt", "content": "done\n"}),
             Fine,
         );
-        let write = |content: &str, path: &str| Action {
-            thoughts: Thoughts::default(),
-            tool: "write_file".into(),
-            args: json!({"path": path, "content": content}),
+        let erases = |steps: &[&StepRecord], content: &str, path: &str, now: Option<&str>| {
+            let write = Action {
+                thoughts: Thoughts::default(),
+                tool: "write_file".into(),
+                args: json!({"path": path, "content": content}),
+            };
+            erases_appended(steps, &write, now)
         };
-        assert_eq!(
-            erases_appended(&[&append], &write("done", "log.txt"), None),
-            None
-        );
-        assert_eq!(
-            erases_appended(&[&append], &write("x", "./log.txt"), None),
-            Some(1)
-        );
-        assert_eq!(
-            erases_appended(&[&append], &write("x", "other.txt"), None),
-            None
-        );
+        assert_eq!(erases(&[&append], "done", "log.txt", None), None);
+        assert_eq!(erases(&[&append], "x", "./log.txt", None), Some(1));
+        assert_eq!(erases(&[&append], "x", "other.txt", None), None);
         // With the file's text known, the write must keep all of it, not only the appended part.
         let now = Some("buy milk\ndone\n");
+        assert_eq!(erases(&[&append], "buy milk done", "log.txt", now), Some(1));
         assert_eq!(
-            erases_appended(&[&append], &write("buy milk done", "log.txt"), now),
-            Some(1)
-        );
-        assert_eq!(
-            erases_appended(&[&append], &write("buy milk\ndone\nmore", "log.txt"), now),
+            erases(&[&append], "buy milk\ndone\nmore", "log.txt", now),
             None
         );
         // After the file was replaced, the earlier append is gone anyway.
@@ -422,10 +413,7 @@ mod tests {
             json!({"path": "log.txt", "content": "new"}),
             Fine,
         );
-        assert_eq!(
-            erases_appended(&[&append, &replaced], &write("x", "log.txt"), None),
-            None
-        );
+        assert_eq!(erases(&[&append, &replaced], "x", "log.txt", None), None);
         // A failed append added nothing.
         let failed = step(
             1,
@@ -433,10 +421,7 @@ mod tests {
             json!({"path": "log.txt", "content": "done"}),
             Refused,
         );
-        assert_eq!(
-            erases_appended(&[&failed], &write("x", "log.txt"), None),
-            None
-        );
+        assert_eq!(erases(&[&failed], "x", "log.txt", None), None);
     }
 
     #[test]
@@ -471,7 +456,10 @@ mod tests {
         };
         let shell = call("shell", json!({"command": "ls"}));
         let e = refuse(&[], &shell, true, None).unwrap();
-        assert!(e.contains("not one of this agent's tools") && e.contains("finish"), "{e}");
+        assert!(
+            e.contains("not one of this agent's tools") && e.contains("finish"),
+            "{e}"
+        );
         let e = refuse(&[], &call("browse", json!({})), false, None).unwrap();
         assert!(e.contains("does not exist"), "{e}");
         let mut read = step(1, "read_file", json!({"path": "a.txt"}), Fine);
@@ -480,7 +468,12 @@ mod tests {
         assert_eq!(repeat_of(&[&read], &again, &effect), Some(1));
         let e = refuse(&[&read], &again, true, None).unwrap();
         assert!(e.contains("at step 1") && e.contains("alpha"), "{e}");
-        let append = step(1, "append_file", json!({"path": "log.txt", "content": "done"}), Fine);
+        let append = step(
+            1,
+            "append_file",
+            json!({"path": "log.txt", "content": "done"}),
+            Fine,
+        );
         let write = call("write_file", json!({"path": "log.txt", "content": "x"}));
         let e = refuse(&[&append], &write, true, Some("done")).unwrap();
         assert!(e.contains("log.txt") && e.contains("append_file"), "{e}");
@@ -488,4 +481,3 @@ mod tests {
         assert_eq!(refuse(&[&append], &keep, true, Some("done")), None);
     }
 }
-

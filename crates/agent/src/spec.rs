@@ -172,7 +172,10 @@ impl AgentSpec {
             }
         }
         if !self.tools.iter().any(|t| t == Finish::NAME) {
-            return bad("tools", format!("lacks {:?}: a run ends by it", Finish::NAME));
+            return bad(
+                "tools",
+                format!("lacks {:?}: a run ends by it", Finish::NAME),
+            );
         }
         if self.tools.iter().any(|t| t == Shell::NAME) && self.shell_allow.is_empty() {
             return bad("tools", SHELL_WITHOUT_ALLOW.into());
@@ -366,9 +369,7 @@ impl AgentFileRaw {
             "tools" => Some(self.tools.span()),
             "model.context" => span(&self.model.context),
             // The setting that is too large for the context, or the context, when it is not.
-            "model.max-step-tokens" => {
-                span(&self.model.max_step_tokens).or(Some(0..0))
-            }
+            "model.max-step-tokens" => span(&self.model.max_step_tokens).or(Some(0..0)),
             "model.observation-chars" => span(&self.model.observation_chars),
             "budgets.max-steps" => span(&self.budgets.max_steps),
             "budgets.max-wall-secs" => span(&self.budgets.max_wall_secs),
@@ -448,6 +449,12 @@ mod tests {
         AgentSpec::parse(text, "agents/t.toml", KNOWN)
     }
 
+    /// The error for an agent file that begins `name = "t"`, `role = "r"` and goes on with `rest`.
+    fn error(rest: &str) -> String {
+        let text = format!("name = \"t\"\nrole = \"r\"\n{rest}");
+        parse(&text).unwrap_err().to_string()
+    }
+
     #[test]
     fn minimal_file_gets_defaults_and_finish() {
         let s = parse("name = \"t\"\nrole = \"r\"\ntools = [\"read_file\"]\n").unwrap();
@@ -458,10 +465,7 @@ mod tests {
 
     #[test]
     fn unknown_tool_names_line_field_and_fix() {
-        let e =
-            parse("name = \"t\"\nrole = \"r\"\ntools = [\n  \"read_file\",\n  \"read_fil\",\n]\n")
-                .unwrap_err()
-                .to_string();
+        let e = error("tools = [\n  \"read_file\",\n  \"read_fil\",\n]\n");
         assert!(e.contains("agents/t.toml:5"), "{e}");
         assert!(
             e.contains("tools[1]") && e.contains("did you mean \"read_file\""),
@@ -471,17 +475,11 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_types_are_reported_with_lines() {
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-step = 3\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[budgets]\nmax-step = 3\n");
         assert!(e.contains("max-step") && e.contains("line 5"), "{e}");
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-steps = \"ten\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[budgets]\nmax-steps = \"ten\"\n");
         assert!(e.contains("line 5"), "{e}");
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-steps = 0\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[budgets]\nmax-steps = 0\n");
         assert!(
             e.contains("agents/t.toml:5") && e.contains("at least 1"),
             "{e}"
@@ -490,18 +488,14 @@ mod tests {
 
     #[test]
     fn shell_needs_an_allow_list() {
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = [\"shell\"]\n");
         assert!(e.contains("[shell]") && e.contains("allow"), "{e}");
         let s = parse(
             "name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n",
         )
         .unwrap();
         assert_eq!(s.shell_allow, ["python3"]);
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[shell]\nallow = [\"ls\"]\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[shell]\nallow = [\"ls\"]\n");
         assert!(e.contains("not in `tools`"), "{e}");
     }
 
@@ -514,9 +508,7 @@ mod tests {
             e.contains("agents/t.toml:1") && e.contains("field `name`"),
             "{e}"
         );
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[sampling]\ntemperature = -1.0\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[sampling]\ntemperature = -1.0\n");
         assert!(e.contains("[sampling]"), "{e}");
     }
 
@@ -551,7 +543,10 @@ mod tests {
         let e = s.check(&names).unwrap_err();
         assert_eq!(e.field, "budgets.max-steps");
         let e = e.at("--max-steps").to_string();
-        assert!(e.starts_with("--max-steps: field `budgets.max-steps`") && e.contains("at least 1"), "{e}");
+        assert!(
+            e.starts_with("--max-steps: field `budgets.max-steps`") && e.contains("at least 1"),
+            "{e}"
+        );
         let mut s = ok.clone();
         s.tools.retain(|t| t != "finish");
         assert_eq!(s.check(&names).unwrap_err().field, "tools");

@@ -55,10 +55,13 @@ pub(crate) fn reopen(run_dir: &Path) -> Result<State> {
     let state = State::replay(&trace.events).map_err(|m| bad_trace(run_dir, m))?;
     if let Some(end) = &state.ended {
         if end.step == state.step_count() && !end.reason.resumable() {
-            return Err(bad_trace(run_dir, format!(
-                "the run already ended ({}): start a new run instead",
-                end.message
-            )));
+            return Err(bad_trace(
+                run_dir,
+                format!(
+                    "the run already ended ({}): start a new run instead",
+                    end.message
+                ),
+            ));
         }
     }
     tracefile::repair(run_dir, &trace)?;

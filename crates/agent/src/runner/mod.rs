@@ -171,7 +171,8 @@ impl<'a> Runner<'a> {
             let state = &log.state;
             let steps = state.steps();
             let effect_of = |t: &str| tools::effect(&self.registry, t);
-            let next = policy::next_move(&self.spec, &steps, state.last_is_reflection(), &effect_of);
+            let next =
+                policy::next_move(&self.spec, &steps, state.last_is_reflection(), &effect_of);
             let budget = policy::budget_stop(&self.spec, state.step_count(), &state.usage);
             let barred = policy::barred_tool(&steps, &effect_of);
             let event = match (next, budget) {
