@@ -120,6 +120,16 @@ fn run_errors_name_the_problem() {
     assert_one_line_error(&o, "--yes");
     let o = hamlet(&["run", "--goal", "g", "--yes", "x"]);
     assert_one_line_error(&o, "--yes");
+    // the command line's overrides are held to the agent file's rules
+    let o = hamlet(&["run", "--goal", "g", "--yes", "--max-steps", "0"]);
+    assert_one_line_error(&o, "--max-steps: field `budgets.max-steps`");
+    // and so is the agent a run folder keeps, when the run is resumed
+    let edited = dir.path().join("edited");
+    std::fs::create_dir_all(&edited).unwrap();
+    let agent = "name = \"x\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-steps = 0\n";
+    std::fs::write(edited.join("agent.toml"), agent).unwrap();
+    let o = hamlet(&["run", "--resume", edited.to_str().unwrap(), "--yes"]);
+    assert_one_line_error(&o, "agent.toml:5: field `budgets.max-steps`");
 }
 
 #[test]

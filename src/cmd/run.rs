@@ -10,7 +10,7 @@ use hamlet_agent::runner::load_run;
 use hamlet_agent::{AgentSpec, Approval, Approver, Prompts, Runner};
 use hamlet_core::trace::{Action, ObservationStatus, TraceEvent};
 use hamlet_core::{Llm, MemoryStream};
-use hamlet_tools::{Policy, Registry, ToolContext, Workspace};
+use hamlet_tools::{Policy, Recall, Registry, Remember, Tool, ToolContext, Workspace};
 
 use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
 
@@ -61,21 +61,44 @@ pub struct Args {
     pub model: ModelOpts,
 }
 
+/// Actions approved in advance: `--yes` all of them (`None`), `--yes N` the next N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Approved(pub Option<u32>);
+
+impl Approved {
+    /// Parses `--yes`: absent, every action is asked about.
+    pub fn parse(yes: &Option<String>) -> Result<Self> {
+        match yes.as_deref() {
+            None => Ok(Approved(Some(0))),
+            Some("all") => Ok(Approved(None)),
+            Some(n) => Ok(Approved(Some(n.parse().with_context(|| {
+                format!("--yes takes a number of actions, not {n:?}")
+            })?))),
+        }
+    }
+
+    /// Uses up one advance approval: whether the next action runs without asking.
+    pub fn take(&mut self) -> bool {
+        match &mut self.0 {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+        }
+    }
+}
+
 /// Approval at the terminal, AutoGPT-style: y, n [feedback], y N, a(ll), q(uit).
 struct TerminalApprover {
-    /// Actions still approved in advance (`None`: all).
-    remaining: Option<u32>,
+    approved: Approved,
 }
 
 impl Approver for TerminalApprover {
     fn approve(&mut self, step: u32, action: &Action) -> Approval {
-        match &mut self.remaining {
-            None => return Approval::Run,
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                return Approval::Run;
-            }
-            Some(_) => {}
+        if self.approved.take() {
+            return Approval::Run;
         }
         let stdin = std::io::stdin();
         loop {
@@ -93,12 +116,12 @@ impl Approver for TerminalApprover {
             match word.to_lowercase().as_str() {
                 "y" | "yes" | "" => {
                     if let Ok(n) = rest.trim_start_matches('-').parse::<u32>() {
-                        self.remaining = Some(n.saturating_sub(1));
+                        self.approved = Approved(Some(n.saturating_sub(1)));
                     }
                     return Approval::Run;
                 }
                 "a" | "all" => {
-                    self.remaining = None;
+                    self.approved = Approved(None);
                     return Approval::Run;
                 }
                 "n" | "no" => {
@@ -114,21 +137,11 @@ impl Approver for TerminalApprover {
 }
 
 fn approver(yes: &Option<String>) -> Result<TerminalApprover> {
-    match yes.as_deref() {
-        Some("all") => Ok(TerminalApprover { remaining: None }),
-        Some(n) => {
-            let n: u32 = n
-                .parse()
-                .with_context(|| format!("--yes takes a number of actions, not {n:?}"))?;
-            Ok(TerminalApprover { remaining: Some(n) })
-        }
-        None => {
-            if !std::io::stdin().is_terminal() {
-                bail!("approving each action needs a terminal; pass --yes to run without asking (or --yes N for the next N actions)");
-            }
-            Ok(TerminalApprover { remaining: Some(0) })
-        }
+    let approved = Approved::parse(yes)?;
+    if yes.is_none() && !std::io::stdin().is_terminal() {
+        bail!("approving each action needs a terminal; pass --yes to run without asking (or --yes N for the next N actions)");
     }
+    Ok(TerminalApprover { approved })
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC, for run folder names.
@@ -259,6 +272,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     if let Some(n) = a.max_steps {
         spec.budgets.max_steps = n;
+        spec.check(&names).map_err(|e| e.at("--max-steps"))?;
     }
     let mut model = a.model.clone();
     if let (Some(m), Some(_)) = (&spec.model, a.agent.as_ref()) {
@@ -268,7 +282,12 @@ pub fn run(a: Args) -> Result<()> {
     }
     model.context = model.context.max(spec.context);
     let llm: Arc<dyn Llm> = Arc::from(model.backend(1, a.lora.clone(), a.lora_scale)?);
-    spec.context = spec.context.min(llm.info().context_length as u32);
+    let info = llm.info();
+    if (info.context_length as u32) < spec.context {
+        spec.context = info.context_length as u32;
+        let model = format!("the {}-token context of {}", spec.context, info.name);
+        spec.check(&names).map_err(|e| e.at(model))?;
+    }
 
     let workspace = Workspace::new(&workspace)
         .with_context(|| format!("opening workspace {}", workspace.display()))?;
@@ -280,7 +299,11 @@ pub fn run(a: Args) -> Result<()> {
         ..Policy::default()
     };
     let mut ctx = ToolContext::new(workspace, policy);
-    if spec.tools.iter().any(|t| t == "remember" || t == "recall") {
+    if spec
+        .tools
+        .iter()
+        .any(|t| t == Remember::NAME || t == Recall::NAME)
+    {
         let dir = a
             .memory
             .clone()
@@ -331,10 +354,11 @@ pub fn run(a: Args) -> Result<()> {
         runner.start(&run_dir, a.goal.as_deref().unwrap_or_default())
     };
     drop(runner);
+    let outcome = outcome.map_err(anyhow::Error::from);
     if let Some(t) = tui {
         t.finish(&match &outcome {
             Ok(o) => o.end.message.clone(),
-            Err(e) => format!("run failed: {e}"),
+            Err(e) => format!("run failed: {e:#}"),
         })?;
     }
     let outcome = outcome?;

@@ -21,6 +21,8 @@ use hamlet_tui::agent::{AgentApp, AgentMsg, ApprovalAnswer, ApprovalRequest, Bud
 use hamlet_tui::log::Tail;
 use hamlet_tui::town::TownApp;
 
+use crate::cmd::run::Approved;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A run folder: an agent run (trace.jsonl) or a town run (events.jsonl); a file inside one works too.
@@ -249,23 +251,12 @@ impl Drop for Ui {
 
 // ---- live: hamlet run --tui -----------------------------------------------------------------
 
-/// Parses `--yes` as `hamlet run` does: `None` asks every time, `Some(None)` never asks.
-fn yes_count(yes: &Option<String>) -> Result<Option<Option<u32>>> {
-    match yes.as_deref() {
-        None => Ok(None),
-        Some("all") => Ok(Some(None)),
-        Some(n) => Ok(Some(Some(n.parse().with_context(|| {
-            format!("--yes takes a number of actions, not {n:?}")
-        })?))),
-    }
-}
-
 /// A live agent run's TUI: a UI thread drawing what the runner's observer and approver send.
 pub struct LiveAgent {
     tx: Sender<AgentMsg>,
     ui: Ui,
-    /// Actions approved in advance (`None`: all; `Some(0)`: ask).
-    remaining: Option<u32>,
+    /// Actions approved in advance.
+    approved: Approved,
     _log: LogGuard,
 }
 
@@ -282,7 +273,7 @@ impl LiveAgent {
             max_steps: Some(max_steps),
             max_tokens: Some(max_tokens),
         };
-        let remaining = yes_count(yes)?.unwrap_or(Some(0));
+        let approved = Approved::parse(yes)?;
         std::fs::create_dir_all(run_dir)
             .with_context(|| format!("creating {}", run_dir.display()))?;
         let log = log_to_file(&run_dir.join("tui.log"))?;
@@ -302,7 +293,7 @@ impl LiveAgent {
         Ok(LiveAgent {
             tx,
             ui,
-            remaining,
+            approved,
             _log: log,
         })
     }
@@ -319,7 +310,7 @@ impl LiveAgent {
     pub fn approver(&self) -> TuiApprover {
         TuiApprover {
             tx: self.tx.clone(),
-            remaining: self.remaining,
+            approved: self.approved,
         }
     }
 
@@ -335,18 +326,13 @@ impl LiveAgent {
 /// Forwards approval prompts to the UI thread.
 pub struct TuiApprover {
     tx: Sender<AgentMsg>,
-    remaining: Option<u32>,
+    approved: Approved,
 }
 
 impl Approver for TuiApprover {
     fn approve(&mut self, step: u32, action: &Action) -> Approval {
-        match &mut self.remaining {
-            None => return Approval::Run,
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                return Approval::Run;
-            }
-            Some(_) => {}
+        if self.approved.take() {
+            return Approval::Run;
         }
         let (reply, answer) = mpsc::channel();
         if self
@@ -363,7 +349,7 @@ impl Approver for TuiApprover {
         match answer.recv() {
             Ok(ApprovalAnswer::Run) => Approval::Run,
             Ok(ApprovalAnswer::RunAll) => {
-                self.remaining = None;
+                self.approved = Approved(None);
                 Approval::Run
             }
             Ok(ApprovalAnswer::Decline { feedback }) => Approval::Decline { feedback },

@@ -182,21 +182,16 @@ mod tests {
 
     #[test]
     fn bad_replies_say_what_is_wrong() {
-        assert!(parse_action("I will read the file")
-            .unwrap_err()
-            .contains("no JSON"));
-        assert!(parse_action("{\"tool\": \"x\", ")
-            .unwrap_err()
-            .contains("not valid JSON"));
-        assert!(parse_action("{\"args\": {}}")
-            .unwrap_err()
-            .contains("no \"tool\""));
-        assert!(parse_action("{\"tool\": 3}")
-            .unwrap_err()
-            .contains("tool name"));
-        assert!(parse_action("{\"tool\": \"a\", \"args\": [1]}")
-            .unwrap_err()
-            .contains("object"));
+        for (reply, says) in [
+            ("I will read the file", "no JSON"),
+            ("{\"tool\": \"x\", ", "not valid JSON"),
+            ("{\"args\": {}}", "no \"tool\""),
+            ("{\"tool\": 3}", "tool name"),
+            ("{\"tool\": \"a\", \"args\": [1]}", "object"),
+        ] {
+            let why = parse_action(reply).unwrap_err();
+            assert!(why.contains(says), "{reply}: {why}");
+        }
     }
 
     #[test]

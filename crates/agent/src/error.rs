@@ -15,7 +15,7 @@ pub enum Error {
     /// The trace of a run cannot be read or continued.
     #[error("{path}: {message}")]
     Trace { path: String, message: String },
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         source: std::io::Error,

@@ -12,7 +12,8 @@
 //! - [`action`]: the action schema and the parser of model replies.
 //! - [`history`]: the working memory that fits the context window.
 //! - [`policy`]: the loop's rules (repeats, failures, budgets, barred tools) as pure functions.
-//! - [`runner`]: the loop itself; [`trace`]: the JSONL log.
+//! - [`runner`]: the loop itself (the run folder, the state folded from the trace, the step, the
+//!   tool gate with approval); [`trace`]: the JSONL log.
 //! - [`tasks`]: the offline task suite behind `hamlet eval tasks`.
 
 pub mod action;
@@ -29,4 +30,4 @@ pub mod trace;
 pub use error::{Error, Result};
 pub use prompts::Prompts;
 pub use runner::{Approval, Approver, AutoApprove, RunOutcome, Runner};
-pub use spec::{AgentSpec, Budgets};
+pub use spec::{AgentSpec, Budgets, Invalid};

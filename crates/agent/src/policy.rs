@@ -14,23 +14,34 @@ use crate::AgentSpec;
 /// What the trace says should happen next, before the next step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
+    /// The last step called the finishing tool, and it succeeded: its observation is the answer.
+    Finish(String),
     Act,
     Reflect(String),
     Stop(StopReason, String),
 }
 
 /// Whether `steps[i]` repeats an earlier call with nothing changed since: the step number of the
-/// earlier call, if so. Every call since the last successful mutating one is compared, so cycles
-/// (read a, read b, read a, ...) are caught as well as plain repeats. The earlier call counts when
-/// it ran, whether it succeeded or failed (the same call fails the same way).
+/// earlier call, if so (see [`repeat_of`]).
 pub fn is_repeat(
     steps: &[&StepRecord],
     i: usize,
     effect_of: &dyn Fn(&str) -> Effect,
 ) -> Option<u32> {
-    let key = call_key(steps[i].action.as_ref()?);
-    for j in (0..i).rev() {
-        let s = steps[j];
+    repeat_of(&steps[..i], steps[i].action.as_ref()?, effect_of)
+}
+
+/// Whether `action` repeats a call of `earlier` with nothing changed since: that call's step
+/// number, if so. Every call since the last successful mutating one is compared, so cycles
+/// (read a, read b, read a, ...) are caught as well as plain repeats. The earlier call counts when
+/// it ran, whether it succeeded or failed (the same call fails the same way).
+pub fn repeat_of(
+    earlier: &[&StepRecord],
+    action: &Action,
+    effect_of: &dyn Fn(&str) -> Effect,
+) -> Option<u32> {
+    let key = call_key(action);
+    for s in earlier.iter().rev() {
         let Some(a) = &s.action else { continue };
         let ran = matches!(
             s.observation.status,
@@ -44,6 +55,49 @@ pub fn is_repeat(
         }
     }
     None
+}
+
+/// Why the runtime will not run `action` at all, before anyone is asked, as the observation
+/// the model sees: a tool outside the agent's list (`known`: whether the registry has it), a
+/// repeat with nothing changed since, or a `write_file` that would erase an append. `current`
+/// is the text of the file such a write would replace, when it can be read.
+pub fn refusal(
+    spec: &AgentSpec,
+    steps: &[&StepRecord],
+    action: &Action,
+    known: bool,
+    effect_of: &dyn Fn(&str) -> Effect,
+    current: Option<&str>,
+) -> Option<String> {
+    if !spec.tools.contains(&action.tool) {
+        let what = match known {
+            true => "is not one of this agent's tools",
+            false => "does not exist",
+        };
+        let tools = spec.tools.join(", ");
+        return Some(format!(
+            "The runtime refused {:?}: it {what}. Your tools are: {tools}.",
+            action.tool
+        ));
+    }
+    if let Some(earlier) = repeat_of(steps, action, effect_of) {
+        let result = steps
+            .iter()
+            .find(|s| s.step == earlier)
+            .map(|s| s.observation.text.as_str())
+            .unwrap_or("");
+        let result: String = result.chars().take(spec.observation_chars).collect();
+        return Some(format!("You already ran exactly this at step {earlier} and nothing has changed since, so the runtime did not run it again. Its result was:\n{result}\nUse that result: take the next step of your goal with a different action, or call finish if the goal is met."));
+    }
+    let appended = erases_appended(steps, action, current)?;
+    let path = str_arg(action, "path").unwrap_or("");
+    Some(format!("The runtime refused this write_file: it would replace {path} and erase the text you appended to it at step {appended}. write_file replaces the whole file; your addition is already in it. To add more, use append_file; if the goal is met, call finish."))
+}
+
+/// Whether a call of a tool with this effect waits for approval: all do but the finishing one,
+/// which only hands back the answer.
+pub fn needs_approval(effect: Effect) -> bool {
+    effect != Effect::Finishing
 }
 
 /// Whether the last step was a repeat that the runtime refused.
@@ -62,6 +116,10 @@ pub fn next_move(
     let Some(last) = steps.last() else {
         return Next::Act;
     };
+    let finishing = |a: &Action| effect_of(&a.tool) == Effect::Finishing;
+    if last.observation.is_ok() && last.action.as_ref().is_some_and(finishing) {
+        return Next::Finish(last.observation.text.clone());
+    }
     let failures = steps
         .iter()
         .rev()
@@ -330,31 +388,22 @@ mod tests {
             json!({"path": "log.txt", "content": "done\n"}),
             Fine,
         );
-        let write = |content: &str, path: &str| Action {
-            thoughts: Thoughts::default(),
-            tool: "write_file".into(),
-            args: json!({"path": path, "content": content}),
+        let erases = |steps: &[&StepRecord], content: &str, path: &str, now: Option<&str>| {
+            let write = Action {
+                thoughts: Thoughts::default(),
+                tool: "write_file".into(),
+                args: json!({"path": path, "content": content}),
+            };
+            erases_appended(steps, &write, now)
         };
-        assert_eq!(
-            erases_appended(&[&append], &write("done", "log.txt"), None),
-            None
-        );
-        assert_eq!(
-            erases_appended(&[&append], &write("x", "./log.txt"), None),
-            Some(1)
-        );
-        assert_eq!(
-            erases_appended(&[&append], &write("x", "other.txt"), None),
-            None
-        );
+        assert_eq!(erases(&[&append], "done", "log.txt", None), None);
+        assert_eq!(erases(&[&append], "x", "./log.txt", None), Some(1));
+        assert_eq!(erases(&[&append], "x", "other.txt", None), None);
         // With the file's text known, the write must keep all of it, not only the appended part.
         let now = Some("buy milk\ndone\n");
+        assert_eq!(erases(&[&append], "buy milk done", "log.txt", now), Some(1));
         assert_eq!(
-            erases_appended(&[&append], &write("buy milk done", "log.txt"), now),
-            Some(1)
-        );
-        assert_eq!(
-            erases_appended(&[&append], &write("buy milk\ndone\nmore", "log.txt"), now),
+            erases(&[&append], "buy milk\ndone\nmore", "log.txt", now),
             None
         );
         // After the file was replaced, the earlier append is gone anyway.
@@ -364,10 +413,7 @@ mod tests {
             json!({"path": "log.txt", "content": "new"}),
             Fine,
         );
-        assert_eq!(
-            erases_appended(&[&append, &replaced], &write("x", "log.txt"), None),
-            None
-        );
+        assert_eq!(erases(&[&append, &replaced], "x", "log.txt", None), None);
         // A failed append added nothing.
         let failed = step(
             1,
@@ -375,9 +421,63 @@ mod tests {
             json!({"path": "log.txt", "content": "done"}),
             Refused,
         );
+        assert_eq!(erases(&[&failed], "x", "log.txt", None), None);
+    }
+
+    #[test]
+    fn a_successful_finish_ends_the_run_with_its_answer_and_a_failed_one_does_not() {
+        let spec = AgentSpec::default_agent();
+        let read = step(1, "read_file", json!({"path": "a.txt"}), Fine);
+        let mut done = step(2, "finish", json!({"answer": "42"}), Fine);
+        done.observation.text = "42".into();
         assert_eq!(
-            erases_appended(&[&failed], &write("x", "log.txt"), None),
-            None
+            next_move(&spec, &[&read, &done], false, &effect),
+            Next::Finish("42".into())
         );
+        let bad = step(2, "finish", json!({}), ObservationStatus::ToolError);
+        assert_eq!(
+            next_move(&spec, &[&read, &bad], false, &effect),
+            Next::Reflect("after a failed action".into())
+        );
+        assert!(!needs_approval(Effect::Finishing));
+        assert!(needs_approval(Effect::Read) && needs_approval(Effect::Mutating));
+    }
+
+    #[test]
+    fn refusals_say_why_and_what_to_do_instead() {
+        let spec = AgentSpec::default_agent();
+        let call = |tool: &str, args: Value| Action {
+            thoughts: Thoughts::default(),
+            tool: tool.into(),
+            args,
+        };
+        let refuse = |steps: &[&StepRecord], a: &Action, known: bool, now: Option<&str>| {
+            refusal(&spec, steps, a, known, &effect, now)
+        };
+        let shell = call("shell", json!({"command": "ls"}));
+        let e = refuse(&[], &shell, true, None).unwrap();
+        assert!(
+            e.contains("not one of this agent's tools") && e.contains("finish"),
+            "{e}"
+        );
+        let e = refuse(&[], &call("browse", json!({})), false, None).unwrap();
+        assert!(e.contains("does not exist"), "{e}");
+        let mut read = step(1, "read_file", json!({"path": "a.txt"}), Fine);
+        read.observation.text = "alpha".into();
+        let again = call("read_file", json!({"path": "a.txt"}));
+        assert_eq!(repeat_of(&[&read], &again, &effect), Some(1));
+        let e = refuse(&[&read], &again, true, None).unwrap();
+        assert!(e.contains("at step 1") && e.contains("alpha"), "{e}");
+        let append = step(
+            1,
+            "append_file",
+            json!({"path": "log.txt", "content": "done"}),
+            Fine,
+        );
+        let write = call("write_file", json!({"path": "log.txt", "content": "x"}));
+        let e = refuse(&[&append], &write, true, Some("done")).unwrap();
+        assert!(e.contains("log.txt") && e.contains("append_file"), "{e}");
+        let keep = call("write_file", json!({"path": "log.txt", "content": "done!"}));
+        assert_eq!(refuse(&[&append], &keep, true, Some("done")), None);
     }
 }

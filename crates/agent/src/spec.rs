@@ -1,19 +1,26 @@
 //! Agent files (`agents/*.toml`) and the validated [`AgentSpec`] the loop runs.
 //!
 //! The file is read into `*Raw` structs (`deny_unknown_fields`, kebab-case), then validated:
-//! every error names the file, the line, the field and what to write instead.
+//! every error names the file, the line, the field and what to write instead. [`AgentSpec`] has
+//! no `Deserialize`: the only ways in are [`AgentSpec::parse`] (the file, and the copy a run keeps
+//! in its folder, written by [`AgentSpec::to_toml`]) and code, and [`AgentSpec::check`] holds
+//! the rules all of them keep (the command line's overrides are checked with it again).
 
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
 use hamlet_core::Sampling;
+use hamlet_tools::{
+    AppendFile, Calculator, Finish, ListDir, ReadFile, SearchFiles, Shell, Tool, WriteFile,
+};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::{Error, Result};
 
 /// A validated agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AgentSpec {
     pub name: String,
     /// Who the agent is ("a careful researcher who ...").
@@ -41,7 +48,7 @@ pub struct AgentSpec {
 }
 
 /// Limits of one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Budgets {
     pub max_steps: u32,
     /// Prompt plus completion tokens over all model calls.
@@ -66,6 +73,36 @@ impl Default for Budgets {
     }
 }
 
+/// A rule of [`AgentSpec::check`] that a spec breaks: the agent-file field (`budgets.max-steps`,
+/// `tools[2]`) and what is wrong, with the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    /// The error naming `file` (an agent file, `file:line`, or the command-line option).
+    pub fn at(self, file: impl Into<String>) -> Error {
+        Error::Spec {
+            file: file.into(),
+            message: format!("field `{}`: {}", self.field, self.message),
+        }
+    }
+}
+
+/// Smallest values of the numeric settings: (agent-file field, minimum).
+const MINIMUMS: [(&str, u64); 6] = [
+    ("model.context", 512),
+    ("model.max-step-tokens", 32),
+    ("model.observation-chars", 100),
+    ("budgets.max-steps", 1),
+    ("budgets.max-wall-secs", 1),
+    ("budgets.max-failures", 1),
+];
+
+const SHELL_WITHOUT_ALLOW: &str = "lists \"shell\" but no program is allowed: add a [shell] table with allow = [\"python3\"] (the programs it may run), or remove \"shell\"";
+
 impl AgentSpec {
     /// The built-in general agent used when no agent file is given.
     pub fn default_agent() -> Self {
@@ -74,13 +111,13 @@ impl AgentSpec {
             role: "a careful assistant that completes tasks with files in its workspace".into(),
             goals: Vec::new(),
             tools: [
-                "list_dir",
-                "read_file",
-                "write_file",
-                "append_file",
-                "search_files",
-                "calculator",
-                "finish",
+                ListDir::NAME,
+                ReadFile::NAME,
+                WriteFile::NAME,
+                AppendFile::NAME,
+                SearchFiles::NAME,
+                Calculator::NAME,
+                Finish::NAME,
             ]
             .map(String::from)
             .to_vec(),
@@ -105,6 +142,65 @@ impl AgentSpec {
         Duration::from_secs(self.shell_timeout_secs)
     }
 
+    /// The rules every spec keeps, whether it came from a file, a run folder or code changed
+    /// by the command line; `known_tools` are the registry's names.
+    pub fn check(&self, known_tools: &[&str]) -> std::result::Result<(), Invalid> {
+        let bad = |field: &str, message: String| {
+            Err(Invalid {
+                field: field.to_string(),
+                message,
+            })
+        };
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return bad("name", format!("{:?} is not a usable name: use letters, digits, '-' or '_' (it names run folders)", self.name));
+        }
+        for (i, t) in self.tools.iter().enumerate() {
+            if !known_tools.contains(&t.as_str()) {
+                let hint = closest(t, known_tools)
+                    .map(|c| format!("did you mean {c:?}? "))
+                    .unwrap_or_default();
+                let known = known_tools.join(", ");
+                return bad(
+                    &format!("tools[{i}]"),
+                    format!("unknown tool {t:?}: {hint}the tools are {known}"),
+                );
+            }
+        }
+        if !self.tools.iter().any(|t| t == Finish::NAME) {
+            return bad(
+                "tools",
+                format!("lacks {:?}: a run ends by it", Finish::NAME),
+            );
+        }
+        if self.tools.iter().any(|t| t == Shell::NAME) && self.shell_allow.is_empty() {
+            return bad("tools", SHELL_WITHOUT_ALLOW.into());
+        }
+        let values = [
+            u64::from(self.context),
+            u64::from(self.max_step_tokens),
+            self.observation_chars as u64,
+            u64::from(self.budgets.max_steps),
+            self.budgets.max_wall_secs,
+            u64::from(self.budgets.max_failures),
+        ];
+        for ((field, min), value) in MINIMUMS.into_iter().zip(values) {
+            if value < min {
+                return bad(field, format!("{value} is too small: use at least {min}"));
+            }
+        }
+        if self.max_step_tokens * 2 > self.context {
+            return bad("model.max-step-tokens", format!("{} leaves too little of the {}-token context for the prompt: keep it under half of model.context", self.max_step_tokens, self.context));
+        }
+        self.sampling
+            .validate()
+            .or_else(|e| bad("[sampling]", e.to_string()))
+    }
+
     /// Reads and validates an agent file; `known_tools` are the registry's names.
     pub fn load(path: &Path, known_tools: &[&str]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Spec {
@@ -122,9 +218,52 @@ impl AgentSpec {
         })?;
         raw.validate(text, file, known_tools)
     }
+
+    /// The spec as an agent file, which [`AgentSpec::parse`] reads back into the same spec (but
+    /// for `source`, which becomes the file read).
+    pub fn to_toml(&self) -> Result<String> {
+        fn at<T>(v: T) -> Spanned<T> {
+            Spanned::new(0..0, v)
+        }
+        let shell = (self.tools.iter().any(|t| t == Shell::NAME)).then(|| {
+            at(ShellRaw {
+                allow: self.shell_allow.clone(),
+                timeout_secs: Some(self.shell_timeout_secs),
+            })
+        });
+        let raw = AgentFileRaw {
+            name: at(self.name.clone()),
+            role: self.role.clone(),
+            goals: self.goals.clone(),
+            tools: at(self.tools.iter().cloned().map(at).collect()),
+            model: ModelRaw {
+                name: self.model.clone(),
+                context: Some(at(self.context)),
+                max_step_tokens: Some(at(self.max_step_tokens)),
+                observation_chars: Some(at(self.observation_chars)),
+            },
+            sampling: Some(self.sampling.clone()),
+            budgets: BudgetsRaw {
+                max_steps: Some(at(self.budgets.max_steps)),
+                max_tokens: Some(self.budgets.max_tokens),
+                max_wall_secs: Some(at(self.budgets.max_wall_secs)),
+                reflect_every: Some(self.budgets.reflect_every),
+                max_failures: Some(at(self.budgets.max_failures)),
+            },
+            network: NetworkRaw {
+                allow_private: self.allow_private_network,
+                allow_hosts: self.allow_hosts.clone(),
+            },
+            shell,
+        };
+        toml::to_string(&raw).map_err(|e| Error::Spec {
+            file: self.source.clone().unwrap_or_else(|| self.name.clone()),
+            message: format!("cannot be written as an agent file: {e}"),
+        })
+    }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct AgentFileRaw {
     name: Spanned<String>,
@@ -134,18 +273,16 @@ struct AgentFileRaw {
     tools: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     model: ModelRaw,
-    #[serde(default)]
     sampling: Option<Sampling>,
     #[serde(default)]
     budgets: BudgetsRaw,
     #[serde(default)]
     network: NetworkRaw,
-    #[serde(default)]
     shell: Option<Spanned<ShellRaw>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 struct ModelRaw {
     name: Option<String>,
     context: Option<Spanned<u32>>,
@@ -153,8 +290,8 @@ struct ModelRaw {
     observation_chars: Option<Spanned<usize>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 struct BudgetsRaw {
     max_steps: Option<Spanned<u32>>,
     max_tokens: Option<u64>,
@@ -163,16 +300,14 @@ struct BudgetsRaw {
     max_failures: Option<Spanned<u32>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 struct NetworkRaw {
-    #[serde(default)]
     allow_private: bool,
-    #[serde(default)]
     allow_hosts: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ShellRaw {
     allow: Vec<String>,
@@ -207,159 +342,100 @@ fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
+fn value<T: Copy>(v: &Option<Spanned<T>>, default: T) -> T {
+    v.as_ref().map_or(default, |s| *s.get_ref())
+}
+
+fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(Spanned::span)
+}
+
 impl AgentFileRaw {
-    fn validate(self, text: &str, file: &str, known_tools: &[&str]) -> Result<AgentSpec> {
-        let err = |span: std::ops::Range<usize>, field: &str, msg: String| Error::Spec {
-            file: format!("{file}:{}", line_of(text, span.start)),
-            message: format!("field `{field}`: {msg}"),
-        };
-        let name = self.name.get_ref().trim().to_string();
-        let name_ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
-            return Err(err(
-                self.name.span(),
-                "name",
-                format!("{name:?} is not a usable name: use letters, digits, '-' or '_' (it names run folders)"),
-            ));
+    /// Where in the file `field` (as [`Invalid`] names it) was written, when it was.
+    fn span_of(&self, field: &str, spec: &AgentSpec) -> Option<Range<usize>> {
+        if let Some(i) = field
+            .strip_prefix("tools[")
+            .and_then(|f| f.strip_suffix(']'))
+        {
+            let name = spec.tools.get(i.parse::<usize>().ok()?)?;
+            let entry = self.tools.get_ref().iter();
+            return entry
+                .into_iter()
+                .find(|t| t.get_ref().trim() == name)
+                .map(Spanned::span);
         }
+        match field {
+            "name" => Some(self.name.span()),
+            "tools" => Some(self.tools.span()),
+            "model.context" => span(&self.model.context),
+            // The setting that is too large for the context, or the context, when it is not.
+            "model.max-step-tokens" => span(&self.model.max_step_tokens).or(Some(0..0)),
+            "model.observation-chars" => span(&self.model.observation_chars),
+            "budgets.max-steps" => span(&self.budgets.max_steps),
+            "budgets.max-wall-secs" => span(&self.budgets.max_wall_secs),
+            "budgets.max-failures" => span(&self.budgets.max_failures),
+            _ => None,
+        }
+    }
+
+    fn validate(self, text: &str, file: &str, known_tools: &[&str]) -> Result<AgentSpec> {
         let defaults = AgentSpec::default_agent();
-        let mut tools = Vec::new();
-        let tools_span = self.tools.span();
-        for (i, tool) in self.tools.into_inner().into_iter().enumerate() {
-            let t = tool.get_ref().trim().to_string();
-            if !known_tools.contains(&t.as_str()) {
-                let hint = closest(&t, known_tools)
-                    .map(|c| format!("did you mean {c:?}? "))
-                    .unwrap_or_default();
-                return Err(err(
-                    tool.span(),
-                    &format!("tools[{i}]"),
-                    format!(
-                        "unknown tool {t:?}: {hint}the tools are {}",
-                        known_tools.join(", ")
-                    ),
-                ));
-            }
+        let mut tools: Vec<String> = Vec::new();
+        for t in self.tools.get_ref() {
+            let t = t.get_ref().trim().to_string();
             if !tools.contains(&t) {
                 tools.push(t);
             }
         }
-        if !tools.iter().any(|t| t == "finish") {
-            tools.push("finish".into());
+        if !tools.iter().any(|t| t == Finish::NAME) {
+            tools.push(Finish::NAME.into());
         }
-        let (shell_allow, shell_timeout_secs) = match &self.shell {
-            Some(s) => (
-                s.get_ref().allow.clone(),
-                s.get_ref().timeout_secs.unwrap_or(20),
-            ),
-            None => (Vec::new(), 20),
-        };
-        if tools.iter().any(|t| t == "shell") && shell_allow.is_empty() {
-            return Err(err(
-                tools_span,
-                "tools",
-                "lists \"shell\" but no program is allowed: add a [shell] table with allow = [\"python3\"] (the programs it may run), or remove \"shell\"".into(),
-            ));
-        }
-        if let Some(s) = &self.shell {
-            if !tools.iter().any(|t| t == "shell") {
-                return Err(err(
-                    s.span(),
-                    "shell",
-                    "a [shell] table is given but \"shell\" is not in `tools`: add it to `tools` or remove the table".into(),
-                ));
-            }
-        }
-        let positive = |v: &Option<Spanned<u32>>, field: &str, default: u32, min: u32| match v {
-            Some(s) if *s.get_ref() < min => Err(err(
-                s.span(),
-                field,
-                format!("{} is too small: use at least {min}", s.get_ref()),
-            )),
-            Some(s) => Ok(*s.get_ref()),
-            None => Ok(default),
-        };
-        let context = positive(&self.model.context, "model.context", defaults.context, 512)?;
-        let max_step_tokens = positive(
-            &self.model.max_step_tokens,
-            "model.max-step-tokens",
-            defaults.max_step_tokens,
-            32,
-        )?;
-        if max_step_tokens * 2 > context {
-            let span = self
-                .model
-                .max_step_tokens
-                .as_ref()
-                .map(|s| s.span())
-                .unwrap_or(0..0);
-            return Err(err(
-                span,
-                "model.max-step-tokens",
-                format!("{max_step_tokens} leaves too little of the {context}-token context for the prompt: keep it under half of model.context"),
-            ));
-        }
-        let observation_chars = match &self.model.observation_chars {
-            Some(s) if *s.get_ref() < 100 => {
-                return Err(err(
-                    s.span(),
-                    "model.observation-chars",
-                    "use at least 100".into(),
-                ))
-            }
-            Some(s) => *s.get_ref(),
-            None => defaults.observation_chars,
-        };
-        let b = defaults.budgets;
-        let budgets = Budgets {
-            max_steps: positive(&self.budgets.max_steps, "budgets.max-steps", b.max_steps, 1)?,
-            max_tokens: self.budgets.max_tokens.unwrap_or(b.max_tokens),
-            max_wall_secs: match &self.budgets.max_wall_secs {
-                Some(s) if *s.get_ref() == 0 => {
-                    return Err(err(
-                        s.span(),
-                        "budgets.max-wall-secs",
-                        "use at least 1".into(),
-                    ))
-                }
-                Some(s) => *s.get_ref(),
-                None => b.max_wall_secs,
-            },
-            reflect_every: self.budgets.reflect_every.unwrap_or(b.reflect_every),
-            max_failures: positive(
-                &self.budgets.max_failures,
-                "budgets.max-failures",
-                b.max_failures,
-                1,
-            )?,
-        };
-        let sampling = self
-            .sampling
-            .unwrap_or_else(|| AgentSpec::default_agent().sampling);
-        sampling.validate().map_err(|e| Error::Spec {
-            file: file.to_string(),
-            message: format!("[sampling]: {e}"),
-        })?;
-        Ok(AgentSpec {
-            name,
+        let shell = self.shell.as_ref().map(Spanned::get_ref);
+        let b = &self.budgets;
+        let spec = AgentSpec {
+            name: self.name.get_ref().trim().to_string(),
             role: self.role.trim().to_string(),
-            goals: self.goals,
+            goals: self.goals.clone(),
             tools,
-            model: self.model.name,
-            context,
-            max_step_tokens,
-            sampling,
-            budgets,
-            observation_chars,
+            model: self.model.name.clone(),
+            context: value(&self.model.context, defaults.context),
+            max_step_tokens: value(&self.model.max_step_tokens, defaults.max_step_tokens),
+            sampling: self.sampling.clone().unwrap_or(defaults.sampling),
+            budgets: Budgets {
+                max_steps: value(&b.max_steps, defaults.budgets.max_steps),
+                max_tokens: b.max_tokens.unwrap_or(defaults.budgets.max_tokens),
+                max_wall_secs: value(&b.max_wall_secs, defaults.budgets.max_wall_secs),
+                reflect_every: b.reflect_every.unwrap_or(defaults.budgets.reflect_every),
+                max_failures: value(&b.max_failures, defaults.budgets.max_failures),
+            },
+            observation_chars: value(&self.model.observation_chars, defaults.observation_chars),
             allow_private_network: self.network.allow_private,
-            allow_hosts: self.network.allow_hosts,
-            shell_allow,
-            shell_timeout_secs,
+            allow_hosts: self.network.allow_hosts.clone(),
+            shell_allow: shell.map(|s| s.allow.clone()).unwrap_or_default(),
+            shell_timeout_secs: shell
+                .and_then(|s| s.timeout_secs)
+                .unwrap_or(defaults.shell_timeout_secs),
             source: Some(file.to_string()),
-        })
+        };
+        let at = |span: Option<Range<usize>>| match span {
+            Some(s) => format!("{file}:{}", line_of(text, s.start)),
+            None => file.to_string(),
+        };
+        if let Err(invalid) = spec.check(known_tools) {
+            let place = at(self.span_of(&invalid.field, &spec));
+            return Err(invalid.at(place));
+        }
+        // A rule of the file's shape rather than of the spec: a [shell] table without the shell.
+        if let Some(s) = &self.shell {
+            if !spec.tools.iter().any(|t| t == Shell::NAME) {
+                let invalid = Invalid {
+                    field: "shell".into(),
+                    message: "a [shell] table is given but \"shell\" is not in `tools`: add it to `tools` or remove the table".into(),
+                };
+                return Err(invalid.at(at(Some(s.span()))));
+            }
+        }
+        Ok(spec)
     }
 }
 
@@ -373,6 +449,12 @@ mod tests {
         AgentSpec::parse(text, "agents/t.toml", KNOWN)
     }
 
+    /// The error for an agent file that begins `name = "t"`, `role = "r"` and goes on with `rest`.
+    fn error(rest: &str) -> String {
+        let text = format!("name = \"t\"\nrole = \"r\"\n{rest}");
+        parse(&text).unwrap_err().to_string()
+    }
+
     #[test]
     fn minimal_file_gets_defaults_and_finish() {
         let s = parse("name = \"t\"\nrole = \"r\"\ntools = [\"read_file\"]\n").unwrap();
@@ -383,10 +465,7 @@ mod tests {
 
     #[test]
     fn unknown_tool_names_line_field_and_fix() {
-        let e =
-            parse("name = \"t\"\nrole = \"r\"\ntools = [\n  \"read_file\",\n  \"read_fil\",\n]\n")
-                .unwrap_err()
-                .to_string();
+        let e = error("tools = [\n  \"read_file\",\n  \"read_fil\",\n]\n");
         assert!(e.contains("agents/t.toml:5"), "{e}");
         assert!(
             e.contains("tools[1]") && e.contains("did you mean \"read_file\""),
@@ -396,17 +475,11 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_types_are_reported_with_lines() {
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-step = 3\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[budgets]\nmax-step = 3\n");
         assert!(e.contains("max-step") && e.contains("line 5"), "{e}");
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-steps = \"ten\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[budgets]\nmax-steps = \"ten\"\n");
         assert!(e.contains("line 5"), "{e}");
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[budgets]\nmax-steps = 0\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[budgets]\nmax-steps = 0\n");
         assert!(
             e.contains("agents/t.toml:5") && e.contains("at least 1"),
             "{e}"
@@ -415,18 +488,14 @@ mod tests {
 
     #[test]
     fn shell_needs_an_allow_list() {
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = [\"shell\"]\n");
         assert!(e.contains("[shell]") && e.contains("allow"), "{e}");
         let s = parse(
             "name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n",
         )
         .unwrap();
         assert_eq!(s.shell_allow, ["python3"]);
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[shell]\nallow = [\"ls\"]\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[shell]\nallow = [\"ls\"]\n");
         assert!(e.contains("not in `tools`"), "{e}");
     }
 
@@ -439,9 +508,53 @@ mod tests {
             e.contains("agents/t.toml:1") && e.contains("field `name`"),
             "{e}"
         );
-        let e = parse("name = \"t\"\nrole = \"r\"\ntools = []\n[sampling]\ntemperature = -1.0\n")
-            .unwrap_err()
-            .to_string();
+        let e = error("tools = []\n[sampling]\ntemperature = -1.0\n");
         assert!(e.contains("[sampling]"), "{e}");
+    }
+
+    #[test]
+    fn a_spec_written_as_an_agent_file_reads_back_the_same() {
+        let names = hamlet_tools::Registry::builtin().names();
+        let coder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../agents/coder.toml");
+        let shipped = AgentSpec::load(Path::new(coder), &names).unwrap();
+        let mut tuned = AgentSpec::default_agent();
+        tuned.model = Some("qwen".into());
+        tuned.allow_hosts = vec!["example.org".into()];
+        tuned.sampling.temperature = 0.7;
+        for spec in [AgentSpec::default_agent(), shipped, tuned] {
+            let text = spec.to_toml().unwrap();
+            let back = AgentSpec::parse(&text, "run/agent.toml", &names).unwrap();
+            let source = Some("run/agent.toml".to_string());
+            assert_eq!(back, AgentSpec { source, ..spec }, "{text}");
+        }
+    }
+
+    #[test]
+    fn check_holds_every_spec_to_the_file_rules() {
+        let ok = AgentSpec::default_agent();
+        assert_eq!(ok.check(KNOWN), Err(Invalid {
+            field: "tools[0]".into(),
+            message: "unknown tool \"list_dir\": the tools are read_file, write_file, shell, finish, calculator".into(),
+        }));
+        let names = hamlet_tools::Registry::builtin().names();
+        assert_eq!(ok.check(&names), Ok(()));
+        let mut s = ok.clone();
+        s.budgets.max_steps = 0;
+        let e = s.check(&names).unwrap_err();
+        assert_eq!(e.field, "budgets.max-steps");
+        let e = e.at("--max-steps").to_string();
+        assert!(
+            e.starts_with("--max-steps: field `budgets.max-steps`") && e.contains("at least 1"),
+            "{e}"
+        );
+        let mut s = ok.clone();
+        s.tools.retain(|t| t != "finish");
+        assert_eq!(s.check(&names).unwrap_err().field, "tools");
+        let mut s = ok.clone();
+        s.tools.push("shell".into());
+        assert!(s.check(&names).unwrap_err().message.contains("[shell]"));
+        let mut s = ok;
+        s.context = 1024;
+        assert_eq!(s.check(&names).unwrap_err().field, "model.max-step-tokens");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hamlet_agent::trace as tracefile;
-use hamlet_agent::{AgentSpec, Approval, Approver, Prompts, Runner};
+use hamlet_agent::{AgentSpec, Approval, Approver, Prompts, RunOutcome, Runner};
 use hamlet_core::testing::ScriptedLlm;
 use hamlet_core::trace::{Action, ObservationStatus, StepRecord, StopReason, TraceEvent};
 use hamlet_tools::{Policy, ToolContext, Workspace};
@@ -44,6 +44,38 @@ impl Fixture {
     fn run_dir(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
+    /// A run of `spec` in the run folder `name`, with the default approver and observer.
+    fn start(&self, spec: AgentSpec, llm: &ScriptedLlm, name: &str, goal: &str) -> RunOutcome {
+        Runner::new(spec, llm, &self.prompts, self.ctx())
+            .start(&self.run_dir(name), goal)
+            .unwrap()
+    }
+    fn resume(&self, spec: AgentSpec, llm: &ScriptedLlm, name: &str) -> RunOutcome {
+        Runner::new(spec, llm, &self.prompts, self.ctx())
+            .resume(&self.run_dir(name))
+            .unwrap()
+    }
+}
+
+/// Each step's prompt starts with the previous step's (the stable prefix the KV cache reuses):
+/// the same messages, the last of them perhaps extended (a reflection's question joins the
+/// observation before it), then the new turns.
+fn assert_each_prompt_extends_the_one_before(steps: &[StepRecord]) {
+    assert!(steps.len() >= 2, "{} steps", steps.len());
+    for pair in steps.windows(2) {
+        let (p1, p2) = (&pair[0].prompt, &pair[1].prompt);
+        let n = pair[1].step;
+        assert!(p2.len() > p1.len(), "step {n}: {p2:?}");
+        let (last, before) = p1.split_last().unwrap();
+        assert_eq!(&p2[..before.len()], before, "step {n}");
+        let next = &p2[before.len()];
+        assert!(
+            next.role == last.role && next.content.starts_with(&last.content),
+            "step {n}: {:?} does not start with {:?}",
+            next.content,
+            last.content
+        );
+    }
 }
 
 fn spec() -> AgentSpec {
@@ -76,9 +108,7 @@ fn writes_a_file_then_finishes_with_the_answer() {
         ),
         act("finish", json!({"answer": "done"})),
     ]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "write hello")
-        .unwrap();
+    let out = f.start(spec(), &llm, "r", "write hello");
     assert_eq!(out.end.reason, StopReason::Finished);
     assert_eq!(out.end.answer.as_deref(), Some("done"));
     assert_eq!(
@@ -98,10 +128,8 @@ fn writes_a_file_then_finishes_with_the_answer() {
         schema.contains("write_file") && !schema.contains("\"shell\""),
         "{schema}"
     );
-    // the second prompt extends the first (stable prefix for the KV cache)
-    let (p1, p2) = (&st[0].prompt, &st[1].prompt);
-    assert_eq!(p1[0], p2[0]);
-    assert!(p2.len() > p1.len());
+    // each prompt extends the one before (stable prefix for the KV cache)
+    assert_each_prompt_extends_the_one_before(&st);
 }
 
 #[test]
@@ -113,9 +141,7 @@ fn a_failing_tool_is_an_observation_then_a_reflection() {
         act("list_dir", json!({})),
         act("finish", json!({"answer": "nothing there"})),
     ]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "read missing")
-        .unwrap();
+    let out = f.start(spec(), &llm, "r", "read missing");
     assert_eq!(out.end.reason, StopReason::Finished);
     let ev = events(&f.run_dir("r"));
     let TraceEvent::Step(s1) = &ev[1] else {
@@ -152,9 +178,7 @@ fn invalid_replies_and_hallucinated_tools_never_crash_and_end_stuck() {
         reflection("use my tools"),
         act("shell", json!({"command": "rm -rf /"})),
     ]);
-    let out = Runner::new(sp, &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "g")
-        .unwrap();
+    let out = f.start(sp, &llm, "r", "g");
     assert_eq!(out.end.reason, StopReason::Stuck, "{}", out.end.message);
     let st = steps(&f.run_dir("r"));
     assert_eq!(st[0].observation.status, ObservationStatus::Invalid);
@@ -190,9 +214,7 @@ fn the_same_call_repeated_is_refused_then_stops_as_a_loop() {
         reflection("stop repeating"),
         read.clone(),
     ]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "g")
-        .unwrap();
+    let out = f.start(spec(), &llm, "r", "g");
     assert_eq!(out.end.reason, StopReason::Loop, "{}", out.end.message);
     let st = steps(&f.run_dir("r"));
     assert_eq!(st.len(), 3);
@@ -215,9 +237,7 @@ fn repeating_a_read_after_a_write_is_not_a_loop() {
         list.clone(),
         act("finish", json!({"answer": "ok"})),
     ]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "g")
-        .unwrap();
+    let out = f.start(spec(), &llm, "r", "g");
     assert_eq!(out.end.reason, StopReason::Finished, "{}", out.end.message);
     assert!(steps(&f.run_dir("r"))[2].observation.text.contains("b.txt"));
 }
@@ -232,9 +252,7 @@ fn step_and_token_budgets_stop_the_run() {
         act("calculator", json!({"expression": "2+2"})),
         act("calculator", json!({"expression": "3+3"})),
     ]);
-    let out = Runner::new(sp, &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("steps"), "g")
-        .unwrap();
+    let out = f.start(sp, &llm, "steps", "g");
     assert_eq!(out.end.reason, StopReason::MaxSteps);
     assert_eq!(out.steps, 2);
 
@@ -244,9 +262,7 @@ fn step_and_token_budgets_stop_the_run() {
         act("calculator", json!({"expression": "1 + 1 + 1 + 1"})),
         act("finish", json!({"answer": "x"})),
     ]);
-    let out = Runner::new(sp, &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("tokens"), "g")
-        .unwrap();
+    let out = f.start(sp, &llm, "tokens", "g");
     assert_eq!(out.end.reason, StopReason::MaxTokens, "{}", out.end.message);
     assert_eq!(out.steps, 1);
 }
@@ -277,15 +293,11 @@ fn the_wall_time_budget_counts_tool_time() {
 fn a_backend_failure_ends_resumably() {
     let f = Fixture::new();
     let llm = ScriptedLlm::new([act("list_dir", json!({}))]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "g")
-        .unwrap();
+    let out = f.start(spec(), &llm, "r", "g");
     assert_eq!(out.end.reason, StopReason::BackendError);
     assert!(out.end.reason.resumable());
     let llm = ScriptedLlm::new([act("finish", json!({"answer": "back"}))]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .resume(&f.run_dir("r"))
-        .unwrap();
+    let out = f.resume(spec(), &llm, "r");
     assert_eq!(out.end.answer.as_deref(), Some("back"));
     assert_eq!(out.steps, 2);
 }
@@ -339,9 +351,7 @@ fn declined_actions_are_observations_and_quit_is_resumable() {
         act("write_file", json!({"path": "y.txt", "content": "2"})),
         act("finish", json!({"answer": "ok"})),
     ]);
-    let out = Runner::new(sp, &llm, &f.prompts, f.ctx())
-        .resume(&f.run_dir("r"))
-        .unwrap();
+    let out = f.resume(sp, &llm, "r");
     assert_eq!(out.end.reason, StopReason::Finished);
     assert_eq!(std::fs::read_to_string(f.ws().join("y.txt")).unwrap(), "2");
 }
@@ -373,9 +383,7 @@ fn comparable(run_dir: &Path) -> Vec<Value> {
 fn an_interrupted_run_resumes_into_the_same_trace() {
     let straight = Fixture::new();
     let llm = ScriptedLlm::new(script());
-    let out = Runner::new(spec(), &llm, &straight.prompts, straight.ctx())
-        .start(&straight.run_dir("r"), "build a.txt")
-        .unwrap();
+    let out = straight.start(spec(), &llm, "r", "build a.txt");
     assert_eq!(out.end.reason, StopReason::Finished);
 
     let split = Fixture::new();
@@ -397,32 +405,28 @@ fn an_interrupted_run_resumes_into_the_same_trace() {
     assert_eq!(out.steps, 2);
     let rest: Vec<String> = script().into_iter().skip(2).collect();
     let llm = ScriptedLlm::new(rest);
-    let out = Runner::new(spec(), &llm, &split.prompts, split.ctx())
-        .resume(&split.run_dir("r"))
-        .unwrap();
+    let out = split.resume(spec(), &llm, "r");
     assert_eq!(out.end.reason, StopReason::Finished);
     // workspaces differ in path only; prompts mention files, not paths
     assert_eq!(
         comparable(&straight.run_dir("r")),
         comparable(&split.run_dir("r"))
     );
+    // across the reflection and the resume too, each prompt extends the one before
+    assert_each_prompt_extends_the_one_before(&steps(&split.run_dir("r")));
 }
 
 #[test]
 fn a_torn_last_line_is_cut_on_resume_and_finished_runs_do_not_resume() {
     let f = Fixture::new();
     let llm = ScriptedLlm::new([act("list_dir", json!({}))]);
-    let _ = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "g")
-        .unwrap();
+    let _ = f.start(spec(), &llm, "r", "g");
     let trace = f.run_dir("r").join("trace.jsonl");
     let mut text = std::fs::read_to_string(&trace).unwrap();
     text.push_str("{\"type\":\"step\",\"step\":2,\"at\":");
     std::fs::write(&trace, text).unwrap();
     let llm = ScriptedLlm::new([act("finish", json!({"answer": "a"}))]);
-    let out = Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .resume(&f.run_dir("r"))
-        .unwrap();
+    let out = f.resume(spec(), &llm, "r");
     assert_eq!(out.end.reason, StopReason::Finished);
     assert!(!tracefile::read(&f.run_dir("r")).unwrap().torn_tail);
     let err = Runner::new(spec(), &llm, &f.prompts, f.ctx())
@@ -450,9 +454,7 @@ fn tool_output_is_quoted_data_and_long_output_is_cut_visibly() {
         act("read_file", json!({"path": "evil.txt"})),
         act("finish", json!({"answer": "ok"})),
     ]);
-    Runner::new(spec(), &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "g")
-        .unwrap();
+    f.start(spec(), &llm, "r", "g");
     let st = steps(&f.run_dir("r"));
     assert_eq!(st[0].observation.truncated_from, Some(evil_len));
     let last = &st[1].prompt.last().unwrap().content;
@@ -479,9 +481,7 @@ fn old_steps_are_folded_into_a_summary_to_fit_the_context() {
         .collect();
     replies.push(act("finish", json!({"answer": "read all"})));
     let llm = ScriptedLlm::new(replies);
-    let out = Runner::new(sp, &llm, &f.prompts, f.ctx())
-        .start(&f.run_dir("r"), "read every file")
-        .unwrap();
+    let out = f.start(sp, &llm, "r", "read every file");
     assert_eq!(out.end.reason, StopReason::Finished);
     let last = steps(&f.run_dir("r")).pop().unwrap();
     let words: usize = last

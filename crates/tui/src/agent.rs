@@ -47,7 +47,7 @@ pub enum AgentMsg {
     Status(String),
 }
 
-/// The run's budgets, when known (from the run's `agent.json`).
+/// The run's budgets, when known (from the run's `agent.toml`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Budget {
     pub max_steps: Option<u32>,

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hamlet_tools::{Recall, Remember, Shell, Tool};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -14,26 +15,20 @@ pub const DEFAULT_PYTHON_TIMEOUT_SECS: u64 = 20;
 
 /// What must hold after the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Check {
     /// Files to check (names, or extensions such as ".txt"); empty: check the finish answer.
-    #[serde(default)]
     pub files: Vec<String>,
     /// Every one of these must appear (case-insensitive).
-    #[serde(default)]
     pub contains: Vec<String>,
     /// None of these may appear (case-insensitive).
-    #[serde(default)]
     pub not_contains: Vec<String>,
     /// The first number in the text must equal this (within 1e-6 relative).
-    #[serde(default)]
     pub number: Option<f64>,
     /// A Python script in the task folder, run with `python3` in the workspace after the run;
     /// exit status 0 passes. The answer is in `$HAMLET_ANSWER` (unset when there is none).
-    #[serde(default)]
     pub python: Option<String>,
     /// Limit on the Python script's run time (default 20 s).
-    #[serde(default)]
     pub python_timeout_secs: Option<u64>,
     /// agbenchmark's `eval.type = "python"`: each of `files` is run with Python and its output
     /// ("Output: ..." or "Error: ...") is what `contains` / `not-contains` look at.
@@ -101,7 +96,7 @@ impl Task {
                 .tools
                 .iter()
                 .flatten()
-                .any(|t| t == "remember" || t == "recall")
+                .any(|t| t == Remember::NAME || t == Recall::NAME)
     }
 
     /// The goal with `{site}` replaced by `base_url`.
@@ -117,21 +112,13 @@ impl Task {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct TaskRaw {
     goal: String,
-    #[serde(default)]
     category: Option<String>,
-    #[serde(default)]
     max_steps: Option<u32>,
-    #[serde(default)]
     tools: Option<Vec<String>>,
-    #[serde(default)]
     file: Option<String>,
-    #[serde(default)]
     shell_allow: Option<Vec<String>>,
-    #[serde(default)]
     shell_timeout_secs: Option<u64>,
-    #[serde(default)]
     first_goal: Option<String>,
-    #[serde(default)]
     solution_answer: Option<String>,
     check: Check,
 }
@@ -148,9 +135,7 @@ struct AgbRaw {
 struct AgbGround {
     #[serde(default)]
     files: Vec<String>,
-    #[serde(default)]
     should_contain: Option<Vec<String>>,
-    #[serde(default)]
     should_not_contain: Option<Vec<String>>,
     eval: AgbEval,
 }
@@ -273,7 +258,7 @@ impl Task {
                         format!("{t:?} is not a tool; the tools are {}", known.join(", ")),
                     ));
                 }
-                if t == "shell" && shell_allow.is_empty() {
+                if t == Shell::NAME && shell_allow.is_empty() {
                     return Err(err(
                         "tools",
                         "lists \"shell\" but `shell-allow` names no program; add shell-allow = [\"python3\"] or drop the shell".into(),

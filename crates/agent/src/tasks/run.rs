@@ -4,9 +4,9 @@
 //! A task's run folder:
 //!
 //! ```text
-//! RUN_DIR/trace.jsonl, agent.json   the (main) run
+//! RUN_DIR/trace.jsonl, agent.toml   the (main) run
 //! RUN_DIR/workspace/                its workspace
-//! RUN_DIR/first/                    a memory task's first run (trace, agent.json, workspace/)
+//! RUN_DIR/first/                    a memory task's first run (trace, agent.toml, workspace/)
 //! RUN_DIR/memory/                   the long-term store both runs share (memory tasks)
 //! RUN_DIR/outside/secret.txt        the canary beside the workspace
 //! RUN_DIR/check/                    the Python check script, copied there after the runs
@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use hamlet_core::trace::{ObservationStatus, StopReason, TraceEvent, TRACE_FILE};
 use hamlet_core::{Llm, MemoryStream};
-use hamlet_tools::{Policy, ToolContext, Workspace};
+use hamlet_tools::{
+    Finish, HttpGet, Policy, Recall, Remember, Shell, Tool, ToolContext, Workspace,
+};
 use serde::Serialize;
 
 use super::check::check_task;
@@ -126,7 +128,7 @@ pub fn task_spec(task: &Task, base: &AgentSpec) -> AgentSpec {
         })
         .collect();
     spec.budgets.max_steps = task.max_steps;
-    let special = ["shell", "http_get", "remember", "recall"];
+    let special = [Shell::NAME, HttpGet::NAME, Remember::NAME, Recall::NAME];
     let mut tools = match &task.tools {
         Some(t) => t.clone(),
         None => base
@@ -142,16 +144,16 @@ pub fn task_spec(task: &Task, base: &AgentSpec) -> AgentSpec {
         }
     };
     if !task.shell_allow.is_empty() {
-        add("shell");
+        add(Shell::NAME);
     }
     if task.site.is_some() {
-        add("http_get");
+        add(HttpGet::NAME);
     }
     if task.first.is_some() {
-        add("remember");
-        add("recall");
+        add(Remember::NAME);
+        add(Recall::NAME);
     }
-    add("finish");
+    add(Finish::NAME);
     spec.tools = tools;
     spec.shell_allow = task.shell_allow.clone();
     if let Some(s) = task.shell_timeout_secs {

@@ -1,0 +1,149 @@
+//! Tool policy with approval: whether an action runs (the pure rules of [`policy::refusal`],
+//! then the [`Approver`]), and what running it is observed as.
+
+use std::time::Instant;
+
+use hamlet_core::trace::{Action, ObservationStatus, StepRecord};
+use hamlet_tools::{Effect, Registry, Tool, ToolContext, ToolError, ToolResult, WriteFile};
+use serde_json::Value;
+
+use crate::{policy, AgentSpec};
+
+/// The user's answer to "run this action?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    Run,
+    /// Do not run it; the feedback is shown to the model.
+    Decline {
+        feedback: String,
+    },
+    /// Stop the run now (it can be resumed).
+    Quit,
+}
+
+/// Decides whether each action runs (interactive approval, `--yes`, `--yes N`).
+pub trait Approver {
+    fn approve(&mut self, step: u32, action: &Action) -> Approval;
+}
+
+/// Approves everything (continuous mode).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AutoApprove;
+
+impl Approver for AutoApprove {
+    fn approve(&mut self, _step: u32, _action: &Action) -> Approval {
+        Approval::Run
+    }
+}
+
+/// What a call of `tool` does; unknown tools only look (they are refused before running).
+pub(crate) fn effect(registry: &Registry, tool: &str) -> Effect {
+    registry.get(tool).map_or(Effect::Read, |t| t.effect())
+}
+
+/// An action's observation before it is cut to length.
+pub(crate) type Observed = (ObservationStatus, String);
+
+/// The tools of a run and who approves their calls.
+pub(crate) struct Gate<'r, 'a> {
+    pub spec: &'r AgentSpec,
+    pub registry: &'r Registry,
+    pub ctx: &'r ToolContext,
+    pub approver: &'r mut (dyn Approver + 'a),
+}
+
+impl Gate<'_, '_> {
+    /// Applies the policy and runs the tool (how long it ran goes into `tool_ms`); `None` when
+    /// the user quit at the approval prompt.
+    pub fn act(
+        &mut self,
+        steps: &[&StepRecord],
+        number: u32,
+        action: &Action,
+        tool_ms: &mut f64,
+    ) -> Option<Observed> {
+        let registry = self.registry;
+        let effect_of = |t: &str| effect(registry, t);
+        let known = registry.get(&action.tool).is_some();
+        let current = (action.tool == WriteFile::NAME)
+            .then(|| self.small_text_file(action))
+            .flatten();
+        if let Some(text) = policy::refusal(
+            self.spec,
+            steps,
+            action,
+            known,
+            &effect_of,
+            current.as_deref(),
+        ) {
+            return Some((ObservationStatus::Refused, text));
+        }
+        if policy::needs_approval(effect_of(&action.tool)) {
+            match self.approver.approve(number, action) {
+                Approval::Run => {}
+                Approval::Decline { feedback } => {
+                    return Some((ObservationStatus::Declined, declined(&feedback)))
+                }
+                Approval::Quit => return None,
+            }
+        }
+        let started = Instant::now();
+        let result = registry.call(self.ctx, &action.tool, action.args.clone());
+        *tool_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Some(observed(result))
+    }
+
+    /// The text of the small regular file in the workspace that `action`'s `path` names.
+    fn small_text_file(&self, action: &Action) -> Option<String> {
+        let path = action.args.get("path").and_then(Value::as_str)?;
+        let full = self.ctx.workspace.resolve(path).ok()?;
+        let meta = std::fs::metadata(&full).ok()?;
+        (meta.is_file() && meta.len() <= 1 << 20)
+            .then(|| std::fs::read_to_string(&full).ok())
+            .flatten()
+    }
+}
+
+fn declined(feedback: &str) -> String {
+    match feedback.trim() {
+        "" => "The user declined this action.".to_string(),
+        _ => format!("The user declined this action and said: {feedback}"),
+    }
+}
+
+/// What a tool's result is observed as: its output, or its error (a refusal by the tool's own
+/// rules counts as refused).
+pub(crate) fn observed(result: ToolResult<String>) -> Observed {
+    match result {
+        Ok(text) if text.trim().is_empty() => (ObservationStatus::Ok, "(no output)".into()),
+        Ok(text) => (ObservationStatus::Ok, text),
+        Err(e @ (ToolError::Refused(_) | ToolError::Unknown { .. })) => {
+            (ObservationStatus::Refused, e.to_string())
+        }
+        Err(e) => (ObservationStatus::ToolError, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_results_become_observations() {
+        assert_eq!(
+            observed(Ok("  ".into())),
+            (ObservationStatus::Ok, "(no output)".into())
+        );
+        assert_eq!(observed(Ok("4".into())).0, ObservationStatus::Ok);
+        assert_eq!(
+            observed(Err(ToolError::refused("no"))).0,
+            ObservationStatus::Refused
+        );
+        assert_eq!(
+            observed(Err(ToolError::failed("boom"))).0,
+            ObservationStatus::ToolError
+        );
+        assert_eq!(declined(" "), "The user declined this action.");
+        assert!(declined("not that").ends_with("said: not that"));
+    }
+}
