@@ -51,6 +51,9 @@ pub fn missing_files(goal: &str, exists: impl Fn(&str) -> bool) -> Vec<String> {
     named_files(goal).into_iter().filter(|f| !exists(f)).collect()
 }
 
+/// How [`refusal`] begins, so the loop can tell that a finish was refused for this already.
+pub const REFUSAL_START: &str = "finish refused: the goal names";
+
 /// The observation that refuses a finish while `missing` files are not written.
 pub fn refusal(missing: &[String]) -> String {
     let list = missing.join(", ");
@@ -60,7 +63,7 @@ pub fn refusal(missing: &[String]) -> String {
         ("files", "do")
     };
     format!(
-        "finish refused: the goal names the {noun} {list}, which {verb} not exist in the workspace yet. \
+        "{REFUSAL_START} the {noun} {list}, which {verb} not exist in the workspace yet. \
          Write what the goal asks into it with write_file first, then finish. If the goal does not \
          ask for it, call finish again."
     )

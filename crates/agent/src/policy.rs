@@ -9,6 +9,7 @@ use hamlet_tools::{AppendFile, Effect, Tool, WriteFile};
 use serde_json::Value;
 
 use crate::action::call_key;
+use crate::deliverables;
 use crate::AgentSpec;
 
 /// What the trace says should happen next, before the next step.
@@ -92,6 +93,16 @@ pub fn refusal(
     let appended = erases_appended(steps, action, current)?;
     let path = str_arg(action, "path").unwrap_or("");
     Some(format!("The runtime refused this write_file: it would replace {path} and erase the text you appended to it at step {appended}. write_file replaces the whole file; your addition is already in it. To add more, use append_file; if the goal is met, call finish."))
+}
+
+/// Why a finish is refused while files the goal names are `missing` (see [`deliverables`]): the
+/// first time only, so a second finish ends the run whatever the goal's words.
+pub fn unwritten_files(steps: &[&StepRecord], missing: &[String]) -> Option<String> {
+    let refused_before = steps.iter().any(|s| {
+        s.observation.status == ObservationStatus::Refused
+            && s.observation.text.starts_with(deliverables::REFUSAL_START)
+    });
+    (!missing.is_empty() && !refused_before).then(|| deliverables::refusal(missing))
 }
 
 /// Whether a call of a tool with this effect waits for approval: all do but the finishing one,

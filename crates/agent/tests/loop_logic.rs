@@ -133,6 +133,37 @@ fn writes_a_file_then_finishes_with_the_answer() {
 }
 
 #[test]
+fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
+    let f = Fixture::new();
+    // Finishing with the answer instead of writing it: refused (and reflected on), then the
+    // file, then the finish.
+    let llm = ScriptedLlm::new([
+        act("finish", json!({"answer": "42"})),
+        reflection("write total.txt"),
+        act("write_file", json!({"path": "total.txt", "content": "42"})),
+        act("finish", json!({"answer": "42"})),
+    ]);
+    let out = f.start(spec(), &llm, "r", "Add up the numbers and write the total to total.txt.");
+    assert_eq!(out.end.reason, StopReason::Finished);
+    let st = steps(&f.run_dir("r"));
+    assert_eq!(st.len(), 3);
+    assert_eq!(st[0].observation.status, ObservationStatus::Refused);
+    assert!(st[0].observation.text.contains("total.txt"), "{}", st[0].observation.text);
+    assert_eq!(std::fs::read_to_string(f.ws().join("total.txt")).unwrap(), "42");
+
+    // A second finish goes through: the goal only mentioned the file.
+    let llm = ScriptedLlm::new([
+        act("finish", json!({"answer": "it says hi"})),
+        reflection("finish again"),
+        act("finish", json!({"answer": "it says hi"})),
+    ]);
+    let out = f.start(spec(), &llm, "r2", "Tell me what notes.md would say if it existed.");
+    assert_eq!(out.end.reason, StopReason::Finished);
+    assert_eq!(out.end.answer.as_deref(), Some("it says hi"));
+    assert_eq!(steps(&f.run_dir("r2")).len(), 2);
+}
+
+#[test]
 fn a_failing_tool_is_an_observation_then_a_reflection() {
     let f = Fixture::new();
     let llm = ScriptedLlm::new([

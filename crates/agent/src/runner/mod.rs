@@ -155,8 +155,10 @@ impl<'a> Runner<'a> {
             &self.registry,
             &log.state,
         )?;
+        let goal = log.state.start.goal.clone();
         let mut gate = Gate {
             spec: &self.spec,
+            goal: &goal,
             registry: &self.registry,
             ctx: &self.ctx,
             approver: &mut *self.approver,

@@ -7,7 +7,7 @@ use hamlet_core::trace::{Action, ObservationStatus, StepRecord};
 use hamlet_tools::{Effect, Registry, Tool, ToolContext, ToolError, ToolResult, WriteFile};
 use serde_json::Value;
 
-use crate::{policy, AgentSpec};
+use crate::{deliverables, policy, AgentSpec};
 
 /// The user's answer to "run this action?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,8 @@ pub(crate) type Observed = (ObservationStatus, String);
 /// The tools of a run and who approves their calls.
 pub(crate) struct Gate<'r, 'a> {
     pub spec: &'r AgentSpec,
+    /// The run's goal: a finish is refused once while files it names are missing.
+    pub goal: &'r str,
     pub registry: &'r Registry,
     pub ctx: &'r ToolContext,
     pub approver: &'r mut (dyn Approver + 'a),
@@ -77,6 +79,15 @@ impl Gate<'_, '_> {
             current.as_deref(),
         ) {
             return Some((ObservationStatus::Refused, text));
+        }
+        if effect_of(&action.tool) == Effect::Finishing {
+            let workspace = &self.ctx.workspace;
+            let missing = deliverables::missing_files(self.goal, |f| {
+                workspace.resolve(f).map_or(true, |p| p.exists())
+            });
+            if let Some(text) = policy::unwritten_files(steps, &missing) {
+                return Some((ObservationStatus::Refused, text));
+            }
         }
         if policy::needs_approval(effect_of(&action.tool)) {
             match self.approver.approve(number, action) {
