@@ -13,7 +13,7 @@ use hamlet_core::trace::{
     Action, ObservationStatus, ReflectRecord, RunEnd, RunStart, StepRecord, StopReason, TraceEvent,
     Usage,
 };
-use hamlet_core::{Completion, GenerateRequest, Llm};
+use hamlet_core::{GenerateRequest, Llm};
 use hamlet_tools::{now_ms, Effect, Registry, Tool, ToolContext, ToolError};
 use serde_json::Value;
 
@@ -95,16 +95,6 @@ impl State {
     }
     fn last_is_reflection(&self) -> bool {
         matches!(self.events.last(), Some(TraceEvent::Reflect(_)))
-    }
-}
-
-fn usage_of(c: &Completion, tool_ms: f64) -> Usage {
-    Usage {
-        prompt_tokens: c.prompt_tokens as u64,
-        cached_tokens: c.cached_tokens as u64,
-        completion_tokens: c.completion_tokens as u64,
-        model_ms: c.timings.prompt_ms + c.timings.generation_ms,
-        tool_ms,
     }
 }
 
@@ -504,7 +494,7 @@ impl<'a> Runner<'a> {
             prompt,
             plan: parse_reflection(&completion.text),
             raw: completion.text.clone(),
-            usage: usage_of(&completion, 0.0),
+            usage: Usage::of(&completion, 0.0),
         })
     }
 
@@ -525,7 +515,7 @@ impl<'a> Runner<'a> {
             .with_schema(schema.clone())
             .with_cache_key(cache_key);
         let (raw, mut usage) = match self.llm.generate(&request) {
-            Ok(c) => (c.text.clone(), usage_of(&c, 0.0)),
+            Ok(c) => (c.text.clone(), Usage::of(&c, 0.0)),
             // A reply that breaks the schema is the model's mistake: show it to the model.
             Err(hamlet_core::Error::InvalidOutput { text, .. }) => (text, Usage::default()),
             Err(e) => return Err(e.into()),
