@@ -5,6 +5,7 @@
 
 mod cmd;
 mod opts;
+mod progress;
 
 use std::process::ExitCode;
 

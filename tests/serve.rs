@@ -71,7 +71,7 @@ fn the_served_model_answers_like_the_local_one() {
         .generate_stream(&req, &mut |p| streamed.push_str(p))
         .unwrap();
     assert_eq!(streamed, over_http.text);
-    assert!(over_http.prompt_tokens > 0 && over_http.completion_tokens > 0);
+    assert!(over_http.usage.prompt_tokens > 0 && over_http.usage.completion_tokens > 0);
 
     let path = hamlet_models::ModelCache::open_default()
         .resolve("smollm2-135m")

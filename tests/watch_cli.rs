@@ -108,9 +108,7 @@ fn write_jsonl<T: serde::Serialize>(path: &Path, items: &[T]) {
 
 fn agent_run(dir: &Path) {
     let usage = Usage {
-        prompt_tokens: 500,
-        cached_tokens: 200,
-        completion_tokens: 50,
+        tokens: hamlet_core::TokenUsage::new(500, 200, 50),
         model_ms: 900.0,
         tool_ms: 2.0,
     };

@@ -12,8 +12,9 @@ use anyhow::{Context, Result};
 use hamlet_core::{Completion, GenerateRequest, Llm, Message, Prompt};
 use hamlet_llm::raw::RawModel;
 use hamlet_llm::LlamaLlm;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
+use super::rate;
 use crate::opts::ModelOpts;
 
 #[derive(Debug, clap::Subcommand)]
@@ -63,10 +64,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn rate(tokens: usize, ms: f64) -> f64 {
-    tokens as f64 / (ms / 1e3).max(1e-9)
-}
-
 /// A deterministic document of roughly `words` words.
 fn document(words: usize) -> String {
     const S: [&str; 6] = [
@@ -88,11 +85,7 @@ fn document(words: usize) -> String {
 }
 
 fn bar(len: u64, msg: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:30} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let pb = crate::progress::bar(len, "{msg:30} [{bar:30}] {pos}/{len} {elapsed}");
     pb.set_message(msg.to_string());
     pb
 }
@@ -157,8 +150,8 @@ fn batching(a: &LlmArgs, max_batch: usize, unified: bool, report: &mut String) -
             .into_iter()
             .collect::<Result<_, _>>()?;
         let bat_ms = t.elapsed().as_secs_f64() * 1e3;
-        let tokens: usize = seq.iter().map(|c| c.completion_tokens).sum();
-        let btokens: usize = bat.iter().map(|c| c.completion_tokens).sum();
+        let tokens: u64 = seq.iter().map(|c| c.usage.completion_tokens).sum();
+        let btokens: u64 = bat.iter().map(|c| c.usage.completion_tokens).sum();
         let same = seq
             .iter()
             .zip(&bat)
@@ -216,20 +209,20 @@ fn bench_llm(a: LlmArgs) -> Result<()> {
     let mut prompt_tokens = 0;
     for _ in 0..a.reps {
         let r = raw.generate(&prompt, a.gen_tokens, threads, 2048)?;
-        rp.push(rate(r.prompt_tokens, r.prompt_ms));
-        rg.push(rate(r.generated, r.generation_ms));
+        rp.push(rate(r.prompt_tokens as u64, r.prompt_ms));
+        rg.push(rate(r.generated as u64, r.generation_ms));
         pb.inc(1);
         hamlet.clear_cache()?;
         let req = GenerateRequest::raw(prompt.clone()).with_max_tokens(a.gen_tokens as u32);
         let h = hamlet.generate(&req)?;
-        hp.push(rate(h.prompt_tokens, h.timings.prompt_ms));
+        hp.push(rate(h.usage.prompt_tokens, h.timings.prompt_ms));
         // The first token is timed with the prompt; the rest are generation.
         hg.push(rate(
-            h.completion_tokens.saturating_sub(1),
+            h.usage.completion_tokens.saturating_sub(1),
             h.timings.generation_ms,
         ));
         same_text &= h.text == r.text;
-        prompt_tokens = h.prompt_tokens;
+        prompt_tokens = h.usage.prompt_tokens;
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -276,7 +269,7 @@ fn bench_llm(a: LlmArgs) -> Result<()> {
         hamlet.clear_cache()?;
         hamlet.generate(&ask("When does the cafe open?"))?;
         let w: Completion = hamlet.generate(&ask("Who keeps the list of books?"))?;
-        shared = (w.cached_tokens, w.prompt_tokens);
+        shared = (w.usage.cached_tokens, w.usage.prompt_tokens);
         warm.push(w.timings.prompt_ms);
         hamlet.clear_cache()?;
         let c = hamlet.generate(&ask("Who keeps the list of books?"))?;

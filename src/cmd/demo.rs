@@ -32,8 +32,8 @@ pub fn run(a: Args) -> Result<()> {
     })?;
     println!(
         "\n[{} tokens, {:.1} tok/s]\n",
-        reply.completion_tokens,
-        tok_per_s(reply.completion_tokens, reply.timings.generation_ms)
+        reply.usage.completion_tokens,
+        super::rate(reply.usage.completion_tokens, reply.timings.generation_ms)
     );
 
     // The model must answer with exactly one call to one of these tools.
@@ -68,11 +68,8 @@ pub fn run(a: Args) -> Result<()> {
     println!(
         "[tool call parsed and validated against the schema: tool = {}; {} tokens]",
         value.get("tool").and_then(|t| t.as_str()).unwrap_or("?"),
-        done.completion_tokens
+        done.usage.completion_tokens
     );
     Ok(())
 }
 
-pub fn tok_per_s(tokens: usize, ms: f64) -> f64 {
-    tokens as f64 / (ms / 1e3).max(1e-9)
-}

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use hamlet_eval::data::{load, Category};
 use hamlet_eval::run::{run, scores, CaseResult, Mode, RunOptions};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::opts::ModelOpts;
 
@@ -78,7 +77,11 @@ fn bfcl(a: BfclArgs) -> Result<()> {
     let home = hamlet_models::default_home();
     let data = match &a.data {
         Some(d) => d.clone(),
-        None => hamlet_models::datasets::fetch_dataset(&home, &hamlet_models::datasets::BFCL, true)
+        None => hamlet_models::datasets::fetch_dataset(
+            &home,
+            &hamlet_models::datasets::BFCL,
+            &crate::progress::PullBars::default(),
+        )
             .context("fetching the BFCL data")?,
     };
     let mut cases = Vec::new();
@@ -114,10 +117,9 @@ fn bfcl(a: BfclArgs) -> Result<()> {
         std::fs::File::create(&out_path)
             .with_context(|| format!("creating {}", out_path.display()))?,
     );
-    let bar = ProgressBar::new((cases.len() * modes.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:12} [{bar:30}] {pos}/{len} {elapsed} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        (cases.len() * modes.len()) as u64,
+        "{msg:12} [{bar:30}] {pos}/{len} {elapsed} eta {eta}",
     );
     let mut all: Vec<CaseResult> = Vec::new();
     for &mode in modes {

@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use hamlet_agent::tasks::{load_suite, run_task, BoxError, TaskResult};
 use hamlet_agent::{AgentSpec, Prompts};
 use hamlet_core::{Embedder, Llm, MemoryStream};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
@@ -228,9 +227,9 @@ pub fn run(a: TasksArgs) -> Result<()> {
             .join(format!("tasks-{}", crate::cmd::run::timestamp()))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let bar = ProgressBar::new(tasks.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::progress::bar(
+        tasks.len() as u64,
+        "{bar:30} {pos}/{len} {msg} [{elapsed_precise}]",
     );
     let mut results: Vec<TaskResult> = Vec::new();
     for task in &tasks {

@@ -108,11 +108,11 @@ pub fn run(a: Args) -> Result<()> {
         let t = completion.timings;
         eprintln!(
             "[{} prompt tokens in {:.0} ms, {} generated in {:.0} ms ({:.1} tok/s), finish: {:?}]",
-            completion.prompt_tokens,
+            completion.usage.prompt_tokens,
             t.prompt_ms,
-            completion.completion_tokens,
+            completion.usage.completion_tokens,
             t.generation_ms,
-            completion.completion_tokens as f64 / (t.generation_ms / 1e3).max(1e-9),
+            super::rate(completion.usage.completion_tokens, t.generation_ms),
             completion.finish
         );
     }

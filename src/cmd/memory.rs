@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use hamlet_core::{Embedder, Llm, MemoryKind, NewMemory, RecallQuery};
+use hamlet_core::{now_ms, Embedder, Llm, MemoryKind, NewMemory, RecallQuery};
 use hamlet_memory::{MemoryConfig, MemoryStore, SearchMode, VectorBackend};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -103,13 +103,6 @@ pub struct SearchArgs {
 
 fn parse_kind(s: &str) -> Result<MemoryKind, String> {
     MemoryKind::parse(s)
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub fn threads() -> usize {

@@ -12,3 +12,8 @@ pub mod serve;
 pub mod sim;
 pub mod tune;
 pub mod watch;
+
+/// Tokens per second of `tokens` made in `ms` milliseconds.
+pub fn rate(tokens: u64, ms: f64) -> f64 {
+    tokens as f64 / (ms / 1e3).max(1e-9)
+}

@@ -3,6 +3,8 @@
 use anyhow::{Context, Result};
 use hamlet_models::{datasets, ModelCache};
 
+use crate::progress::PullBars;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Known models and what is in the cache.
@@ -70,8 +72,8 @@ pub fn run(c: Command) -> Result<()> {
         }
         Command::Pull { name, from } => {
             let path = match datasets::datasets().iter().find(|d| d.name == name) {
-                Some(spec) => datasets::fetch_dataset(cache.root(), spec, true),
-                None => cache.pull(&name, from.as_deref(), true),
+                Some(spec) => datasets::fetch_dataset(cache.root(), spec, &PullBars::default()),
+                None => cache.pull(&name, from.as_deref(), &PullBars::default()),
             }
             .with_context(|| format!("pulling {name}"))?;
             println!("{}", path.display());

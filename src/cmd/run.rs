@@ -218,7 +218,7 @@ pub fn print_event(e: &TraceEvent) {
             let u = end.usage;
             println!(
                 "\n{}\nsteps: {} · tokens: {} ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
-                end.message, end.step, u.total_tokens(), u.prompt_tokens, u.cached_tokens, u.completion_tokens, u.model_ms / 1e3, u.tool_ms / 1e3
+                end.message, end.step, u.total_tokens(), u.tokens.prompt_tokens, u.tokens.cached_tokens, u.tokens.completion_tokens, u.model_ms / 1e3, u.tool_ms / 1e3
             );
         }
     }

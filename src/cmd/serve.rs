@@ -10,10 +10,11 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use hamlet_core::{
-    Completion, Embedder, FinishReason, GenerateRequest, Llm, Message, Prompt, Role, Sampling,
+use hamlet_core::{Completion, Embedder, Llm};
+use hamlet_llm::openai::{
+    Choice, CompletionRequest, CompletionResponse, Embedding, EmbeddingsRequest,
+    EmbeddingsResponse, ErrorBody, ModelEntry, ModelList,
 };
-use serde_json::{json, Value};
 
 use crate::opts::ModelOpts;
 
@@ -63,9 +64,13 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn json_response(status: u16, body: &Value) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn json_response(
+    status: u16,
+    body: &impl serde::Serialize,
+) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]);
-    let mut r = tiny_http::Response::from_string(body.to_string()).with_status_code(status);
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let mut r = tiny_http::Response::from_string(text).with_status_code(status);
     if let Ok(h) = header {
         r = r.with_header(h);
     }
@@ -73,13 +78,28 @@ fn json_response(status: u16, body: &Value) -> tiny_http::Response<std::io::Curs
 }
 
 fn error(status: u16, message: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    json_response(
-        status,
-        &json!({"error": {"message": message, "type": "invalid_request_error"}}),
-    )
+    json_response(status, &ErrorBody::invalid_request(message))
 }
 
-fn handle(served: &Served, mut request: tiny_http::Request) {
+/// Reads the body as `T`, answering 400 with serde's reason when it does not fit.
+fn read_body<T: serde::de::DeserializeOwned>(request: &mut tiny_http::Request) -> Result<T, String> {
+    let mut body = String::new();
+    request
+        .as_reader()
+        .read_to_string(&mut body)
+        .map_err(|e| format!("reading the body: {e}"))?;
+    if body.trim().is_empty() {
+        body = "{}".into();
+    }
+    serde_json::from_str(&body).map_err(|e| format!("the body does not fit: {e}"))
+}
+
+/// One server-sent event.
+fn sse(data: &impl serde::Serialize) -> Vec<u8> {
+    format!("data: {}\n\n", serde_json::to_string(data).unwrap_or_default()).into_bytes()
+}
+
+fn handle(served: &Served, request: tiny_http::Request) {
     let url = request
         .url()
         .split('?')
@@ -89,116 +109,26 @@ fn handle(served: &Served, mut request: tiny_http::Request) {
         .to_string();
     let method = request.method().clone();
     tracing::info!(%method, %url, "request");
-    let mut body = String::new();
-    if let Err(e) = request.as_reader().read_to_string(&mut body) {
-        let _ = request.respond(error(400, &format!("reading the body: {e}")));
-        return;
-    }
-    let parsed: Result<Value, _> = if body.trim().is_empty() {
-        Ok(Value::Null)
-    } else {
-        serde_json::from_str(&body)
-    };
-    let body = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = request.respond(error(400, &format!("body is not JSON: {e}")));
-            return;
-        }
-    };
     let outcome = match (method, url.as_str()) {
-        (tiny_http::Method::Get, "/v1/models") => request.respond(json_response(
-            200,
-            &json!({"object": "list", "data": [{"id": served.name, "object": "model"}]}),
-        )),
-        (tiny_http::Method::Post, "/v1/chat/completions") => complete(served, request, &body, true),
-        (tiny_http::Method::Post, "/v1/completions") => complete(served, request, &body, false),
-        (tiny_http::Method::Post, "/v1/embeddings") => embeddings(served, request, &body),
+        (tiny_http::Method::Get, "/v1/models") => {
+            let model = ModelEntry {
+                id: served.name.clone(),
+                object: "model".into(),
+            };
+            let list = ModelList {
+                object: "list".into(),
+                data: vec![model],
+            };
+            request.respond(json_response(200, &list))
+        }
+        (tiny_http::Method::Post, "/v1/chat/completions") => complete(served, request, true),
+        (tiny_http::Method::Post, "/v1/completions") => complete(served, request, false),
+        (tiny_http::Method::Post, "/v1/embeddings") => embeddings(served, request),
         _ => request.respond(error(404, &format!("no endpoint {url}"))),
     };
     if let Err(e) = outcome {
         tracing::warn!("answering {url}: {e}");
     }
-}
-
-/// Builds the request from an OpenAI-style body, naming the field that is wrong.
-fn to_request(body: &Value, chat: bool) -> Result<GenerateRequest, String> {
-    let prompt = if chat {
-        let msgs = body["messages"]
-            .as_array()
-            .ok_or("`messages` must be an array of {role, content}")?;
-        let mut out = Vec::new();
-        for (i, m) in msgs.iter().enumerate() {
-            let role = match m["role"].as_str() {
-                Some("system") | Some("developer") => Role::System,
-                Some("user") => Role::User,
-                Some("assistant") => Role::Assistant,
-                Some("tool") => Role::Tool,
-                other => return Err(format!("messages[{i}].role: unknown role {other:?}")),
-            };
-            let content = m["content"]
-                .as_str()
-                .ok_or(format!("messages[{i}].content must be a string"))?;
-            out.push(Message::new(role, content));
-        }
-        Prompt::Chat(out)
-    } else {
-        Prompt::Raw(
-            body["prompt"]
-                .as_str()
-                .ok_or("`prompt` must be a string")?
-                .to_string(),
-        )
-    };
-    let d = Sampling::default();
-    let f = |k: &str, default: f32| body[k].as_f64().map(|x| x as f32).unwrap_or(default);
-    let sampling = Sampling {
-        temperature: f("temperature", 0.0),
-        top_k: body["top_k"].as_u64().map(|x| x as u32).unwrap_or(d.top_k),
-        top_p: f("top_p", d.top_p),
-        min_p: f("min_p", d.min_p),
-        repeat_penalty: f("repeat_penalty", d.repeat_penalty),
-        repeat_last_n: d.repeat_last_n,
-        seed: body["seed"].as_u64().map(|x| x as u32).unwrap_or(0),
-    };
-    let mut req = GenerateRequest::new(prompt)
-        .with_sampling(sampling)
-        .with_max_tokens(
-            body["max_tokens"]
-                .as_u64()
-                .or(body["max_completion_tokens"].as_u64())
-                .unwrap_or(256) as u32,
-        );
-    req.stop = match &body["stop"] {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let format = &body["response_format"];
-    req.json_schema = match format["type"].as_str() {
-        Some("json_schema") => {
-            Some(format["json_schema"]["schema"].clone()).filter(|s| !s.is_null())
-        }
-        Some("json_object") => Some(json!({"type": "object"})),
-        _ => None,
-    };
-    req.validate().map_err(|e| e.to_string())?;
-    Ok(req)
-}
-
-fn finish_str(f: FinishReason) -> &'static str {
-    match f {
-        FinishReason::Length | FinishReason::ContextFull => "length",
-        _ => "stop",
-    }
-}
-
-fn usage(c: &Completion) -> Value {
-    json!({"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-           "total_tokens": c.prompt_tokens + c.completion_tokens})
 }
 
 /// The text of an SSE stream, fed by the generating thread.
@@ -226,64 +156,52 @@ impl Read for ChannelReader {
     }
 }
 
-fn complete(
-    served: &Served,
-    request: tiny_http::Request,
-    body: &Value,
-    chat: bool,
-) -> std::io::Result<()> {
-    let req = match to_request(body, chat) {
+fn complete(served: &Served, mut request: tiny_http::Request, chat: bool) -> std::io::Result<()> {
+    let body = read_body::<CompletionRequest>(&mut request);
+    let stream = body.as_ref().is_ok_and(|b| b.stream);
+    let req = match body.and_then(|b| b.into_generate(chat)) {
         Ok(r) => r,
         Err(e) => return request.respond(error(400, &e)),
     };
-    let (object, chunk_object) = if chat {
-        ("chat.completion", "chat.completion.chunk")
-    } else {
-        ("text_completion", "text_completion")
+    let object = match (chat, stream) {
+        (true, false) => "chat.completion",
+        (true, true) => "chat.completion.chunk",
+        (false, _) => "text_completion",
     };
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let choice = |text: &str, finish: Value| {
-        if chat {
-            json!({"index": 0, "delta": {"content": text}, "finish_reason": finish})
-        } else {
-            json!({"index": 0, "text": text, "finish_reason": finish})
-        }
+    let response = |choices: Vec<Choice>, usage: Option<&Completion>| CompletionResponse {
+        id: "hamlet".into(),
+        object: object.into(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        model: served.name.clone(),
+        choices,
+        usage: usage.map(|c| c.usage.into()),
+        error: None,
     };
-    let chunk = |choices: Value| json!({"id": "hamlet", "object": chunk_object, "created": created, "model": served.name, "choices": choices});
-    if body["stream"].as_bool() != Some(true) {
+    if !stream {
         return match served.llm.generate(&req) {
-            Ok(c) => {
-                let choice = if chat {
-                    json!({"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": finish_str(c.finish)})
-                } else {
-                    json!({"index": 0, "text": c.text, "finish_reason": finish_str(c.finish)})
-                };
-                request.respond(json_response(
-                    200,
-                    &json!({"id": "hamlet", "object": object, "created": created,
-                    "model": served.name, "choices": [choice], "usage": usage(&c)}),
-                ))
-            }
+            Ok(c) => request.respond(json_response(
+                200,
+                &response(vec![Choice::whole(chat, &c)], Some(&c)),
+            )),
             Err(e) => request.respond(error(400, &e.to_string())),
         };
     }
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let event = |v: Value| format!("data: {v}\n\n").into_bytes();
     std::thread::scope(|s| {
         s.spawn(|| {
             let result = served.llm.generate_stream(&req, &mut |piece| {
-                let _ = tx.send(event(chunk(json!([choice(piece, Value::Null)]))));
+                let _ = tx.send(sse(&response(vec![Choice::piece(chat, piece, None)], None)));
             });
             let _ = match result {
                 Ok(c) => {
-                    let _ = tx.send(event(chunk(json!([choice("", json!(finish_str(c.finish)))]))));
-                    tx.send(event(json!({"id": "hamlet", "object": chunk_object, "created": created, "model": served.name,
-                        "choices": [], "usage": usage(&c)})))
+                    let last = Choice::piece(chat, "", Some(c.finish));
+                    let _ = tx.send(sse(&response(vec![last], None)));
+                    tx.send(sse(&response(Vec::new(), Some(&c))))
                 }
-                Err(e) => tx.send(event(json!({"error": {"message": e.to_string()}}))),
+                Err(e) => tx.send(sse(&ErrorBody::invalid_request(e.to_string()))),
             };
             let _ = tx.send(b"data: [DONE]\n\n".to_vec());
             drop(tx);
@@ -307,38 +225,35 @@ fn complete(
     })
 }
 
-fn embeddings(served: &Served, request: tiny_http::Request, body: &Value) -> std::io::Result<()> {
+fn embeddings(served: &Served, mut request: tiny_http::Request) -> std::io::Result<()> {
     let Some(embedder) = &served.embedder else {
         return request.respond(error(
             404,
             "embeddings are off: start `hamlet serve` with --embed-model minilm",
         ));
     };
-    let texts: Vec<String> = match &body["input"] {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) if a.iter().all(Value::is_string) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect(),
-        _ => {
-            return request.respond(error(
-                400,
-                "`input` must be a string or an array of strings",
-            ))
-        }
+    let body = match read_body::<EmbeddingsRequest>(&mut request) {
+        Ok(b) => b,
+        Err(e) => return request.respond(error(400, &e)),
     };
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let refs: Vec<&str> = body.input.iter().map(String::as_str).collect();
     match embedder.embed(&refs) {
         Ok(vectors) => {
-            let data: Vec<Value> = vectors
+            let data = vectors
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+                .map(|(i, v)| Embedding {
+                    object: "embedding".into(),
+                    index: Some(i),
+                    embedding: Some(v),
+                })
                 .collect();
-            request.respond(json_response(
-                200,
-                &json!({"object": "list", "data": data, "model": served.name}),
-            ))
+            let reply = EmbeddingsResponse {
+                object: "list".into(),
+                data: Some(data),
+                model: served.name.clone(),
+            };
+            request.respond(json_response(200, &reply))
         }
         Err(e) => request.respond(error(400, &e.to_string())),
     }

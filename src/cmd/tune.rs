@@ -10,8 +10,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use hamlet_tune::data::ChatTemplate;
 use hamlet_tune::trajectories::{self, ExportOptions};
-use hamlet_tune::{Backbone, Dataset, LoadOptions, LoraConfig, Target, TrainConfig, Trainer};
-use indicatif::{ProgressBar, ProgressStyle};
+use hamlet_tune::{
+    Backbone, Dataset, DeviceKind, LoadOptions, LoraConfig, Target, TrainConfig, Trainer,
+};
 
 use crate::opts::{resolve, DEFAULT_TUNE_BASE};
 
@@ -119,6 +120,26 @@ pub struct TrainArgs {
     /// memory, about a third more compute.
     #[arg(long)]
     pub activation_checkpointing: bool,
+    /// Where to train: cuda (builds with `--features cuda`; the default there) or cpu.
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceArg>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+/// The base model on the chosen device (no silent fallback from the GPU to the CPU).
+fn load_backbone(base: &std::path::Path, device: Option<DeviceArg>) -> Result<Backbone> {
+    let kind = match device {
+        Some(DeviceArg::Cpu) => DeviceKind::Cpu,
+        Some(DeviceArg::Cuda) => DeviceKind::Cuda,
+        None => DeviceKind::for_build(),
+    };
+    let device = hamlet_tune::device(kind)?;
+    Backbone::load(base, &device).context("loading the base model")
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -198,8 +219,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let config = train_config(&a)?;
     let base = resolve(&a.base).with_context(|| format!("finding the base model '{}'", a.base))?;
     let started = Instant::now();
-    let backbone =
-        Backbone::load(&base, &hamlet_tune::default_device()?).context("loading the base model")?;
+    let backbone = load_backbone(&base, a.device)?;
     let template = ChatTemplate::for_model(backbone.chat_template.as_deref())?;
     let opts = LoadOptions {
         skip_bad: a.skip_bad,
@@ -236,11 +256,7 @@ fn train(a: TrainArgs) -> Result<()> {
         total,
         started.elapsed().as_secs_f64()
     );
-    let pb = ProgressBar::new(total as u64);
-    pb.set_style(
-        ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let pb = crate::progress::bar(total as u64, "[{bar:30}] {pos}/{len} {msg} ETA {eta}");
     pb.set_position(trainer.step as u64);
     let (mut tokens, mut secs) = (0usize, 0f64);
     let summary = trainer.train(&mut |r| {
@@ -319,14 +335,16 @@ pub struct BenchArgs {
     /// Also write the report to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where to train: cuda (builds with `--features cuda`; the default there) or cpu.
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceArg>,
 }
 
 /// `hamlet bench tune`: training tokens/s and peak memory of LoRA steps on synthetic examples.
 pub fn bench(a: BenchArgs) -> Result<()> {
     use std::fmt::Write as _;
     let base = resolve(&a.base)?;
-    let backbone =
-        Backbone::load(&base, &hamlet_tune::default_device()?).context("loading the base model")?;
+    let backbone = load_backbone(&base, a.device)?;
     let after_load = peak_rss().unwrap_or(0);
     let mut rng = hamlet_tune::Rng::new(1);
     let vocab = backbone.config.vocab as u64;

@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(reason, StopReason::MaxSteps);
         assert!(msg.contains("max-steps"), "{msg}");
         let heavy = Usage {
-            prompt_tokens: spec.budgets.max_tokens,
+            tokens: hamlet_core::TokenUsage::new(spec.budgets.max_tokens, 0, 0),
             ..Usage::default()
         };
         assert_eq!(

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use hamlet_core::Sampling;
+use hamlet_core::{line_of, Sampling};
 use hamlet_tools::{
     AppendFile, Calculator, Finish, ListDir, ReadFile, SearchFiles, Shell, Tool, WriteFile,
 };
@@ -312,11 +312,6 @@ struct NetworkRaw {
 struct ShellRaw {
     allow: Vec<String>,
     timeout_secs: Option<u64>,
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// The known name closest to `name` (for "did you mean").

@@ -9,14 +9,16 @@
 //! an async caller wraps a call in `spawn_blocking`; batching (many agents in one decode) is an
 //! explicit [`Llm::generate_batch`] rather than something hidden behind concurrency.
 
+pub mod chatml;
 mod error;
 mod llm;
 pub mod memory;
 pub mod testing;
 pub mod town;
 pub mod trace;
+mod usage;
 
-pub use error::{Error, Result};
+pub use error::{Error, IoError, Result};
 pub use llm::{
     l2_normalize, Completion, Embedder, FinishReason, GenerateRequest, Llm, Message, ModelInfo,
     Prompt, Role, Sampling, Timings,
@@ -25,3 +27,4 @@ pub use memory::{
     MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled,
     SnapshotStream, TimeMs,
 };
+pub use usage::{line_of, now_ms, TokenUsage};

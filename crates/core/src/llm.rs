@@ -1,11 +1,13 @@
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::{Result, TokenUsage};
 
 /// Who speaks a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// (OpenAI's `developer` reads as this.)
+    #[serde(alias = "developer")]
     System,
     User,
     Assistant,
@@ -228,10 +230,9 @@ pub struct Timings {
 pub struct Completion {
     pub text: String,
     pub finish: FinishReason,
-    pub prompt_tokens: usize,
-    /// Prompt tokens that were already in the KV cache and not evaluated again.
-    pub cached_tokens: usize,
-    pub completion_tokens: usize,
+    /// Tokens read (and of those, found in the KV cache) and generated.
+    #[serde(flatten)]
+    pub usage: TokenUsage,
     pub timings: Timings,
     /// The parsed reply when the request had a JSON Schema (always valid against it).
     pub json: Option<serde_json::Value>,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::{
     Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, MemoryId, MemoryRecord,
-    MemoryStream, ModelInfo, NewMemory, RecallQuery, Recalled, Result, Timings,
+    MemoryStream, ModelInfo, NewMemory, RecallQuery, Recalled, Result, Timings, TokenUsage,
 };
 
 /// An [`Llm`] that answers with scripted replies, in order, and records every request it saw.
@@ -66,11 +66,9 @@ impl Llm for ScriptedLlm {
         };
         on_text(&text);
         Ok(Completion {
-            completion_tokens: text.split_whitespace().count(),
+            usage: TokenUsage::new(0, 0, text.split_whitespace().count() as u64),
             text,
             finish: FinishReason::Stop,
-            prompt_tokens: 0,
-            cached_tokens: 0,
             timings: Timings::default(),
             json,
         })

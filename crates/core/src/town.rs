@@ -14,6 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{MemoryId, MemoryKind};
+use crate::TokenUsage;
 
 /// File name of the event log inside a run directory.
 pub const EVENTS_FILE: &str = "events.jsonl";
@@ -297,10 +298,8 @@ pub enum TownEvent {
     /// The model requests of one step (sent as one batch).
     ModelBatch {
         requests: u32,
-        prompt_tokens: u64,
-        #[serde(default)]
-        cached_tokens: u64,
-        completion_tokens: u64,
+        #[serde(flatten)]
+        usage: TokenUsage,
         #[serde(default)]
         failed: u32,
     },
@@ -325,9 +324,8 @@ pub struct RunMetrics {
     pub model_calls: u64,
     pub failed_calls: u64,
     pub calls_per_agent_step: f64,
-    pub prompt_tokens: u64,
-    pub cached_tokens: u64,
-    pub completion_tokens: u64,
+    #[serde(flatten)]
+    pub tokens: TokenUsage,
     pub tokens_per_sim_hour: f64,
     pub wall_secs: f64,
     pub wall_secs_per_sim_hour: f64,

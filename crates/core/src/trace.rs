@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::memory::TimeMs;
-use crate::Message;
+use crate::{Completion, Message, TokenUsage};
 
 /// The file name of the trace inside a run directory.
 pub const TRACE_FILE: &str = "trace.jsonl";
@@ -97,24 +97,31 @@ impl Observation {
 /// Tokens and time spent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
-    pub prompt_tokens: u64,
-    pub cached_tokens: u64,
-    pub completion_tokens: u64,
+    #[serde(flatten)]
+    pub tokens: TokenUsage,
     pub model_ms: f64,
     pub tool_ms: f64,
 }
 
 impl Usage {
+    /// What one model call cost, with the time its tool call took.
+    pub fn of(completion: &Completion, tool_ms: f64) -> Self {
+        let t = completion.timings;
+        Usage {
+            tokens: completion.usage,
+            model_ms: t.prompt_ms + t.generation_ms,
+            tool_ms,
+        }
+    }
+
     pub fn add(&mut self, other: &Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.cached_tokens += other.cached_tokens;
-        self.completion_tokens += other.completion_tokens;
+        self.tokens += other.tokens;
         self.model_ms += other.model_ms;
         self.tool_ms += other.tool_ms;
     }
 
     pub fn total_tokens(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.tokens.total()
     }
 }
 

@@ -251,6 +251,13 @@ fn str_field(v: &Value, key: &str) -> std::result::Result<String, String> {
         .ok_or_else(|| format!("field {key:?} is not a string"))
 }
 
+/// The list in field `key`; `what` says what it should be a list of, for the error.
+fn list_field<'a>(v: &'a Value, key: &str, what: &str) -> std::result::Result<&'a Vec<Value>, String> {
+    field(v, key)?
+        .as_array()
+        .ok_or_else(|| format!("field {key:?} is not a list{what}"))
+}
+
 fn parse_role(role: &str) -> Option<Role> {
     match role {
         "user" => Some(Role::User),
@@ -263,9 +270,7 @@ fn parse_role(role: &str) -> Option<Role> {
 
 fn parse_case(category: Category, _line: usize, v: &Value) -> std::result::Result<Case, String> {
     let id = str_field(v, "id")?;
-    let question = field(v, "question")?
-        .as_array()
-        .ok_or("field \"question\" is not a list of turns")?;
+    let question = list_field(v, "question", " of turns")?;
     let mut turns = Vec::with_capacity(question.len());
     for (t, turn) in question.iter().enumerate() {
         let turn = turn
@@ -281,10 +286,7 @@ fn parse_case(category: Category, _line: usize, v: &Value) -> std::result::Resul
         }
         turns.push(messages);
     }
-    let functions = field(v, "function")?
-        .as_array()
-        .ok_or("field \"function\" is not a list")?;
-    let functions = functions
+    let functions = list_field(v, "function", "")?
         .iter()
         .enumerate()
         .map(|(i, f)| {
@@ -316,9 +318,7 @@ fn parse_case(category: Category, _line: usize, v: &Value) -> std::result::Resul
 
 fn parse_answer(v: &Value) -> std::result::Result<Answer, String> {
     let id = str_field(v, "id")?;
-    let gt = field(v, "ground_truth")?
-        .as_array()
-        .ok_or("field \"ground_truth\" is not a list")?;
+    let gt = list_field(v, "ground_truth", "")?;
     let mut ground_truth = Vec::with_capacity(gt.len());
     for (i, call) in gt.iter().enumerate() {
         let obj = call

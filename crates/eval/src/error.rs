@@ -10,7 +10,7 @@ pub enum Error {
     #[error("prompt template: {0}")]
     Template(String),
     /// A data file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,

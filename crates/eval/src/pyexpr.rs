@@ -169,13 +169,27 @@ impl<'a> Parser<'a> {
     /// trailing comma was seen.
     fn items(&mut self, close: char) -> PResult<(Vec<Expr>, bool)> {
         let mut items = Vec::new();
+        let trailing = self.separated(close, |p| {
+            items.push(p.expr()?);
+            Ok(())
+        })?;
+        Ok((items, trailing))
+    }
+
+    /// Reads `item`s separated by commas up to `close`; says whether the list ended right after
+    /// a comma (or was empty).
+    fn separated(
+        &mut self,
+        close: char,
+        mut item: impl FnMut(&mut Self) -> PResult<()>,
+    ) -> PResult<bool> {
         loop {
             if self.eat(close) {
-                return Ok((items, true));
+                return Ok(true);
             }
-            items.push(self.expr()?);
+            item(self)?;
             if self.eat(close) {
-                return Ok((items, false));
+                return Ok(false);
             }
             if !self.eat(',') {
                 return Err(self.err(format!("',' or {close:?}")));
@@ -185,31 +199,23 @@ impl<'a> Parser<'a> {
 
     fn dict(&mut self) -> PResult<Expr> {
         let mut map = Map::new();
-        loop {
-            if self.eat('}') {
-                break;
-            }
-            self.skip_ws();
-            let key_at = self.pos;
-            let key = match self.expr()?.into_value() {
+        self.separated('}', |p| {
+            p.skip_ws();
+            let key_at = p.pos;
+            let key = match p.expr()?.into_value() {
                 Value::String(s) => s,
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => if b { "True" } else { "False" }.to_string(),
                 _ => {
-                    self.pos = key_at;
-                    return Err(self.err("a string or number as dict key"));
+                    p.pos = key_at;
+                    return Err(p.err("a string or number as dict key"));
                 }
             };
-            self.expect(':')?;
-            let value = self.expr()?.into_value();
+            p.expect(':')?;
+            let value = p.expr()?.into_value();
             map.insert(key, value);
-            if self.eat('}') {
-                break;
-            }
-            if !self.eat(',') {
-                return Err(self.err("',' or '}'"));
-            }
-        }
+            Ok(())
+        })?;
         Ok(Expr::Value(Value::Object(map)))
     }
 
@@ -242,31 +248,23 @@ impl<'a> Parser<'a> {
 
     fn call_args(&mut self, name: String) -> PResult<Call> {
         let mut args = Map::new();
-        loop {
-            if self.eat(')') {
-                break;
-            }
-            self.skip_ws();
-            let key_at = self.pos;
-            let Some(key) = self.ident() else {
-                return Err(self.err("a keyword argument name or ')'"));
+        self.separated(')', |p| {
+            p.skip_ws();
+            let key_at = p.pos;
+            let Some(key) = p.ident() else {
+                return Err(p.err("a keyword argument name or ')'"));
             };
-            if !self.eat('=') {
-                return Err(self.err(format!("'=' after argument name {key:?}")));
+            if !p.eat('=') {
+                return Err(p.err(format!("'=' after argument name {key:?}")));
             }
             if args.contains_key(key) {
-                self.pos = key_at;
-                return Err(self.err(format!("no repeated argument {key:?}")));
+                p.pos = key_at;
+                return Err(p.err(format!("no repeated argument {key:?}")));
             }
-            let value = self.expr()?.into_value();
+            let value = p.expr()?.into_value();
             args.insert(key.to_string(), value);
-            if self.eat(')') {
-                break;
-            }
-            if !self.eat(',') {
-                return Err(self.err("',' or ')'"));
-            }
-        }
+            Ok(())
+        })?;
         Ok(Call { name, args })
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use hamlet_core::{Error as LlmError, GenerateRequest, Llm, Message, Sampling};
+use hamlet_core::{Error as LlmError, GenerateRequest, Llm, Message, Sampling, TokenUsage};
 use serde::Serialize;
 
 use crate::checker::check;
@@ -68,8 +68,8 @@ pub struct CaseResult {
     pub calls: Option<Vec<Call>>,
     pub valid: bool,
     pub reason: Option<String>,
-    pub prompt_tokens: usize,
-    pub completion_tokens: usize,
+    #[serde(flatten)]
+    pub usage: TokenUsage,
     pub ms: f64,
 }
 
@@ -149,8 +149,7 @@ pub fn run(
                 calls: None,
                 valid: false,
                 reason: None,
-                prompt_tokens: 0,
-                completion_tokens: 0,
+                usage: TokenUsage::default(),
                 ms: batch_ms / chunk.len() as f64,
             };
             let reply = match req {
@@ -159,8 +158,7 @@ pub fn run(
                     None => Err("no reply".to_string()),
                     Some(Ok(c)) => {
                         r.raw_output = c.text.clone();
-                        r.prompt_tokens = c.prompt_tokens;
-                        r.completion_tokens = c.completion_tokens;
+                        r.usage = c.usage;
                         r.ms = c.timings.prompt_ms + c.timings.generation_ms;
                         calls_of(opts.mode, c.json.as_ref(), &c.text)
                     }
@@ -230,7 +228,7 @@ pub fn scores(results: &[CaseResult]) -> Vec<Score> {
                 cases: rs.len(),
                 valid,
                 accuracy: valid as f64 / n,
-                mean_completion_tokens: rs.iter().map(|r| r.completion_tokens as f64).sum::<f64>()
+                mean_completion_tokens: rs.iter().map(|r| r.usage.completion_tokens as f64).sum::<f64>()
                     / n,
                 mean_ms: rs.iter().map(|r| r.ms).sum::<f64>() / n,
                 category,

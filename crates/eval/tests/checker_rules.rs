@@ -133,44 +133,28 @@ fn scalar_types() {
         &[call("f", json!({"x": 3}))],
     );
     assert!(v.valid, "{v:?}");
-    fails_with(
-        simple(json!({"city": "NYC", "count": 3.0})),
-        "wrong type: expected int, got float",
-    );
-    fails_with(
-        simple(json!({"city": "NYC", "count": true})),
-        "expected int, got bool",
-    );
-    fails_with(
-        simple(json!({"city": "NYC", "exact": 1})),
-        "expected bool, got int",
-    );
-    fails_with(
-        simple(json!({"city": "NYC", "count": "3"})),
-        "expected int, got str",
-    );
-    fails_with(simple(json!({"city": 5})), "expected str, got int");
-    // "any" is checked as a string, as BFCL does for Python.
-    fails_with(
-        simple(json!({"city": "NYC", "extra": 5})),
-        "expected str, got int",
-    );
+    for (args, want) in [
+        (json!({"city": "NYC", "count": 3.0}), "wrong type: expected int, got float"),
+        (json!({"city": "NYC", "count": true}), "expected int, got bool"),
+        (json!({"city": "NYC", "exact": 1}), "expected bool, got int"),
+        (json!({"city": "NYC", "count": "3"}), "expected int, got str"),
+        (json!({"city": 5}), "expected str, got int"),
+        // "any" is checked as a string, as BFCL does for Python.
+        (json!({"city": "NYC", "extra": 5}), "expected str, got int"),
+    ] {
+        fails_with(simple(args), want);
+    }
 }
 
 #[test]
 fn values_and_string_standardisation() {
-    fails_with(
-        simple(json!({"city": "Boston"})),
-        "value not among allowed values for parameter \"city\"",
-    );
-    fails_with(
-        simple(json!({"city": "NYC", "count": 4})),
-        "value not among allowed",
-    );
-    fails_with(
-        simple(json!({"city": "NYC", "exact": false})),
-        "value not among allowed",
-    );
+    for (args, want) in [
+        (json!({"city": "Boston"}), "value not among allowed values for parameter \"city\""),
+        (json!({"city": "NYC", "count": 4}), "value not among allowed"),
+        (json!({"city": "NYC", "exact": false}), "value not among allowed"),
+    ] {
+        fails_with(simple(args), want);
+    }
     assert!(simple(json!({"city": "n_y_c"})).valid);
     assert!(simple(json!({"city": "N.Y.C."})).valid);
 }

@@ -53,7 +53,7 @@ fn a_handful_of_cases_in_both_modes() {
         });
         assert_eq!((seen, results.len()), (9, 9));
         for r in &results {
-            assert!(!r.prompt.is_empty() && r.prompt_tokens > 0, "{r:?}");
+            assert!(!r.prompt.is_empty() && r.usage.prompt_tokens > 0, "{r:?}");
             if mode == Mode::Constrained {
                 // The grammar guarantees a parsable reply (unless max_tokens cut it off).
                 assert!(

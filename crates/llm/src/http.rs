@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use hamlet_core::{
     l2_normalize, Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, ModelInfo,
-    Prompt, Result, Timings,
+    Result, Timings,
 };
-use serde_json::{json, Value};
+use serde::Serialize;
 
+use crate::openai::{
+    CompletionRequest, CompletionResponse, EmbeddingsRequest, EmbeddingsResponse, Usage,
+};
 use crate::schema::SchemaValidator;
 
 /// Where and how to reach the server.
@@ -69,6 +72,15 @@ struct Client {
     http: reqwest::blocking::Client,
 }
 
+/// Shows where the client goes, never its API key.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.cfg.base_url)
+            .finish()
+    }
+}
+
 impl Client {
     fn new(cfg: HttpConfig) -> Result<Self> {
         if !(cfg.base_url.starts_with("http://") || cfg.base_url.starts_with("https://")) {
@@ -85,7 +97,7 @@ impl Client {
         Ok(Client { cfg, http })
     }
 
-    fn post(&self, path: &str, body: &Value) -> Result<reqwest::blocking::Response> {
+    fn post(&self, path: &str, body: &impl Serialize) -> Result<reqwest::blocking::Response> {
         let url = format!("{}/{path}", self.cfg.base_url);
         let mut req = self.http.post(&url).json(body);
         if let Some(key) = &self.cfg.api_key {
@@ -108,16 +120,9 @@ impl Client {
 }
 
 /// A chat/completion model behind an OpenAI-compatible server.
+#[derive(Debug)]
 pub struct HttpLlm {
     client: Client,
-}
-
-impl std::fmt::Debug for HttpLlm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpLlm")
-            .field("base_url", &self.client.cfg.base_url)
-            .finish()
-    }
 }
 
 impl HttpLlm {
@@ -125,44 +130,6 @@ impl HttpLlm {
         Ok(HttpLlm {
             client: Client::new(config)?,
         })
-    }
-
-    fn body(&self, req: &GenerateRequest) -> (&'static str, Value) {
-        let cfg = &self.client.cfg;
-        let s = &req.sampling;
-        let mut body = json!({
-            "model": cfg.model,
-            "max_tokens": req.max_tokens,
-            "temperature": s.temperature,
-            "top_p": s.top_p,
-            "seed": s.seed,
-            "stream": true,
-            "stream_options": {"include_usage": true},
-        });
-        if cfg.extended_sampling {
-            body["top_k"] = json!(s.top_k);
-            body["min_p"] = json!(s.min_p);
-            body["repeat_penalty"] = json!(s.repeat_penalty);
-        }
-        if !req.stop.is_empty() {
-            body["stop"] = json!(req.stop);
-        }
-        if let Some(schema) = &req.json_schema {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "reply", "strict": true, "schema": schema}});
-        }
-        match &req.prompt {
-            Prompt::Chat(messages) => {
-                body["messages"] = json!(messages
-                    .iter()
-                    .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-                    .collect::<Vec<_>>());
-                ("chat/completions", body)
-            }
-            Prompt::Raw(text) => {
-                body["prompt"] = json!(text);
-                ("completions", body)
-            }
-        }
     }
 }
 
@@ -190,12 +157,13 @@ impl Llm for HttpLlm {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Completion> {
         let validator = check_request(request)?;
-        let (path, body) = self.body(request);
+        let cfg = &self.client.cfg;
+        let body = CompletionRequest::new(request, &cfg.model, cfg.extended_sampling);
         let started = Instant::now();
-        let resp = self.client.post(path, &body)?;
+        let resp = self.client.post(body.path(), &body)?;
         let mut text = String::new();
-        let (mut finish, mut first, mut chunks) = (FinishReason::Stop, None, 0usize);
-        let (mut prompt_tokens, mut completion_tokens) = (0usize, None);
+        let (mut finish, mut first, mut chunks) = (FinishReason::Stop, None, 0u64);
+        let mut usage = Usage::default();
         for line in BufReader::new(resp).lines() {
             let line =
                 line.map_err(|e| Error::backend("reading the server's stream", chain(&e)))?;
@@ -205,33 +173,27 @@ impl Llm for HttpLlm {
             if data == "[DONE]" {
                 break;
             }
-            let event: Value = serde_json::from_str(data).map_err(|e| {
+            let event: CompletionResponse = serde_json::from_str(data).map_err(|e| {
                 Error::backend("reading the server's stream", format!("{e} in {data:?}"))
             })?;
-            if let Some(err) = event.get("error") {
-                return Err(Error::backend("the server reported", err.to_string()));
+            if let Some(err) = event.error {
+                return Err(Error::backend("the server reported", err.message));
             }
-            if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-                prompt_tokens = usage["prompt_tokens"].as_u64().unwrap_or(0) as usize;
-                completion_tokens = usage["completion_tokens"].as_u64().map(|n| n as usize);
+            if let Some(u) = event.usage {
+                usage = u;
             }
-            let Some(choice) = event["choices"].get(0) else {
+            let Some(choice) = event.choices.first() else {
                 continue;
             };
-            let piece = choice["delta"]["content"]
-                .as_str()
-                .or_else(|| choice["text"].as_str())
-                .unwrap_or("");
+            let piece = choice.text();
             if !piece.is_empty() {
                 first.get_or_insert_with(Instant::now);
                 chunks += 1;
                 text.push_str(piece);
                 on_text(piece);
             }
-            match choice["finish_reason"].as_str() {
-                Some("length") => finish = FinishReason::Length,
-                Some(_) => finish = FinishReason::Stop,
-                None => {}
+            if let Some(f) = choice.finish() {
+                finish = f;
             }
         }
         let first = first.unwrap_or_else(Instant::now);
@@ -250,9 +212,7 @@ impl Llm for HttpLlm {
         Ok(Completion {
             text,
             finish,
-            prompt_tokens,
-            cached_tokens: 0,
-            completion_tokens: completion_tokens.unwrap_or(chunks),
+            usage: usage.tokens(chunks),
             timings: Timings {
                 prompt_ms: (first - started).as_secs_f64() * 1e3,
                 generation_ms: first.elapsed().as_secs_f64() * 1e3,
@@ -287,18 +247,10 @@ impl Llm for HttpLlm {
 }
 
 /// An embedding model behind an OpenAI-compatible `/embeddings` endpoint.
+#[derive(Debug)]
 pub struct HttpEmbedder {
     client: Client,
     dim: usize,
-}
-
-impl std::fmt::Debug for HttpEmbedder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpEmbedder")
-            .field("base_url", &self.client.cfg.base_url)
-            .field("dim", &self.dim)
-            .finish()
-    }
 }
 
 impl HttpEmbedder {
@@ -323,29 +275,27 @@ impl HttpEmbedder {
     }
 
     fn request(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let body = json!({"model": self.client.cfg.model, "input": texts});
-        let resp: Value = self
+        let body = EmbeddingsRequest {
+            model: self.client.cfg.model.clone(),
+            input: texts.iter().map(|t| t.to_string()).collect(),
+        };
+        let resp: EmbeddingsResponse = self
             .client
             .post("embeddings", &body)?
             .json()
             .map_err(|e| Error::backend("reading /embeddings", chain(&e)))?;
-        let data = resp["data"]
-            .as_array()
+        let data = resp
+            .data
             .ok_or_else(|| Error::backend("reading /embeddings", "no `data` array in the reply"))?;
         let mut out = vec![Vec::new(); texts.len()];
-        for (i, item) in data.iter().enumerate() {
-            let index = item["index"].as_u64().map(|n| n as usize).unwrap_or(i);
-            let vec: Vec<f32> = item["embedding"]
-                .as_array()
-                .ok_or_else(|| {
-                    Error::backend(
-                        "reading /embeddings",
-                        format!("item {i} has no `embedding`"),
-                    )
-                })?
-                .iter()
-                .map(|x| x.as_f64().unwrap_or(0.0) as f32)
-                .collect();
+        for (i, item) in data.into_iter().enumerate() {
+            let index = item.index.unwrap_or(i);
+            let vec = item.embedding.ok_or_else(|| {
+                Error::backend(
+                    "reading /embeddings",
+                    format!("item {i} has no `embedding`"),
+                )
+            })?;
             let slot = out.get_mut(index).ok_or_else(|| {
                 Error::backend("reading /embeddings", format!("index {index} out of range"))
             })?;

@@ -5,6 +5,7 @@
 //!   output, KV-cache reuse across requests, many requests decoded in one batch, LoRA adapters.
 //! - [`HttpLlm`] / [`HttpEmbedder`]: any OpenAI-compatible server (llama.cpp's server, vLLM,
 //!   Ollama, OpenAI) over HTTP with reqwest; replies streamed, schema replies validated here too.
+//! - [`openai`]: the OpenAI wire format as serde types, shared with `hamlet serve`.
 //! - [`schema`]: JSON Schema → llama.cpp grammar, and validation of replies.
 //! - [`raw`]: a minimal direct llama-cpp-2 loop, the baseline that `hamlet bench llm` compares to.
 //!
@@ -12,6 +13,7 @@
 
 mod http;
 mod llama;
+pub mod openai;
 pub mod raw;
 pub mod schema;
 mod text;

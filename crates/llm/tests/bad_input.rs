@@ -25,37 +25,49 @@ fn missing_model_file() {
     );
 }
 
+/// The load error of a model file holding `bytes`.
+fn load_err_of(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("model.gguf");
+    std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+    load_err(&p)
+}
+
 #[test]
 fn a_file_that_is_not_gguf() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("notes.gguf");
-    std::fs::write(&p, "hello, I am a text file").unwrap();
-    let err = load_err(&p);
+    let err = load_err_of(b"hello, I am a text file");
     assert!(err.contains("not a GGUF file"), "{err}");
 }
 
 #[test]
 fn a_truncated_model_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("truncated.gguf");
     let bytes = std::fs::read(common::chat_model()).unwrap();
-    std::fs::File::create(&p)
-        .unwrap()
-        .write_all(&bytes[..bytes.len() / 2])
-        .unwrap();
-    let err = load_err(&p);
+    let err = load_err_of(&bytes[..bytes.len() / 2]);
     assert!(err.contains("corrupt"), "{err}");
 }
 
 #[test]
 fn a_gguf_header_with_garbage_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("garbage.gguf");
     let mut bytes = b"GGUF".to_vec();
     bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
-    std::fs::write(&p, bytes).unwrap();
-    let err = load_err(&p);
+    let err = load_err_of(&bytes);
     assert!(err.contains("corrupt"), "{err}");
+}
+
+/// `--gpu-layers` on a CPU-only build is an error that says how to get a GPU build, not a
+/// silent CPU run.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn gpu_layers_on_a_build_without_cuda() {
+    let mut c = LlamaConfig::new(common::chat_model());
+    c.gpu_layers = 8;
+    let err = LlamaLlm::load(c).unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+    let err = err.to_string();
+    assert!(
+        err.contains("built without cuda") && err.contains("--features cuda"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ fn answers_a_question() {
         .generate(&ask("What is the capital of France?"))
         .unwrap();
     assert!(c.text.contains("Paris"), "{:?}", c.text);
-    assert!(c.completion_tokens > 0 && c.prompt_tokens > 5);
+    assert!(c.usage.completion_tokens > 0 && c.usage.prompt_tokens > 5);
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn stop_strings_and_max_tokens_end_generation() {
         .generate(&ask("Tell me a long story.").with_max_tokens(5))
         .unwrap();
     assert_eq!(short.finish, FinishReason::Length);
-    assert_eq!(short.completion_tokens, 5);
+    assert_eq!(short.usage.completion_tokens, 5);
 }
 
 #[test]
@@ -98,17 +98,17 @@ fn prefix_reuse_gives_the_same_greedy_text() {
         .with_cache_key("isabella")
     };
     let first = llm.generate(&q("Who runs the cafe?")).unwrap();
-    assert_eq!(first.cached_tokens, 0);
+    assert_eq!(first.usage.cached_tokens, 0);
     let warm = llm.generate(&q("When is the party?")).unwrap();
     assert!(
-        warm.cached_tokens > 100,
+        warm.usage.cached_tokens > 100,
         "only {} of {} tokens were reused",
-        warm.cached_tokens,
-        warm.prompt_tokens
+        warm.usage.cached_tokens,
+        warm.usage.prompt_tokens
     );
     llm.clear_cache().unwrap();
     let cold = llm.generate(&q("When is the party?")).unwrap();
-    assert_eq!(cold.cached_tokens, 0);
+    assert_eq!(cold.usage.cached_tokens, 0);
     assert_eq!(warm.text, cold.text);
 }
 

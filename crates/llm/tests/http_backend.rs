@@ -107,7 +107,7 @@ fn chat_is_streamed_and_the_request_is_well_formed() {
     assert_eq!(c.text, "Hello world");
     assert_eq!(pieces.concat(), c.text);
     assert_eq!(
-        (c.prompt_tokens, c.completion_tokens, c.finish),
+        (c.usage.prompt_tokens, c.usage.completion_tokens, c.finish),
         (11, 3, FinishReason::Stop)
     );
     let (path, body) = server.seen.lock().unwrap()[0].clone();

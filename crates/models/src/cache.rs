@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch::{self, PartFile, TempDir};
 use crate::registry::{self, Conversion, ModelKind, ModelSpec, Source};
+use crate::progress::Progress;
 use crate::{Error, Result};
 
 /// What a pull recorded next to the model file (`<file>.json`).
@@ -140,7 +141,7 @@ impl ModelCache {
     /// Pulls a registry model (from its pinned source, or from `from`, which
     /// must then deliver the pinned bytes), or a custom GGUF model from `from`.
     /// Idempotent: a model already present and verified returns at once.
-    pub fn pull(&self, name: &str, from: Option<&str>, progress: bool) -> Result<PathBuf> {
+    pub fn pull(&self, name: &str, from: Option<&str>, progress: &dyn Progress) -> Result<PathBuf> {
         if let Some(spec) = registry::find(name) {
             return self.pull_spec(spec, from, progress);
         }
@@ -174,7 +175,7 @@ impl ModelCache {
         &self,
         spec: &ModelSpec,
         from: Option<&str>,
-        progress: bool,
+        progress: &dyn Progress,
     ) -> Result<PathBuf> {
         let path = self.models_dir().join(spec.file_name);
         if file_len(&path) == Some(spec.size)

@@ -15,7 +15,7 @@ use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 use serde_json::Value as Json;
 
-use crate::{Error, Result};
+use crate::{fetch, Error, Result};
 
 /// llama.cpp `LLAMA_POOLING_TYPE_MEAN`.
 pub const POOLING_MEAN: u32 = 1;
@@ -88,13 +88,8 @@ impl BertConfig {
 /// `model.safetensors` (optionally `1_Pooling/config.json`, as written by
 /// sentence-transformers) into GGUF bytes.
 pub fn convert_bert_zip(zip_path: &Path, name: &str) -> Result<Vec<u8>> {
-    let zerr = |detail: String| Error::Archive {
-        path: zip_path.to_path_buf(),
-        detail,
-    };
-    let file = std::fs::File::open(zip_path).map_err(|e| Error::io("open", zip_path, e))?;
-    let mut zip =
-        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| zerr(e.to_string()))?;
+    let zerr = |detail: String| fetch::archive_err(zip_path, detail);
+    let mut zip = fetch::open_zip(zip_path)?;
     let mut read = |member: &str, required: bool| -> Result<Option<Vec<u8>>> {
         let mut entry = match zip.by_name(member) {
             Ok(e) => e,

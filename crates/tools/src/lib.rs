@@ -108,10 +108,5 @@ impl std::fmt::Debug for ToolContext {
     }
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+/// Milliseconds since the Unix epoch, now (core's, here for the tools and the runner).
+pub use hamlet_core::now_ms;

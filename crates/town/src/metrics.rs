@@ -43,10 +43,8 @@ pub fn compute(st: &WorldState, wall: Wall) -> RunMetrics {
         } else {
             c.calls as f64 / (c.steps as f64 * n as f64)
         },
-        prompt_tokens: c.prompt_tokens,
-        cached_tokens: c.cached_tokens,
-        completion_tokens: c.completion_tokens,
-        tokens_per_sim_hour: per_hour((c.prompt_tokens + c.completion_tokens) as f64),
+        tokens: c.tokens,
+        tokens_per_sim_hour: per_hour(c.tokens.total() as f64),
         wall_secs,
         wall_secs_per_sim_hour: per_hour(wall_secs),
         model_secs: wall.model,
@@ -160,7 +158,7 @@ pub fn table(m: &RunMetrics) -> String {
         "tokens prompt / cached / generated",
         format!(
             "{} / {} / {}",
-            m.prompt_tokens, m.cached_tokens, m.completion_tokens
+            m.tokens.prompt_tokens, m.tokens.cached_tokens, m.tokens.completion_tokens
         ),
     );
     row(

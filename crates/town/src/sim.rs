@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, VecDeque};
 use hamlet_core::town::{
     AgentInfo, EventRecord, Learned, PlanItem, PlanLevel, SimTime, Tile, TownEvent,
 };
-use hamlet_core::{GenerateRequest, Llm, MemoryKind, MemoryStream, Message, Sampling};
+use hamlet_core::{GenerateRequest, Llm, MemoryKind, MemoryStream, Message, Sampling, TokenUsage};
 use serde_json::{json, Value};
 
 use crate::memory::{self, recall};
@@ -370,13 +370,11 @@ impl Town {
                 .map(|(i, n)| self.request(st, mem, *i, n))
                 .collect::<Result<_>>()?;
             let replies = llm.generate_batch(&requests);
-            let (mut pt, mut ct, mut gt, mut failed) = (0u64, 0u64, 0u64, 0u32);
+            let (mut usage, mut failed) = (TokenUsage::default(), 0u32);
             for ((i, need), reply) in needs.into_iter().zip(replies) {
                 let json = match reply {
                     Ok(c) => {
-                        pt += c.prompt_tokens as u64;
-                        ct += c.cached_tokens as u64;
-                        gt += c.completion_tokens as u64;
+                        usage += c.usage;
                         c.json
                     }
                     Err(e) => {
@@ -392,16 +390,12 @@ impl Town {
             let n = requests.len() as u32;
             st.counters.calls += u64::from(n);
             st.counters.failed += u64::from(failed);
-            st.counters.prompt_tokens += pt;
-            st.counters.cached_tokens += ct;
-            st.counters.completion_tokens += gt;
+            st.counters.tokens += usage;
             ev.push(self.rec(
                 st,
                 TownEvent::ModelBatch {
                     requests: n,
-                    prompt_tokens: pt,
-                    cached_tokens: ct,
-                    completion_tokens: gt,
+                    usage,
                     failed,
                 },
             ));

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use hamlet_core::town::{Learned, SimTime, Tile};
-use hamlet_core::{MemoryId, NewMemory};
+use hamlet_core::{MemoryId, NewMemory, TokenUsage};
 use serde::{Deserialize, Serialize};
 
 use crate::spec::Block;
@@ -98,9 +98,8 @@ pub struct Conversation {
 pub struct Counters {
     pub calls: u64,
     pub failed: u64,
-    pub prompt_tokens: u64,
-    pub cached_tokens: u64,
-    pub completion_tokens: u64,
+    #[serde(flatten)]
+    pub tokens: TokenUsage,
     pub conversations: u64,
     pub utterances: u64,
     pub memories: u64,

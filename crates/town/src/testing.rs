@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hamlet_core::{
-    Completion, FinishReason, GenerateRequest, Llm, ModelInfo, Prompt, Result, Timings,
+    Completion, FinishReason, GenerateRequest, Llm, ModelInfo, Prompt, Result, Timings, TokenUsage,
 };
 use serde_json::{json, Value};
 
@@ -123,11 +123,9 @@ impl Llm for TownFakeLlm {
             Prompt::Raw(s) => s.split_whitespace().count(),
         };
         Ok(Completion {
-            completion_tokens: text.split_whitespace().count(),
+            usage: TokenUsage::new(prompt_tokens as u64, 0, text.split_whitespace().count() as u64),
             text,
             finish: FinishReason::Stop,
-            prompt_tokens,
-            cached_tokens: 0,
             timings: Timings::default(),
             json: Some(json),
         })

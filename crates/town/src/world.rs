@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use hamlet_core::line_of;
 use hamlet_core::town::{PlaceInfo, PlaceKind, SimTime, Tile};
 use serde::Deserialize;
 use toml::Spanned;
@@ -94,11 +95,6 @@ pub struct World {
     pub objects: Vec<Object>,
     /// The arena path of the street tiles (`"<name>:street"`).
     pub street: String,
-}
-
-/// Converts a byte offset to a 1-based line number.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 pub(crate) fn spec_err(path: &Path, text: &str, offset: usize, message: String) -> Error {

@@ -62,7 +62,7 @@ fn an_hour_of_three_agents_on_the_real_model() {
         m.failed_calls * 4 <= m.model_calls,
         "most replies are valid JSON: {m:#?}"
     );
-    assert!(m.completion_tokens > 0 && m.prompt_tokens > 0);
+    assert!(m.tokens.completion_tokens > 0 && m.tokens.prompt_tokens > 0);
     assert!(m.calls_per_agent_step < 1.0);
     // The seeded invitation is in Ann's stream with a MiniLM vector, and a query that shares no
     // word with it still finds it by meaning.

@@ -158,9 +158,9 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
                     "step {} · {} · {}+{} tokens ({} cached) · model {:.1} s · tool {:.1} s",
                     s.step,
                     status_word(s.observation.status),
-                    u.prompt_tokens,
-                    u.completion_tokens,
-                    u.cached_tokens,
+                    u.tokens.prompt_tokens,
+                    u.tokens.completion_tokens,
+                    u.tokens.cached_tokens,
                     u.model_ms / 1e3,
                     u.tool_ms / 1e3
                 ),
@@ -211,9 +211,9 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
                     "{} steps · {} tokens ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
                     end.step,
                     thousands(u.total_tokens()),
-                    thousands(u.prompt_tokens),
-                    thousands(u.cached_tokens),
-                    thousands(u.completion_tokens),
+                    thousands(u.tokens.prompt_tokens),
+                    thousands(u.tokens.cached_tokens),
+                    thousands(u.tokens.completion_tokens),
                     u.model_ms / 1e3,
                     u.tool_ms / 1e3
                 )));

@@ -170,22 +170,21 @@ impl ModelConfig {
 
     /// The weight names a model of this shape needs.
     pub fn weight_names(&self) -> Vec<String> {
-        let mut names = vec!["token_embd.weight".to_string(), "output_norm.weight".into()];
-        for l in 0..self.layers {
-            for w in LAYER_WEIGHTS {
-                names.push(format!("blk.{l}.{w}.weight"));
-            }
-        }
-        names
+        self.names(["token_embd.weight", "output_norm.weight"], &LAYER_WEIGHTS, "weight")
     }
 
     /// Tensors used when the GGUF has them: the output layer (else the token embedding is reused)
     /// and projection biases (Qwen2's Q/K/V biases).
     pub fn optional_weight_names(&self) -> Vec<String> {
-        let mut names = vec!["output.weight".to_string(), "output.bias".into()];
+        self.names(["output.weight", "output.bias"], &BIASED, "bias")
+    }
+
+    /// `global`, then `blk.L.W.SUFFIX` for every layer `L` and every `W` of `per_layer`.
+    fn names(&self, global: [&str; 2], per_layer: &[&str], suffix: &str) -> Vec<String> {
+        let mut names: Vec<String> = global.iter().map(|s| s.to_string()).collect();
         for l in 0..self.layers {
-            for w in BIASED {
-                names.push(format!("blk.{l}.{w}.bias"));
+            for w in per_layer {
+                names.push(format!("blk.{l}.{w}.{suffix}"));
             }
         }
         names

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hamlet_core::{Message, Role};
+use hamlet_core::{chatml, Message, Role};
 use serde_json::Value;
 
 use crate::tokenizer::Tokenizer;
@@ -224,16 +224,7 @@ impl ChatTemplate {
 
     /// The prompt text the backend builds for `messages` (generation prompt appended).
     pub fn prompt(&self, messages: &[Message]) -> String {
-        let mut s = String::new();
-        for m in messages {
-            s.push_str(&format!(
-                "<|im_start|>{}\n{}<|im_end|>\n",
-                m.role.as_str(),
-                m.content
-            ));
-        }
-        s.push_str("<|im_start|>assistant\n");
-        s
+        chatml::prompt(messages)
     }
 
     /// Tokens and loss mask of a conversation; every assistant reply is a target.
@@ -252,19 +243,15 @@ impl ChatTemplate {
         let mut first = true;
         for m in messages {
             if m.role == Role::Assistant {
-                pending.push_str("<|im_start|>assistant\n");
+                pending.push_str(chatml::ASSISTANT_START);
                 push(&pending, first, false, &mut ids, &mut target);
                 first = false;
                 pending.clear();
                 push(&m.content, false, true, &mut ids, &mut target);
-                push("<|im_end|>", false, true, &mut ids, &mut target);
+                push(chatml::END, false, true, &mut ids, &mut target);
                 pending.push('\n');
             } else {
-                pending.push_str(&format!(
-                    "<|im_start|>{}\n{}<|im_end|>\n",
-                    m.role.as_str(),
-                    m.content
-                ));
+                chatml::push_turn(&mut pending, m.role, &m.content);
             }
         }
         Example { ids, target }

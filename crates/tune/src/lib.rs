@@ -47,14 +47,9 @@ pub use train::{StepReport, TrainConfig, TrainSummary, Trainer};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file-system operation failed on `path`.
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system operation failed.
+    #[error(transparent)]
+    Io(#[from] hamlet_core::IoError),
     /// The base model cannot be trained by this crate (wrong architecture, missing tensors).
     #[error("base model {path}: {detail}")]
     Model { path: PathBuf, detail: String },
@@ -77,6 +72,9 @@ pub enum Error {
     /// Invalid training or LoRA settings.
     #[error("invalid settings: {0}")]
     Config(String),
+    /// Training on a GPU was asked of a build without the `cuda` feature.
+    #[error("training on the GPU (--device cuda): built without cuda: rebuild with `cargo build --release --features cuda`, or train with --device cpu")]
+    BuiltWithoutCuda,
     /// A checkpoint directory is missing pieces or belongs to another run.
     #[error("checkpoint {path}: {detail}")]
     Checkpoint { path: PathBuf, detail: String },
@@ -91,10 +89,10 @@ pub enum Error {
     #[error(transparent)]
     Models(#[from] hamlet_models::Error),
     /// A tensor operation failed.
-    #[error("tensor error: {0}")]
+    #[error("tensor error")]
     Candle(#[from] candle_core::Error),
     /// JSON could not be written or read.
-    #[error("JSON in {what}: {source}")]
+    #[error("JSON in {what}")]
     Json {
         what: String,
         #[source]
@@ -107,20 +105,42 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            op,
-            path: path.into(),
-            source,
+        Error::Io(hamlet_core::IoError::new(op, path, source))
+    }
+}
+
+/// Where to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Cpu,
+    /// The first CUDA GPU (builds with the `cuda` feature only).
+    Cuda,
+}
+
+impl DeviceKind {
+    /// The GPU when built with the `cuda` feature, else the CPU.
+    pub fn for_build() -> Self {
+        if cfg!(feature = "cuda") {
+            DeviceKind::Cuda
+        } else {
+            DeviceKind::Cpu
         }
     }
 }
 
-/// The device to train on: the first CUDA GPU when built with the `cuda` feature, else the CPU.
-pub fn default_device() -> Result<candle_core::Device> {
-    if cfg!(feature = "cuda") {
-        return Ok(candle_core::Device::cuda_if_available(0)?);
+/// The device of `kind`. Asking for a GPU never falls back to the CPU: a build without CUDA
+/// says so, and a CUDA build without a usable GPU returns candle's error.
+pub fn device(kind: DeviceKind) -> Result<candle_core::Device> {
+    match kind {
+        DeviceKind::Cpu => Ok(candle_core::Device::Cpu),
+        DeviceKind::Cuda if !cfg!(feature = "cuda") => Err(Error::BuiltWithoutCuda),
+        DeviceKind::Cuda => Ok(candle_core::Device::new_cuda(0)?),
     }
-    Ok(candle_core::Device::Cpu)
+}
+
+/// The device to train on: [`DeviceKind::for_build`].
+pub fn default_device() -> Result<candle_core::Device> {
+    device(DeviceKind::for_build())
 }
 
 /// A small deterministic generator (SplitMix64) for shuffling, dropout masks and initialisation:
@@ -151,6 +171,22 @@ impl Rng {
         for i in (1..v.len()).rev() {
             let j = (self.next_u64() % (i as u64 + 1)) as usize;
             v.swap(i, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gpu_is_never_replaced_by_the_cpu_silently() {
+        assert!(matches!(device(DeviceKind::Cpu), Ok(candle_core::Device::Cpu)));
+        if !cfg!(feature = "cuda") {
+            assert_eq!(DeviceKind::for_build(), DeviceKind::Cpu);
+            let err = device(DeviceKind::Cuda).expect_err("no cuda in this build");
+            assert!(matches!(err, Error::BuiltWithoutCuda), "{err:?}");
+            assert!(err.to_string().contains("--features cuda"), "{err}");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use hamlet_core::{Message, Prompt, Role};
+use hamlet_core::Prompt;
 use hamlet_tune::data::ChatTemplate;
 
 const TEXTS: &[&str] = &[
@@ -29,12 +29,7 @@ fn tokenizer_ids_equal_llama_cpp() {
     let llm = common::llm(None);
     for text in TEXTS {
         for add_special in [false, true] {
-            let want: Vec<u32> = llm
-                .tokenize(text, add_special)
-                .unwrap()
-                .into_iter()
-                .map(|t| t as u32)
-                .collect();
+            let want = common::llama_ids(&llm, text, add_special);
             let got = tok.encode(text, add_special);
             assert_eq!(got, want, "text {text:?} (add_special {add_special})");
         }
@@ -48,37 +43,12 @@ fn tokenizer_ids_equal_llama_cpp() {
     }
 }
 
-fn chat() -> Vec<Message> {
-    vec![
-        Message::new(
-            Role::System,
-            "You are Hamlet's agent. Reply with one JSON action.",
-        ),
-        Message::new(Role::User, "Goal: read notes.txt and summarise it."),
-    ]
-}
-
 #[test]
 fn chat_rendering_equals_the_backend_prompt() {
     let b = common::backbone();
     let template = ChatTemplate::for_model(b.chat_template.as_deref()).unwrap();
     let llm = common::llm(None);
-    for msgs in [chat(), vec![Message::new(Role::User, "Just a question?")]] {
-        let want = llm.format_prompt(&Prompt::Chat(msgs.clone())).unwrap();
-        assert_eq!(template.prompt(&msgs), want);
-        // The prompt part of an encoded example is the backend's prompt token for token.
-        let mut with_reply = msgs.clone();
-        with_reply.push(Message::new(Role::Assistant, "{\"tool\": \"finish\"}"));
-        let ex = template.encode(&b.tokenizer, &with_reply);
-        let prompt_ids: Vec<u32> = llm
-            .tokenize(&want, true)
-            .unwrap()
-            .into_iter()
-            .map(|t| t as u32)
-            .collect();
-        let n = ex.target.iter().position(|t| *t).unwrap();
-        assert_eq!(&ex.ids[..n], &prompt_ids[..]);
-    }
+    common::assert_template_matches_backend(&template, &b.tokenizer, &llm);
 }
 
 /// Stated tolerance: llama.cpp multiplies Q4_1 weights with activations rounded to 8 bits, the
@@ -88,14 +58,9 @@ fn chat_rendering_equals_the_backend_prompt() {
 fn f32_forward_matches_backend_logits() {
     let b = common::backbone();
     let llm = common::llm(None);
-    let prompt = Prompt::Chat(chat());
+    let prompt = Prompt::Chat(common::chat());
     let text = llm.format_prompt(&prompt).unwrap();
-    let ids: Vec<u32> = llm
-        .tokenize(&text, true)
-        .unwrap()
-        .into_iter()
-        .map(|t| t as u32)
-        .collect();
+    let ids = common::llama_ids(&llm, &text, true);
     let want = llm.next_token_logits(&prompt).unwrap();
     let got = b.next_token_logits(&ids, None).unwrap();
     assert_eq!(got.len(), want.len());

@@ -19,6 +19,20 @@ fn random(rng: &mut Rng, shape: (usize, usize), scale: f64) -> Tensor {
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
+/// Sets every adapter tensor (A and B) to random values of the seed.
+fn randomize(lora: &Lora, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let values: HashMap<String, Tensor> = lora
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| {
+            let (r, c) = t.dims2().unwrap();
+            (n, random(&mut rng, (r, c), 0.3))
+        })
+        .collect();
+    lora.load_values(&values).unwrap();
+}
+
 /// A random two-layer model; `qwen2` adds Q/K/V biases, as Qwen2 has.
 fn tiny(arch: Arch) -> Backbone {
     let cfg = ModelConfig {
@@ -101,16 +115,7 @@ fn check_gradients(arch: Arch) {
     };
     let lora = Lora::new(&b, cfg, 3).unwrap();
     // Non-zero B, so that A gets a gradient too.
-    let mut rng = Rng::new(11);
-    let values: HashMap<String, Tensor> = lora
-        .tensors()
-        .into_iter()
-        .map(|(n, t)| {
-            let (r, c) = t.dims2().unwrap();
-            (n, random(&mut rng, (r, c), 0.3))
-        })
-        .collect();
-    lora.load_values(&values).unwrap();
+    randomize(&lora, 11);
     let examples = [
         Example {
             ids: vec![1, 5, 9, 2, 33, 7, 7, 12],
@@ -187,16 +192,7 @@ fn activation_checkpointing_gives_the_same_gradients() {
         targets: ["q", "v", "o", "gate", "down"].map(String::from).to_vec(),
     };
     let lora = Lora::new(&b, cfg, 5).unwrap();
-    let mut rng = Rng::new(13);
-    let values: HashMap<String, Tensor> = lora
-        .tensors()
-        .into_iter()
-        .map(|(n, t)| {
-            let (r, c) = t.dims2().unwrap();
-            (n, random(&mut rng, (r, c), 0.3))
-        })
-        .collect();
-    lora.load_values(&values).unwrap();
+    randomize(&lora, 13);
     let vars = lora.vars();
     let ex = [
         Example {

@@ -183,26 +183,12 @@ fn successful_runs_become_chat_records() {
         Message::new(Role::Assistant, "{\"tool\": \"list_dir\", \"step\": 1}")
     );
     // Only successful tool calls, and a minimum run length.
-    let opts = ExportOptions {
-        ok_only: true,
-        min_steps: 0,
+    let export_ok = |ok_only, min_steps| {
+        let opts = ExportOptions { ok_only, min_steps };
+        export(std::slice::from_ref(&ok), &out, &opts).unwrap()
     };
-    assert_eq!(
-        export(std::slice::from_ref(&ok), &out, &opts)
-            .unwrap()
-            .examples,
-        1
-    );
-    let opts = ExportOptions {
-        ok_only: false,
-        min_steps: 5,
-    };
-    assert_eq!(
-        export(std::slice::from_ref(&ok), &out, &opts)
-            .unwrap()
-            .runs_used,
-        0
-    );
+    assert_eq!(export_ok(true, 0).examples, 1);
+    assert_eq!(export_ok(false, 5).runs_used, 0);
     // A broken trace line is an error naming the file and line.
     std::fs::write(ok.join("trace.jsonl"), "{\"type\": \"start\"}\n").unwrap();
     let err = export(&[ok], &out, &ExportOptions::default())

@@ -37,16 +37,6 @@ const TEXTS: &[&str] = &[
     "",
 ];
 
-fn chat() -> Vec<Message> {
-    vec![
-        Message::new(
-            Role::System,
-            "You are Hamlet's agent. Reply with one JSON action.",
-        ),
-        Message::new(Role::User, "Goal: read notes.txt and summarise it."),
-    ]
-}
-
 #[test]
 fn qwen2_tokens_and_chat_prompt_equal_llama_cpp() {
     let path = common::qwen_model();
@@ -83,15 +73,7 @@ fn qwen2_tokens_and_chat_prompt_equal_llama_cpp() {
     };
     assert!(source.contains("tools"), "expected Qwen2.5's template");
     let template = ChatTemplate::for_model(Some(&source)).unwrap();
-    for msgs in [chat(), vec![Message::new(Role::User, "Just a question?")]] {
-        let want = llm.format_prompt(&Prompt::Chat(msgs.clone())).unwrap();
-        assert_eq!(template.prompt(&msgs), want);
-        let mut with_reply = msgs.clone();
-        with_reply.push(Message::new(Role::Assistant, "{\"tool\": \"finish\"}"));
-        let ex = template.encode(&tok, &with_reply);
-        let n = ex.target.iter().position(|t| *t).unwrap();
-        assert_eq!(&ex.ids[..n], &common::llama_ids(&llm, &want, true)[..]);
-    }
+    common::assert_template_matches_backend(&template, &tok, &llm);
     eprintln!(
         "{} texts and {} fuzzed texts tokenized as llama.cpp does",
         TEXTS.len(),
@@ -182,7 +164,7 @@ fn qwen2_f32_forward_matches_backend_logits() {
     assert_eq!((c.layers, c.hidden, c.heads, c.kv_heads), (28, 1536, 12, 2));
     assert_eq!(c.rope_base, 1e6);
     let llm = common::llm_for(&common::qwen_model(), None);
-    let chat_text = llm.format_prompt(&Prompt::Chat(chat())).unwrap();
+    let chat_text = llm.format_prompt(&Prompt::Chat(common::chat())).unwrap();
     let code_text = "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n";
     for (name, text) in [("chat", chat_text.as_str()), ("code", code_text)] {
         let a = agreement(&llm, text);

@@ -3,7 +3,7 @@
 //! kind of model call.
 
 use hamlet_core::trace::{ObservationStatus, ReflectRecord, StepRecord, Usage};
-use hamlet_core::{Completion, GenerateRequest, Llm, Message, Role};
+use hamlet_core::{GenerateRequest, Llm, Message, Role};
 use hamlet_tools::{now_ms, Registry};
 use serde_json::Value;
 
@@ -14,16 +14,6 @@ use crate::{history, AgentSpec, Prompts, Result};
 
 /// Longest reflection reply, in tokens.
 const REFLECT_TOKENS: u32 = 256;
-
-fn usage_of(c: &Completion) -> Usage {
-    Usage {
-        prompt_tokens: c.prompt_tokens as u64,
-        cached_tokens: c.cached_tokens as u64,
-        completion_tokens: c.completion_tokens as u64,
-        model_ms: c.timings.prompt_ms + c.timings.generation_ms,
-        tool_ms: 0.0,
-    }
-}
 
 /// What every model call of a run shares: the model, the agent, the system prompt (the stable
 /// prefix), the action schema and the KV-cache key.
@@ -104,7 +94,7 @@ impl<'r> Model<'r> {
             prompt,
             plan: parse_reflection(&completion.text),
             raw: completion.text.clone(),
-            usage: usage_of(&completion),
+            usage: Usage::of(&completion, 0.0),
         })
     }
 
@@ -133,7 +123,7 @@ impl<'r> Model<'r> {
         let schema = barred.map_or_else(|| self.schema.clone(), |t| self.schema_without(t));
         let request = self.request(prompt.clone(), self.spec.max_step_tokens, schema);
         let (raw, mut usage) = match self.llm.generate(&request) {
-            Ok(c) => (c.text.clone(), usage_of(&c)),
+            Ok(c) => (c.text.clone(), Usage::of(&c, 0.0)),
             // A reply that breaks the schema is the model's mistake: show it to the model.
             Err(hamlet_core::Error::InvalidOutput { text, .. }) => (text, Usage::default()),
             Err(e) => return Err(e.into()),

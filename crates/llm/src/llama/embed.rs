@@ -121,17 +121,10 @@ self_cell::self_cell!(
 );
 
 /// An embedding model served by llama.cpp in this process. Vectors are L2-normalised.
+#[derive(Debug)]
 pub struct LlamaEmbedder {
     handle: Handle,
     dim: usize,
-}
-
-impl std::fmt::Debug for LlamaEmbedder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlamaEmbedder")
-            .field("dim", &self.dim)
-            .finish()
-    }
 }
 
 fn load_embedder(cfg: &EmbedConfig) -> Result<EmbedModel> {

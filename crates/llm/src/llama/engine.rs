@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hamlet_core::{Completion, Error, FinishReason, GenerateRequest, Prompt, Result, Timings};
+use hamlet_core::{
+    Completion, Error, FinishReason, GenerateRequest, Prompt, Result, Timings, TokenUsage,
+};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaLoraAdapter, LlamaModel};
@@ -162,18 +164,7 @@ impl<'m> Engine<'m> {
                         .apply_chat_template(tmpl, &msgs, true)
                         .map_err(|e| backend_err("applying the model's chat template", e))
                 }
-                None => {
-                    let mut s = String::new();
-                    for m in messages {
-                        s.push_str(&format!(
-                            "<|im_start|>{}\n{}<|im_end|>\n",
-                            m.role.as_str(),
-                            m.content
-                        ));
-                    }
-                    s.push_str("<|im_start|>assistant\n");
-                    Ok(s)
-                }
+                None => Ok(hamlet_core::chatml::prompt(messages)),
             },
         }
     }
@@ -479,9 +470,11 @@ impl<'m> Engine<'m> {
                 let completion = Completion {
                     text,
                     finish: l.finish.unwrap_or(FinishReason::Stop),
-                    prompt_tokens: l.prepared.tokens.len(),
-                    cached_tokens: l.cached,
-                    completion_tokens: l.generated,
+                    usage: TokenUsage::new(
+                        l.prepared.tokens.len() as u64,
+                        l.cached as u64,
+                        l.generated as u64,
+                    ),
                     timings: Timings {
                         prompt_ms: (first - started).as_secs_f64() * 1e3,
                         generation_ms: (ended - first).as_secs_f64() * 1e3,
@@ -491,9 +484,9 @@ impl<'m> Engine<'m> {
                 tracing::debug!(
                     request = l.prepared.index,
                     slot = l.seq,
-                    prompt_tokens = completion.prompt_tokens,
-                    cached_tokens = completion.cached_tokens,
-                    completion_tokens = completion.completion_tokens,
+                    prompt_tokens = completion.usage.prompt_tokens,
+                    cached_tokens = completion.usage.cached_tokens,
+                    completion_tokens = completion.usage.completion_tokens,
                     prompt_ms = completion.timings.prompt_ms,
                     generation_ms = completion.timings.generation_ms,
                     finish = ?completion.finish,

@@ -98,7 +98,16 @@ pub(crate) fn check_gguf(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a GPU request says on a build without CUDA.
+pub(crate) const BUILT_WITHOUT_CUDA: &str =
+    "built without cuda: rebuild with `cargo build --release --features cuda`";
+
 pub(crate) fn load_model(path: &Path, gpu_layers: u32, what: &str) -> Result<LlamaModel> {
+    if gpu_layers > 0 && !cfg!(feature = "cuda") {
+        return Err(Error::Unsupported(format!(
+            "offloading {gpu_layers} layers of the {what} to the GPU (--gpu-layers): {BUILT_WITHOUT_CUDA}"
+        )));
+    }
     check_gguf(path, what)?;
     let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
     LlamaModel::load_from_file(backend()?, path, &params).map_err(|_| {
@@ -119,17 +128,10 @@ self_cell::self_cell!(
 );
 
 /// A chat/completion model served by llama.cpp in this process.
+#[derive(Debug)]
 pub struct LlamaLlm {
     handle: Handle,
     info: ModelInfo,
-}
-
-impl std::fmt::Debug for LlamaLlm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlamaLlm")
-            .field("info", &self.info)
-            .finish()
-    }
 }
 
 fn load_chat(cfg: &LlamaConfig) -> Result<ChatModel> {

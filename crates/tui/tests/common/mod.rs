@@ -18,9 +18,7 @@ use ratatui::Terminal;
 
 fn usage(p: u64, c: u64) -> Usage {
     Usage {
-        prompt_tokens: p,
-        cached_tokens: p / 2,
-        completion_tokens: c,
+        tokens: hamlet_core::TokenUsage::new(p, p / 2, c),
         model_ms: 1200.0,
         tool_ms: 3.0,
     }

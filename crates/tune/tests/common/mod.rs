@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use candle_core::Device;
+use hamlet_core::{Message, Prompt, Role};
 use hamlet_llm::{LlamaConfig, LlamaLlm};
-use hamlet_tune::{Backbone, Rng};
+use hamlet_tune::data::ChatTemplate;
+use hamlet_tune::{Backbone, Rng, Tokenizer};
 
 /// SmolLM2-135M (`llama` architecture): the small model most tests train.
 pub const SMOLLM2: &str = "smollm2-135m";
@@ -149,4 +151,29 @@ pub fn fuzz_texts(seed: u64, count: usize) -> Vec<String> {
                 .collect::<String>()
         })
         .collect()
+}
+
+/// A short agent conversation (system prompt and goal) whose prompt both sides must agree on.
+pub fn chat() -> Vec<Message> {
+    vec![
+        Message::new(
+            Role::System,
+            "You are Hamlet's agent. Reply with one JSON action.",
+        ),
+        Message::new(Role::User, "Goal: read notes.txt and summarise it."),
+    ]
+}
+
+/// The prompt `template` renders, and the prompt part of an example it encodes, are the backend's
+/// to the character and to the token.
+pub fn assert_template_matches_backend(template: &ChatTemplate, tok: &Tokenizer, llm: &LlamaLlm) {
+    for msgs in [chat(), vec![Message::new(Role::User, "Just a question?")]] {
+        let want = llm.format_prompt(&Prompt::Chat(msgs.clone())).unwrap();
+        assert_eq!(template.prompt(&msgs), want);
+        let mut with_reply = msgs.clone();
+        with_reply.push(Message::new(Role::Assistant, "{\"tool\": \"finish\"}"));
+        let ex = template.encode(tok, &with_reply);
+        let n = ex.target.iter().position(|t| *t).unwrap();
+        assert_eq!(&ex.ids[..n], &llama_ids(llm, &want, true)[..]);
+    }
 }
