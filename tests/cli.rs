@@ -215,8 +215,17 @@ fn a_town_without_personas_is_one_error_that_says_each_cause_once() {
     for f in ["map.txt", "world.toml"] {
         std::fs::copy(format!("{src}/{f}"), world.join(f)).unwrap();
     }
-    let o = hamlet(&["sim", world.to_str().unwrap(), "--fake-model", "--until", "day 1 07:00"]);
+    let o = hamlet(&[
+        "sim",
+        world.to_str().unwrap(),
+        "--fake-model",
+        "--until",
+        "day 1 07:00",
+    ]);
     let err = one_line_error(&o);
     assert!(err.contains("agents/town"), "{err}");
-    assert!(err.matches("No such file or directory").count() <= 1, "{err}");
+    assert!(
+        err.matches("No such file or directory").count() <= 1,
+        "{err}"
+    );
 }

@@ -72,4 +72,3 @@ pub fn run(a: Args) -> Result<()> {
     );
     Ok(())
 }
-

@@ -82,7 +82,7 @@ fn bfcl(a: BfclArgs) -> Result<()> {
             &hamlet_models::datasets::BFCL,
             &crate::progress::PullBars::default(),
         )
-            .context("fetching the BFCL data")?,
+        .context("fetching the BFCL data")?,
     };
     let mut cases = Vec::new();
     for cat in &categories {

@@ -82,7 +82,9 @@ fn error(status: u16, message: &str) -> tiny_http::Response<std::io::Cursor<Vec<
 }
 
 /// Reads the body as `T`, answering 400 with serde's reason when it does not fit.
-fn read_body<T: serde::de::DeserializeOwned>(request: &mut tiny_http::Request) -> Result<T, String> {
+fn read_body<T: serde::de::DeserializeOwned>(
+    request: &mut tiny_http::Request,
+) -> Result<T, String> {
     let mut body = String::new();
     request
         .as_reader()
@@ -96,7 +98,11 @@ fn read_body<T: serde::de::DeserializeOwned>(request: &mut tiny_http::Request) -
 
 /// One server-sent event.
 fn sse(data: &impl serde::Serialize) -> Vec<u8> {
-    format!("data: {}\n\n", serde_json::to_string(data).unwrap_or_default()).into_bytes()
+    format!(
+        "data: {}\n\n",
+        serde_json::to_string(data).unwrap_or_default()
+    )
+    .into_bytes()
 }
 
 fn handle(served: &Served, request: tiny_http::Request) {

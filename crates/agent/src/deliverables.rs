@@ -35,10 +35,9 @@ fn is_file_name(word: &str) -> bool {
     let Some((stem, ext)) = word.rsplit_once('.') else {
         return false;
     };
-    let stem_ok = stem
-        .rsplit('/')
-        .next()
-        .is_some_and(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)));
+    let stem_ok = stem.rsplit('/').next().is_some_and(|s| {
+        !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c))
+    });
     stem_ok
         && word
             .chars()
@@ -48,7 +47,10 @@ fn is_file_name(word: &str) -> bool {
 
 /// The files the goal names that do not exist (by `exists`, relative to the workspace).
 pub fn missing_files(goal: &str, exists: impl Fn(&str) -> bool) -> Vec<String> {
-    named_files(goal).into_iter().filter(|f| !exists(f)).collect()
+    named_files(goal)
+        .into_iter()
+        .filter(|f| !exists(f))
+        .collect()
 }
 
 /// How [`refusal`] begins, so the loop can tell that a finish was refused for this already.
@@ -82,7 +84,10 @@ mod tests {
             ),
             ["data/sales.csv", "total.txt", "notes.md"]
         );
-        assert_eq!(named_files("Save it as `report.JSON`; then report.JSON again."), ["report.JSON"]);
+        assert_eq!(
+            named_files("Save it as `report.JSON`; then report.JSON again."),
+            ["report.JSON"]
+        );
         assert!(named_files("Compute 3.5 * 2.0 and say hello.world").is_empty());
     }
 
@@ -97,7 +102,10 @@ mod tests {
     #[test]
     fn the_refusal_names_the_files_and_the_way_out() {
         let r = refusal(&["count.txt".into()]);
-        assert!(r.contains("the file count.txt, which does not exist"), "{r}");
+        assert!(
+            r.contains("the file count.txt, which does not exist"),
+            "{r}"
+        );
         assert!(r.contains("call finish again"), "{r}");
         let r = refusal(&["a.txt".into(), "b.md".into()]);
         assert!(r.contains("files a.txt, b.md, which do not"), "{r}");

@@ -143,13 +143,25 @@ fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
         act("write_file", json!({"path": "total.txt", "content": "42"})),
         act("finish", json!({"answer": "42"})),
     ]);
-    let out = f.start(spec(), &llm, "r", "Add up the numbers and write the total to total.txt.");
+    let out = f.start(
+        spec(),
+        &llm,
+        "r",
+        "Add up the numbers and write the total to total.txt.",
+    );
     assert_eq!(out.end.reason, StopReason::Finished);
     let st = steps(&f.run_dir("r"));
     assert_eq!(st.len(), 3);
     assert_eq!(st[0].observation.status, ObservationStatus::Refused);
-    assert!(st[0].observation.text.contains("total.txt"), "{}", st[0].observation.text);
-    assert_eq!(std::fs::read_to_string(f.ws().join("total.txt")).unwrap(), "42");
+    assert!(
+        st[0].observation.text.contains("total.txt"),
+        "{}",
+        st[0].observation.text
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.ws().join("total.txt")).unwrap(),
+        "42"
+    );
 
     // A second finish goes through: the goal only mentioned the file.
     let llm = ScriptedLlm::new([
@@ -157,7 +169,12 @@ fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
         reflection("finish again"),
         act("finish", json!({"answer": "it says hi"})),
     ]);
-    let out = f.start(spec(), &llm, "r2", "Tell me what notes.md would say if it existed.");
+    let out = f.start(
+        spec(),
+        &llm,
+        "r2",
+        "Tell me what notes.md would say if it existed.",
+    );
     assert_eq!(out.end.reason, StopReason::Finished);
     assert_eq!(out.end.answer.as_deref(), Some("it says hi"));
     assert_eq!(steps(&f.run_dir("r2")).len(), 2);

@@ -94,8 +94,9 @@ mod tests {
         let total: TokenUsage = [a, TokenUsage::new(1, 0, 2)].iter().sum();
         assert_eq!(total, TokenUsage::new(11, 4, 5));
         assert_eq!(total.total(), 16);
-        let old: TokenUsage = serde_json::from_str(r#"{"prompt_tokens": 7, "completion_tokens": 1}"#)
-            .expect("cached_tokens defaults");
+        let old: TokenUsage =
+            serde_json::from_str(r#"{"prompt_tokens": 7, "completion_tokens": 1}"#)
+                .expect("cached_tokens defaults");
         assert_eq!(old, TokenUsage::new(7, 0, 1));
     }
 

@@ -252,7 +252,11 @@ fn str_field(v: &Value, key: &str) -> std::result::Result<String, String> {
 }
 
 /// The list in field `key`; `what` says what it should be a list of, for the error.
-fn list_field<'a>(v: &'a Value, key: &str, what: &str) -> std::result::Result<&'a Vec<Value>, String> {
+fn list_field<'a>(
+    v: &'a Value,
+    key: &str,
+    what: &str,
+) -> std::result::Result<&'a Vec<Value>, String> {
     field(v, key)?
         .as_array()
         .ok_or_else(|| format!("field {key:?} is not a list{what}"))

@@ -228,7 +228,10 @@ pub fn scores(results: &[CaseResult]) -> Vec<Score> {
                 cases: rs.len(),
                 valid,
                 accuracy: valid as f64 / n,
-                mean_completion_tokens: rs.iter().map(|r| r.usage.completion_tokens as f64).sum::<f64>()
+                mean_completion_tokens: rs
+                    .iter()
+                    .map(|r| r.usage.completion_tokens as f64)
+                    .sum::<f64>()
                     / n,
                 mean_ms: rs.iter().map(|r| r.ms).sum::<f64>() / n,
                 category,

@@ -134,10 +134,19 @@ fn scalar_types() {
     );
     assert!(v.valid, "{v:?}");
     for (args, want) in [
-        (json!({"city": "NYC", "count": 3.0}), "wrong type: expected int, got float"),
-        (json!({"city": "NYC", "count": true}), "expected int, got bool"),
+        (
+            json!({"city": "NYC", "count": 3.0}),
+            "wrong type: expected int, got float",
+        ),
+        (
+            json!({"city": "NYC", "count": true}),
+            "expected int, got bool",
+        ),
         (json!({"city": "NYC", "exact": 1}), "expected bool, got int"),
-        (json!({"city": "NYC", "count": "3"}), "expected int, got str"),
+        (
+            json!({"city": "NYC", "count": "3"}),
+            "expected int, got str",
+        ),
         (json!({"city": 5}), "expected str, got int"),
         // "any" is checked as a string, as BFCL does for Python.
         (json!({"city": "NYC", "extra": 5}), "expected str, got int"),
@@ -149,9 +158,18 @@ fn scalar_types() {
 #[test]
 fn values_and_string_standardisation() {
     for (args, want) in [
-        (json!({"city": "Boston"}), "value not among allowed values for parameter \"city\""),
-        (json!({"city": "NYC", "count": 4}), "value not among allowed"),
-        (json!({"city": "NYC", "exact": false}), "value not among allowed"),
+        (
+            json!({"city": "Boston"}),
+            "value not among allowed values for parameter \"city\"",
+        ),
+        (
+            json!({"city": "NYC", "count": 4}),
+            "value not among allowed",
+        ),
+        (
+            json!({"city": "NYC", "exact": false}),
+            "value not among allowed",
+        ),
     ] {
         fails_with(simple(args), want);
     }

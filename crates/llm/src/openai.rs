@@ -114,7 +114,9 @@ impl Stop {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseFormat {
-    JsonSchema { json_schema: JsonSchemaFormat },
+    JsonSchema {
+        json_schema: JsonSchemaFormat,
+    },
     JsonObject,
     /// `text` and anything else: no constraint.
     #[serde(other)]
@@ -171,13 +173,16 @@ impl CompletionRequest {
                 true => Stop::None,
                 false => Stop::Many(req.stop.clone()),
             },
-            response_format: req.json_schema.as_ref().map(|schema| ResponseFormat::JsonSchema {
-                json_schema: JsonSchemaFormat {
-                    name: "reply".into(),
-                    strict: true,
-                    schema: schema.clone(),
-                },
-            }),
+            response_format: req
+                .json_schema
+                .as_ref()
+                .map(|schema| ResponseFormat::JsonSchema {
+                    json_schema: JsonSchemaFormat {
+                        name: "reply".into(),
+                        strict: true,
+                        schema: schema.clone(),
+                    },
+                }),
         }
     }
 
@@ -210,7 +215,11 @@ impl CompletionRequest {
         };
         let mut req = GenerateRequest::new(prompt)
             .with_sampling(sampling)
-            .with_max_tokens(self.max_tokens.or(self.max_completion_tokens).unwrap_or(256));
+            .with_max_tokens(
+                self.max_tokens
+                    .or(self.max_completion_tokens)
+                    .unwrap_or(256),
+            );
         req.stop = self.stop.into_vec();
         req.json_schema = match self.response_format {
             Some(ResponseFormat::JsonSchema { json_schema }) => {
@@ -458,7 +467,10 @@ mod tests {
 
     #[test]
     fn a_request_survives_the_round_trip_through_client_and_server() {
-        for req in [request(), GenerateRequest::raw("1, 2, 3,").with_max_tokens(3)] {
+        for req in [
+            request(),
+            GenerateRequest::raw("1, 2, 3,").with_max_tokens(3),
+        ] {
             let wire = CompletionRequest::new(&req, "m", true);
             let text = serde_json::to_string(&wire).expect("serializes");
             let read: CompletionRequest = serde_json::from_str(&text).expect("reads back");
@@ -473,7 +485,10 @@ mod tests {
             .expect("serializes");
         assert!(wire.get("top_k").is_none() && wire.get("min_p").is_none());
         assert_eq!(wire["stop"], json!(["\n"]));
-        assert_eq!(wire["response_format"]["json_schema"]["schema"], json!({"type": "object"}));
+        assert_eq!(
+            wire["response_format"]["json_schema"]["schema"],
+            json!({"type": "object"})
+        );
         assert_eq!(wire["stream_options"], json!({"include_usage": true}));
     }
 
@@ -481,7 +496,10 @@ mod tests {
     fn bodies_that_do_not_fit_name_the_field() {
         let err = serde_json::from_value::<CompletionRequest>(json!({"messages": "nope"}))
             .expect_err("not an array");
-        assert!(err.to_string().contains("`messages` must be an array"), "{err}");
+        assert!(
+            err.to_string().contains("`messages` must be an array"),
+            "{err}"
+        );
         let body: CompletionRequest = serde_json::from_value(
             json!({"messages": [{"role": "developer", "content": "x"}], "stop": "END",
                    "response_format": {"type": "json_object"}, "max_completion_tokens": 7}),
@@ -492,9 +510,12 @@ mod tests {
         assert_eq!(req.json_schema, Some(json!({"type": "object"})));
         let none = CompletionRequest::default().into_generate(false);
         assert_eq!(none, Err("`prompt` must be a string".into()));
-        let err = serde_json::from_value::<EmbeddingsRequest>(json!({"input": 3}))
-            .expect_err("not text");
-        assert!(err.to_string().contains("`input` must be a string"), "{err}");
+        let err =
+            serde_json::from_value::<EmbeddingsRequest>(json!({"input": 3})).expect_err("not text");
+        assert!(
+            err.to_string().contains("`input` must be a string"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::fetch::{self, PartFile, TempDir};
-use crate::registry::{self, Conversion, ModelKind, ModelSpec, Source};
 use crate::progress::Progress;
+use crate::registry::{self, Conversion, ModelKind, ModelSpec, Source};
 use crate::{Error, Result};
 
 /// What a pull recorded next to the model file (`<file>.json`).

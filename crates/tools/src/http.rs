@@ -189,7 +189,9 @@ fn fetch_with(policy: &Policy, raw_url: &str, resolve: &Resolver) -> ToolResult<
             .to_str()
             .ok()
             .and_then(|l| url.join(l).ok())
-            .ok_or_else(|| ToolError::failed(format!("{url} redirects to an unreadable address")))?;
+            .ok_or_else(|| {
+                ToolError::failed(format!("{url} redirects to an unreadable address"))
+            })?;
         hops += 1;
         if hops > MAX_REDIRECTS {
             return Err(ToolError::failed(format!(
@@ -312,10 +314,12 @@ mod tests {
     fn every_redirect_hop_connects_to_the_address_that_was_checked() {
         // `.invalid` names never resolve (RFC 6761): if reqwest looked a hop up again instead of
         // using the checked address, the fetch would fail.
-        let (port, hosts) = canned(|port| vec![
+        let (port, hosts) = canned(|port| {
+            vec![
             format!("HTTP/1.1 302 Found\r\nLocation: http://second.invalid:{port}/b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndone".into(),
-        ]);
+        ]
+        });
         let seen = std::sync::Mutex::new(Vec::new());
         let policy = Policy {
             allow_private_network: true,
@@ -328,18 +332,27 @@ mod tests {
             check_address(&policy, &host, addr.ip())?;
             Ok((host, addr))
         };
-        let text = fetch_with(&policy, &format!("http://first.invalid:{port}/a"), &resolve).unwrap();
+        let text =
+            fetch_with(&policy, &format!("http://first.invalid:{port}/a"), &resolve).unwrap();
         assert_eq!(text, "done");
         assert_eq!(*seen.lock().unwrap(), ["first.invalid", "second.invalid"]);
         let hosts: Vec<String> = hosts.try_iter().collect();
-        assert_eq!(hosts, [format!("first.invalid:{port}"), format!("second.invalid:{port}")]);
+        assert_eq!(
+            hosts,
+            [
+                format!("first.invalid:{port}"),
+                format!("second.invalid:{port}")
+            ]
+        );
     }
 
     #[test]
     fn a_redirect_hop_that_fails_the_check_is_refused() {
-        let (port, _hosts) = canned(|_| vec![
+        let (port, _hosts) = canned(|_| {
+            vec![
             "HTTP/1.1 301 Moved\r\nLocation: /next\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
-        ]);
+        ]
+        });
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let policy = Policy {
             allow_private_network: true,
@@ -348,13 +361,21 @@ mod tests {
         let resolve = |url: &url::Url| {
             // The first answer is allowed; the second (the DNS-rebinding case) is refused.
             if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-                Ok((url.host_str().unwrap().to_string(), SocketAddr::from(([127, 0, 0, 1], port))))
+                Ok((
+                    url.host_str().unwrap().to_string(),
+                    SocketAddr::from(([127, 0, 0, 1], port)),
+                ))
             } else {
                 Err(ToolError::refused("rebound to a private address"))
             }
         };
-        let err = fetch_with(&policy, &format!("http://rebind.invalid:{port}/"), &resolve).unwrap_err();
+        let err =
+            fetch_with(&policy, &format!("http://rebind.invalid:{port}/"), &resolve).unwrap_err();
         assert!(err.is_refusal(), "{err}");
-        assert!(err.to_string().contains("redirect to http://rebind.invalid"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("redirect to http://rebind.invalid"),
+            "{err}"
+        );
     }
 }

@@ -32,7 +32,8 @@ impl Tool for Remember {
     const EFFECT: Effect = Effect::Mutating;
     type Args = RememberArgs;
     type Output = String;
-    const DESCRIPTION: &'static str = "Save a fact to long-term memory so it can be recalled in this or a later run.";
+    const DESCRIPTION: &'static str =
+        "Save a fact to long-term memory so it can be recalled in this or a later run.";
     fn call(&self, ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
         if a.text.trim().is_empty() {
             return Err(ToolError::InvalidArgs("text is empty".into()));

@@ -90,9 +90,7 @@ fn read_capped<R: Read + Send + 'static>(
 }
 
 fn join(reader: Option<JoinHandle<Captured>>) -> Captured {
-    reader
-        .and_then(|r| r.join().ok())
-        .unwrap_or_default()
+    reader.and_then(|r| r.join().ok()).unwrap_or_default()
 }
 
 fn kill_group(child: &mut Child) {
@@ -119,8 +117,12 @@ mod tests {
 
     #[test]
     fn captures_both_streams_and_the_exit_code() {
-        let done = run_bounded(sh("echo out; echo err >&2; exit 3"), Duration::from_secs(5), 100)
-            .unwrap();
+        let done = run_bounded(
+            sh("echo out; echo err >&2; exit 3"),
+            Duration::from_secs(5),
+            100,
+        )
+        .unwrap();
         assert_eq!(done.code(), "3");
         assert_eq!(done.stdout.text, "out\n");
         assert_eq!(done.stderr.text, "err\n");
@@ -141,15 +143,24 @@ mod tests {
         let done = run_bounded(sh("sleep 30 & sleep 30"), Duration::from_millis(300), 100).unwrap();
         assert!(done.status.is_none());
         assert_eq!(done.code(), "stopped at the time limit");
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
     fn background_children_do_not_outlive_a_finished_call() {
         let started = Instant::now();
-        let done = run_bounded(sh("sleep 30 & echo started"), Duration::from_secs(20), 100).unwrap();
+        let done =
+            run_bounded(sh("sleep 30 & echo started"), Duration::from_secs(20), 100).unwrap();
         assert_eq!(done.code(), "0");
         assert_eq!(done.stdout.text, "started\n");
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

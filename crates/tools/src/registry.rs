@@ -132,7 +132,8 @@ impl Tool for Finish {
     const EFFECT: Effect = Effect::Finishing;
     type Args = FinishArgs;
     type Output = String;
-    const DESCRIPTION: &'static str = "End the task and give the final answer. Call it once the goal is achieved.";
+    const DESCRIPTION: &'static str =
+        "End the task and give the final answer. Call it once the goal is achieved.";
     fn call(&self, _ctx: &ToolContext, args: FinishArgs) -> ToolResult<String> {
         Ok(args.answer)
     }

@@ -8,10 +8,10 @@
 
 use std::process::Command;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use crate::process::run_bounded;
 use crate::{Effect, Tool, ToolContext, ToolError, ToolResult};
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

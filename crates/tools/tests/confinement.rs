@@ -270,7 +270,11 @@ fn shell_timeout_holds_against_background_children() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("did not finish"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     std::thread::sleep(Duration::from_secs(4));
     assert!(!marker.exists(), "a background child outlived the call");
 }

@@ -123,7 +123,11 @@ impl Llm for TownFakeLlm {
             Prompt::Raw(s) => s.split_whitespace().count(),
         };
         Ok(Completion {
-            usage: TokenUsage::new(prompt_tokens as u64, 0, text.split_whitespace().count() as u64),
+            usage: TokenUsage::new(
+                prompt_tokens as u64,
+                0,
+                text.split_whitespace().count() as u64,
+            ),
             text,
             finish: FinishReason::Stop,
             timings: Timings::default(),

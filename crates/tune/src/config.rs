@@ -170,7 +170,11 @@ impl ModelConfig {
 
     /// The weight names a model of this shape needs.
     pub fn weight_names(&self) -> Vec<String> {
-        self.names(["token_embd.weight", "output_norm.weight"], &LAYER_WEIGHTS, "weight")
+        self.names(
+            ["token_embd.weight", "output_norm.weight"],
+            &LAYER_WEIGHTS,
+            "weight",
+        )
     }
 
     /// Tensors used when the GGUF has them: the output layer (else the token embedding is reused)

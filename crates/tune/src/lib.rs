@@ -181,7 +181,10 @@ mod tests {
 
     #[test]
     fn the_gpu_is_never_replaced_by_the_cpu_silently() {
-        assert!(matches!(device(DeviceKind::Cpu), Ok(candle_core::Device::Cpu)));
+        assert!(matches!(
+            device(DeviceKind::Cpu),
+            Ok(candle_core::Device::Cpu)
+        ));
         if !cfg!(feature = "cuda") {
             assert_eq!(DeviceKind::for_build(), DeviceKind::Cpu);
             let err = device(DeviceKind::Cuda).expect_err("no cuda in this build");
