@@ -1,0 +1,495 @@
+//! The step function: one slice of game time for every agent, with all model requests of the
+//! step sent as one batch.
+//!
+//! A step runs in five phases, always in agent-name order so a seed fixes the result:
+//! 1. the clock advances and due scenario events are injected;
+//! 2. each agent wakes or sleeps, perceives (vision radius, attention bandwidth) and writes what
+//!    is new as observations;
+//! 3. each agent needs at most one model decision: a conversation turn, a day plan at wake-up, the
+//!    5–15 minute steps of a new hourly block, whether to talk to someone newly seen, whether
+//!    something it noticed changes what it is doing (reaction re-plans the next minutes), or a
+//!    reflection; an agent in the middle of an action with nothing new costs nothing;
+//! 4. the requests go to [`Llm::generate_batch`] together, each with the agent's cache key and a
+//!    JSON Schema, and the replies are applied (a failed reply falls back to the routine);
+//! 5. agents walk one tile along their shortest paths and actions advance.
+//!
+//! [`Town::step`] here runs the phases in that order; phase 2 is in `perceive.rs`, phases 3–4
+//! (requests and replies) in `decide.rs`, phase 5 in `act.rs`.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use hamlet_core::town::{
+    AgentInfo, EventRecord, Learned, PlanItem, PlanLevel, SimTime, Tile, TownEvent,
+};
+use hamlet_core::{GenerateRequest, Llm, MemoryKind, MemoryStream, Message, Sampling, TokenUsage};
+use serde_json::{json, Value};
+
+use crate::memory::{self, recall};
+use crate::prompts::Prompts;
+use crate::spec::{Block, Persona, Scenario};
+use crate::state::{pair, Action, AgentState, Conversation, Counters, WorldState};
+use crate::world::World;
+use crate::Result;
+
+mod act;
+mod decide;
+mod perceive;
+
+/// Tunables of the simulation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SimConfig {
+    /// Utterances after which a conversation ends (Generative Agents: about 8).
+    pub max_turns: usize,
+    /// Minutes before two agents who talked may start another conversation.
+    pub talk_cooldown_mins: u64,
+    /// Summed importance that triggers a reflection (Generative Agents: 150).
+    pub reflect_threshold: u32,
+    /// Minutes after reacting to something noticed before an agent considers reacting again.
+    pub notice_cooldown_mins: u64,
+    pub sampling: Sampling,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            max_turns: 8,
+            talk_cooldown_mins: 120,
+            reflect_threshold: 150,
+            notice_cooldown_mins: 60,
+            // Greedy (so a seed fixes the run), with a mild repetition penalty: the 135M model
+            // otherwise fills strings with repeated numbers.
+            sampling: Sampling {
+                repeat_penalty: 1.1,
+                ..Sampling::greedy()
+            },
+        }
+    }
+}
+
+/// Everything that does not change during a run: the world, the chosen personas (sorted by name,
+/// the same order as [`WorldState::agents`]), the scenario and the prompts.
+pub struct Town {
+    pub world: World,
+    pub personas: Vec<Persona>,
+    pub scenario: Option<Scenario>,
+    pub prompts: Prompts,
+    pub config: SimConfig,
+    systems: Vec<String>,
+}
+
+/// What one agent asks the model this step.
+#[derive(Debug, Clone)]
+enum Need {
+    Converse(u64),
+    PlanDay,
+    Decompose(Block, u32),
+    React(String),
+    /// Something the agent noticed (an object someone else put to use): does it change what the
+    /// agent is doing?
+    Notice(String),
+    Reflect(Vec<i64>),
+}
+
+fn emoji_for(desc: &str) -> Option<String> {
+    let d = desc.to_lowercase();
+    let table = [
+        ("sleep", "😴"),
+        ("party", "🎉"),
+        ("eat", "🍽"),
+        ("breakfast", "🍳"),
+        ("lunch", "🍽"),
+        ("dinner", "🍽"),
+        ("cook", "🍳"),
+        ("coffee", "☕"),
+        ("talk", "💬"),
+        ("read", "📚"),
+        ("study", "📚"),
+        ("write", "✏"),
+        ("paint", "🎨"),
+        ("walk", "🚶"),
+        ("work", "💼"),
+    ];
+    table
+        .iter()
+        .find(|(k, _)| d.contains(k))
+        .map(|(_, e)| e.to_string())
+}
+
+/// Perception: the agents agent `me` sees, nearest first (ties by name), within the world's vision
+/// radius and up to its attention bandwidth.
+pub fn visible(world: &World, me: usize, agents: &[(String, Tile)]) -> Vec<String> {
+    let Some((_, at)) = agents.get(me) else {
+        return Vec::new();
+    };
+    let mut seen: Vec<(u16, &str)> = agents
+        .iter()
+        .enumerate()
+        .filter(|(j, (_, t))| *j != me && t.dist(*at) <= world.vision)
+        .map(|(_, (n, t))| (t.dist(*at), n.as_str()))
+        .collect();
+    seen.sort();
+    seen.truncate(world.attention);
+    seen.into_iter().map(|(_, n)| n.to_string()).collect()
+}
+
+fn hhmm(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60)
+}
+
+impl Town {
+    pub fn new(
+        world: World,
+        mut personas: Vec<Persona>,
+        scenario: Option<Scenario>,
+        prompts: Prompts,
+        config: SimConfig,
+    ) -> Result<Town> {
+        personas.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut systems = Vec::new();
+        for p in &personas {
+            let rel: Vec<Value> = p
+                .relationships
+                .iter()
+                .filter(|(n, _)| personas.iter().any(|q| &q.name == *n))
+                .map(|(n, about)| json!({"name": n, "about": about}))
+                .collect();
+            systems.push(prompts.render(
+                "system",
+                json!({
+                    "name": p.name, "age": p.age, "occupation": p.occupation, "town": world.name,
+                    "traits": p.traits.join(", "), "description": p.description, "relationships": rel,
+                }),
+            )?);
+        }
+        Ok(Town {
+            world,
+            personas,
+            scenario,
+            prompts,
+            config,
+            systems,
+        })
+    }
+
+    /// The state at `start`, and the events that open the log. The scenario's starting knowledge
+    /// is written to `mem`.
+    pub fn init(
+        &self,
+        seed: u64,
+        start: SimTime,
+        until: SimTime,
+        mem: &dyn MemoryStream,
+    ) -> Result<(WorldState, Vec<EventRecord>)> {
+        let mut st = WorldState {
+            step: 0,
+            time: start,
+            start,
+            seed,
+            rng: seed ^ 0x005E_ED0F_7057,
+            agents: self
+                .personas
+                .iter()
+                .map(|p| AgentState {
+                    name: p.name.clone(),
+                    tile: p.spawn,
+                    path: VecDeque::new(),
+                    asleep: true,
+                    planned_day: 0,
+                    schedule: Vec::new(),
+                    block: None,
+                    queue: VecDeque::new(),
+                    action: None,
+                    conversation: None,
+                    last_talk: Default::default(),
+                    in_view: BTreeSet::new(),
+                    to_greet: None,
+                    since_reflect: 0,
+                    knows: BTreeSet::new(),
+                    recent: VecDeque::new(),
+                    salient: Vec::new(),
+                    seen_objects: Default::default(),
+                    last_notice: None,
+                })
+                .collect(),
+            objects: self
+                .world
+                .objects
+                .iter()
+                .map(|o| (o.path.clone(), o.state.clone()))
+                .collect(),
+            conversations: Default::default(),
+            next_conversation: 1,
+            next_event: 0,
+            counters: Counters::default(),
+            related_before: BTreeSet::new(),
+            related: BTreeSet::new(),
+            diffusion: Default::default(),
+            attendance: Default::default(),
+            pending: Vec::new(),
+        };
+        for p in &self.personas {
+            for other in p.relationships.keys() {
+                if self.personas.iter().any(|q| &q.name == other) {
+                    st.related_before.insert(pair(&p.name, other));
+                }
+            }
+        }
+        st.related = st.related_before.clone();
+        let mut ev = vec![self.rec(
+            &st,
+            TownEvent::RunStarted {
+                world: self.world.name.clone(),
+                scenario: self.scenario.as_ref().map(|s| s.name.clone()),
+                seed,
+                step_secs: self.world.step_secs,
+                start,
+                until,
+                map: self.world.rows.clone(),
+                legend: self.world.legend.clone(),
+                places: self.world.places(),
+                agents: self
+                    .personas
+                    .iter()
+                    .map(|p| AgentInfo {
+                        name: p.name.clone(),
+                        initials: p.initials(),
+                        age: p.age,
+                        occupation: p.occupation.clone(),
+                        home: p.home.clone(),
+                        tile: p.spawn,
+                    })
+                    .collect(),
+            },
+        )];
+        if let Some(sc) = &self.scenario {
+            for k in &sc.knowledge {
+                if let Some(i) = st.agent_index(&k.agent) {
+                    self.remember(
+                        &mut st,
+                        i,
+                        MemoryKind::Observation,
+                        k.text.clone(),
+                        k.importance,
+                        vec![],
+                    );
+                    if let Some(t) = &k.topic {
+                        self.learn(&mut st, &mut ev, i, t, None, None);
+                    }
+                }
+            }
+        }
+        memory::flush(&mut st, &mut ev, mem)?;
+        Ok((st, ev))
+    }
+
+    fn rec(&self, st: &WorldState, event: TownEvent) -> EventRecord {
+        EventRecord {
+            step: st.step,
+            time: st.time,
+            event,
+        }
+    }
+
+    /// Queues a memory for agent `i`; it is written (and logged) at the next flush of the step.
+    fn remember(
+        &self,
+        st: &mut WorldState,
+        i: usize,
+        kind: MemoryKind,
+        text: String,
+        importance: u8,
+        evidence: Vec<i64>,
+    ) {
+        memory::queue(st, i, kind, text, importance, evidence);
+    }
+
+    fn learn(
+        &self,
+        st: &mut WorldState,
+        ev: &mut Vec<EventRecord>,
+        i: usize,
+        topic: &str,
+        from: Option<String>,
+        conversation: Option<u64>,
+    ) {
+        if !st.agents[i].knows.insert(topic.to_string()) {
+            return;
+        }
+        let agent = st.agents[i].name.clone();
+        st.diffusion
+            .entry(topic.to_string())
+            .or_default()
+            .push(Learned {
+                agent: agent.clone(),
+                time: st.time,
+                from: from.clone(),
+            });
+        ev.push(self.rec(
+            st,
+            TownEvent::TopicLearned {
+                agent,
+                topic: topic.to_string(),
+                from,
+                conversation,
+            },
+        ));
+    }
+
+    /// Advances the world by one step. All model requests of the step go to `llm` as one batch;
+    /// memories go to `mem` in two batches (after perception, and at the end).
+    pub fn step(
+        &self,
+        st: &mut WorldState,
+        llm: &dyn Llm,
+        mem: &dyn MemoryStream,
+    ) -> Result<Vec<EventRecord>> {
+        st.step += 1;
+        st.time = SimTime(st.time.0 + u64::from(self.world.step_secs));
+        st.counters.steps += 1;
+        let span = tracing::info_span!("tick", step = st.step, time = %st.time);
+        let _enter = span.enter();
+        let mut ev = vec![self.rec(st, TownEvent::Tick)];
+        self.inject(st, &mut ev);
+        let mut needs: Vec<(usize, Need)> = Vec::new();
+        for i in 0..st.agents.len() {
+            if let Some(n) = self.perceive_and_need(st, &mut ev, i) {
+                needs.push((i, n));
+            }
+        }
+        memory::flush(st, &mut ev, mem)?;
+        // Conversation turns are needed by whoever speaks next.
+        for conv in st.conversations.values() {
+            if let Some(i) = st.agent_index(&conv.agents[conv.next]) {
+                needs.retain(|(j, _)| *j != i);
+                needs.push((i, Need::Converse(conv.id)));
+            }
+        }
+        needs.sort_by_key(|(i, _)| *i);
+        for (i, need) in &needs {
+            if let Need::Converse(id) = need {
+                self.recall_for_conversation(st, mem, *i, *id)?;
+            }
+        }
+        if !needs.is_empty() {
+            let requests: Vec<GenerateRequest> = needs
+                .iter()
+                .map(|(i, n)| self.request(st, mem, *i, n))
+                .collect::<Result<_>>()?;
+            let replies = llm.generate_batch(&requests);
+            let (mut usage, mut failed) = (TokenUsage::default(), 0u32);
+            for ((i, need), reply) in needs.into_iter().zip(replies) {
+                let json = match reply {
+                    Ok(c) => {
+                        usage += c.usage;
+                        c.json
+                    }
+                    Err(e) => {
+                        tracing::warn!(agent = %st.agents[i].name, error = %e, "model reply failed; falling back");
+                        None
+                    }
+                };
+                if json.is_none() {
+                    failed += 1;
+                }
+                self.apply(st, &mut ev, i, need, json.unwrap_or(Value::Null));
+            }
+            let n = requests.len() as u32;
+            st.counters.calls += u64::from(n);
+            st.counters.failed += u64::from(failed);
+            st.counters.tokens += usage;
+            ev.push(self.rec(
+                st,
+                TownEvent::ModelBatch {
+                    requests: n,
+                    usage,
+                    failed,
+                },
+            ));
+        }
+        for i in 0..st.agents.len() {
+            self.advance(st, &mut ev, i);
+        }
+        self.attend(st);
+        memory::flush(st, &mut ev, mem)?;
+        Ok(ev)
+    }
+
+    fn inject(&self, st: &mut WorldState, ev: &mut Vec<EventRecord>) {
+        let Some(sc) = &self.scenario else { return };
+        while let Some(e) = sc.events.get(st.next_event) {
+            if e.at > st.time {
+                break;
+            }
+            st.next_event += 1;
+            let mut who: Vec<usize> = e.agents.iter().filter_map(|n| st.agent_index(n)).collect();
+            if let Some(place) = &e.place {
+                for (i, a) in st.agents.iter().enumerate() {
+                    if self.world.tile_in(a.tile, place) && !who.contains(&i) {
+                        who.push(i);
+                    }
+                }
+            }
+            who.sort();
+            ev.push(self.rec(
+                st,
+                TownEvent::EventInjected {
+                    description: e.description.clone(),
+                    place: e.place.clone(),
+                    agents: who.iter().map(|i| st.agents[*i].name.clone()).collect(),
+                },
+            ));
+            for i in who {
+                self.remember(
+                    st,
+                    i,
+                    MemoryKind::Observation,
+                    e.description.clone(),
+                    8,
+                    vec![],
+                );
+                if let Some(t) = &e.topic {
+                    self.learn(st, ev, i, t, None, None);
+                }
+                // Big news re-plans the day (Generative Agents' reaction re-plans the window).
+                st.agents[i].planned_day = 0;
+            }
+        }
+    }
+
+    fn minute(&self, st: &WorldState) -> u32 {
+        (st.time.of_day() / 60) as u32
+    }
+
+    fn awake(&self, p: &Persona, minute: u32) -> bool {
+        if p.wake <= p.sleep {
+            minute >= p.wake && minute < p.sleep
+        } else {
+            minute >= p.wake || minute < p.sleep
+        }
+    }
+
+    /// The block of today's schedule that holds `minute` (before the first: at home).
+    fn block_at(&self, a: &AgentState, p: &Persona, minute: u32) -> (Block, u32) {
+        let mut cur = Block {
+            start: p.wake,
+            place: p.home.clone(),
+            activity: "get ready for the day at home".into(),
+        };
+        let mut end = 24 * 60;
+        for b in &a.schedule {
+            if b.start <= minute {
+                cur = b.clone();
+            } else {
+                end = b.start;
+                break;
+            }
+        }
+        (cur, end.min(p.sleep.max(p.wake)))
+    }
+
+    /// The tile of agent `name` (for tests).
+    pub fn tile_of(st: &WorldState, name: &str) -> Option<Tile> {
+        st.agents.iter().find(|a| a.name == name).map(|a| a.tile)
+    }
+}
