@@ -10,8 +10,8 @@ use hamlet_core::town::{SimTime, TownEvent};
 use hamlet_core::{Embedder, Llm, SnapshotStream};
 use hamlet_memory::MemoryStore;
 use hamlet_town::metrics::{table, CheckOutcome};
-use hamlet_town::testing::TownFakeLlm;
-use hamlet_town::{replay, Run, RunOptions, SimConfig};
+use hamlet_town::testing::TownFake;
+use hamlet_town::{replay, LlmTownModel, Run, RunOptions, SimConfig, TownModel};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
@@ -172,19 +172,20 @@ pub fn run(a: Args) -> Result<()> {
         print_summary(&run, &m, &checks);
         return Ok(());
     }
-    let llm: Arc<dyn Llm> = if fake {
+    let model: Box<dyn TownModel> = if fake {
         let news: Vec<String> = run
             .town
             .scenario
             .iter()
             .flat_map(|s| s.topics.iter().flat_map(|t| t.keywords.clone()))
             .collect();
-        Arc::new(TownFakeLlm::new().with_news(news))
+        Box::new(TownFake::new().with_news(news))
     } else {
         let mut m = model_opts.clone();
         // One KV slot per agent; the town's prompts are short.
         m.context = m.context.min(2048);
-        Arc::from(m.backend(run.state.agents.len() as u32, None, 1.0)?)
+        let llm: Arc<dyn Llm> = Arc::from(m.backend(run.state.agents.len() as u32, None, 1.0)?);
+        Box::new(LlmTownModel(llm))
     };
     eprintln!(
         "town {} · {} agents · {} → {} · run dir {}",
@@ -228,7 +229,7 @@ pub fn run(a: Args) -> Result<()> {
             );
             return Ok(());
         }
-        run.step(llm.as_ref())?;
+        run.step(model.as_ref())?;
         let s = &run.state;
         pb.set_position(s.time.0.saturating_sub(s.start.0));
         if s.step % 6 == 0 {

@@ -13,6 +13,7 @@ pub mod chatml;
 mod error;
 mod llm;
 pub mod memory;
+mod schema;
 pub mod testing;
 pub mod town;
 pub mod trace;
@@ -27,4 +28,5 @@ pub use memory::{
     MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled,
     SnapshotStream, TimeMs,
 };
+pub use schema::schema_of;
 pub use usage::{line_of, now_ms, TokenUsage};

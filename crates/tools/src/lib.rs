@@ -29,7 +29,7 @@ pub use error::{ToolError, ToolResult};
 pub use fs::{AppendFile, ListDir, ReadFile, SearchFiles, WriteFile};
 pub use http::{check_address, HttpGet};
 pub use memory::{Recall, Remember};
-pub use registry::{schema_of, DynTool, Effect, Finish, Registry, Tool};
+pub use registry::{DynTool, Effect, Finish, Registry, Tool};
 pub use shell::Shell;
 pub use workspace::Workspace;
 

@@ -5,6 +5,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use hamlet_core::schema_of;
+
 use crate::{ToolContext, ToolError, ToolResult};
 
 /// What a successful call does to the world, as the runtime's policy sees it.
@@ -69,49 +71,6 @@ impl<T: Tool> DynTool for T {
             Ok(v) => v.to_string(),
             Err(e) => return Err(ToolError::failed(format!("cannot render output: {e}"))),
         })
-    }
-}
-
-/// The JSON Schema of an argument type, in the plain form a grammar converter accepts: optional
-/// fields are simply not required (no `null` types), no `$schema` or `title`.
-pub fn schema_of<T: JsonSchema>() -> Value {
-    let settings = schemars::generate::SchemaSettings::draft07().with(|s| {
-        s.inline_subschemas = true;
-    });
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut value = schema.to_value();
-    if let Value::Object(map) = &mut value {
-        map.remove("$schema");
-        map.remove("title");
-    }
-    drop_null(&mut value);
-    value
-}
-
-/// Optional fields are already left out of `required`; a `null` alternative on top would only let
-/// the model write `null` where leaving the field out says the same.
-fn drop_null(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if let Some(Value::Array(types)) = map.get_mut("type") {
-                types.retain(|t| t != "null");
-                if types.len() == 1 {
-                    let only = types[0].clone();
-                    map.insert("type".into(), only);
-                }
-            }
-            for key in ["anyOf", "oneOf"] {
-                if let Some(Value::Array(alts)) = map.get_mut(key) {
-                    alts.retain(|a| a.get("type").is_none_or(|t| t != "null"));
-                }
-            }
-            map.remove("format");
-            for child in map.values_mut() {
-                drop_null(child);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_null),
-        _ => {}
     }
 }
 

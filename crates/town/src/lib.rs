@@ -15,6 +15,7 @@
 //! checkpoint); [`metrics`] computes diffusion, density, attendance and cost. The CLI (`hamlet sim`)
 //! picks the backend; the TUI reads the event log through `hamlet_core::town` only.
 
+pub mod decision;
 mod error;
 mod memory;
 pub mod metrics;
@@ -26,6 +27,7 @@ mod state;
 pub mod testing;
 mod world;
 
+pub use decision::{LlmTownModel, TownModel};
 pub use error::{Error, Result};
 pub use prompts::{Prompts, TEMPLATES};
 pub use run::{

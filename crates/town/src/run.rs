@@ -25,11 +25,11 @@ use std::time::Instant;
 
 use hamlet_core::town::{EventRecord, RunMetrics, SimTime, TownEvent, TownSnapshot, EVENTS_FILE};
 use hamlet_core::{
-    Completion, GenerateRequest, Llm, MemoryId, MemoryRecord, MemoryStream, ModelInfo, NewMemory,
-    RecallQuery, Recalled, SnapshotStream,
+    MemoryId, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled, SnapshotStream,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::decision::{Answer, Posed, TownModel};
 use crate::metrics::{self, CheckOutcome, Wall};
 use crate::prompts::Prompts;
 use crate::sim::{SimConfig, Town};
@@ -402,19 +402,19 @@ impl Run {
     }
 
     /// One step: advance, log, checkpoint when due.
-    pub fn step(&mut self, llm: &dyn Llm) -> Result<()> {
+    pub fn step(&mut self, model: &dyn TownModel) -> Result<()> {
         let t0 = Instant::now();
-        let llm = TimedLlm {
-            inner: llm,
+        let model = TimedModel {
+            inner: model,
             nanos: AtomicU64::new(0),
         };
         let mem = TimedMemory {
             inner: self.memory.as_ref(),
             nanos: AtomicU64::new(0),
         };
-        let events = self.town.step(&mut self.state, &llm, &mem)?;
+        let events = self.town.step(&mut self.state, &model, &mem)?;
         self.wall.total += t0.elapsed().as_secs_f64();
-        self.wall.model += llm.secs();
+        self.wall.model += model.secs();
         self.wall.memory += mem.secs();
         self.write(&events)?;
         if self.state.step.is_multiple_of(self.config.checkpoint_every) {
@@ -426,13 +426,13 @@ impl Run {
     /// Runs until the end time (or `max_steps` more steps), calling `progress` after each step.
     pub fn run(
         &mut self,
-        llm: &dyn Llm,
+        model: &dyn TownModel,
         max_steps: Option<u64>,
         progress: &mut dyn FnMut(&WorldState),
     ) -> Result<()> {
         let mut n = 0;
         while !self.is_done() && max_steps.is_none_or(|m| n < m) {
-            self.step(llm)?;
+            self.step(model)?;
             progress(&self.state);
             n += 1;
         }
@@ -482,8 +482,8 @@ impl Run {
 }
 
 /// Times the calls of a step into the model (for the metrics' share of wall time in the model).
-struct TimedLlm<'a> {
-    inner: &'a dyn Llm,
+struct TimedModel<'a> {
+    inner: &'a dyn TownModel,
     nanos: AtomicU64,
 }
 
@@ -501,7 +501,7 @@ fn timed<T>(nanos: &AtomicU64, f: impl FnOnce() -> T) -> T {
     out
 }
 
-impl TimedLlm<'_> {
+impl TimedModel<'_> {
     fn secs(&self) -> f64 {
         self.nanos.load(Ordering::Relaxed) as f64 / 1e9
     }
@@ -513,22 +513,9 @@ impl TimedMemory<'_> {
     }
 }
 
-impl Llm for TimedLlm<'_> {
-    fn info(&self) -> ModelInfo {
-        self.inner.info()
-    }
-    fn generate_stream(
-        &self,
-        request: &GenerateRequest,
-        on_text: &mut dyn FnMut(&str),
-    ) -> hamlet_core::Result<Completion> {
-        timed(&self.nanos, || self.inner.generate_stream(request, on_text))
-    }
-    fn generate_batch(&self, requests: &[GenerateRequest]) -> Vec<hamlet_core::Result<Completion>> {
-        timed(&self.nanos, || self.inner.generate_batch(requests))
-    }
-    fn count_tokens(&self, text: &str) -> hamlet_core::Result<usize> {
-        timed(&self.nanos, || self.inner.count_tokens(text))
+impl TownModel for TimedModel<'_> {
+    fn decide(&self, batch: &[Posed]) -> Vec<hamlet_core::Result<Answer>> {
+        timed(&self.nanos, || self.inner.decide(batch))
     }
 }
 

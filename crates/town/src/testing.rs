@@ -1,29 +1,32 @@
 //! A deterministic stand-in model for town tests and dry runs.
 //!
-//! [`TownFakeLlm`] answers each decision by its schema's title and by what the prompt says, so the
-//! same prompts always give the same replies, whatever order or batch they come in: day plans keep
-//! the routine, a block becomes one step, agents always start talking, and a speaker repeats the
-//! first remembered line that holds one of its news words (so news spreads only from agents whose
-//! prompt shows it), and noticing something changes nothing unless [`TownFakeLlm::reacting`]. It proves the mechanics
-//! (batching, conversations, diffusion, checkpoints); the real model is tested separately.
+//! [`TownFake`] answers each decision from its typed context ([`Ask`]), never from prompt text, so
+//! the same asks always get the same replies, whatever order or batch they come in: day plans keep
+//! the routine, a block becomes one step, agents always start talking, a speaker repeats the first
+//! remembered line that holds one of its news words (so news spreads only from agents whose prompt
+//! shows it), and noticing something changes nothing unless [`TownFake::reacting`]. It proves the
+//! mechanics (batching, conversations, diffusion, checkpoints); the real model is tested
+//! separately. Token counts are words of the rendered prompt and of the reply's JSON.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hamlet_core::{
-    Completion, FinishReason, GenerateRequest, Llm, ModelInfo, Prompt, Result, Timings, TokenUsage,
+use hamlet_core::{Prompt, Result, TokenUsage};
+
+use crate::decision::{
+    Answer, Ask, ConverseReply, DecomposeReply, NoticeReply, PlanDayReply, PlanStep, Posed,
+    ReactReply, ReflectReply, Reply, TownModel,
 };
-use serde_json::{json, Value};
 
 /// See the module docs.
 #[derive(Debug, Default)]
-pub struct TownFakeLlm {
+pub struct TownFake {
     calls: AtomicU64,
     batches: AtomicU64,
     news: Vec<String>,
     react: bool,
 }
 
-impl TownFakeLlm {
+impl TownFake {
     pub fn new() -> Self {
         Self::default()
     }
@@ -37,110 +40,94 @@ impl TownFakeLlm {
         self.react = true;
         self
     }
-    /// Requests answered so far.
+    /// Decisions answered so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
-    /// `generate_batch` calls so far.
+    /// Batches (steps that asked anything) so far.
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
     }
 
-    fn answer(&self, request: &GenerateRequest) -> Value {
-        let title = request
-            .json_schema
-            .as_ref()
-            .and_then(|s| s.get("title"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let user = match &request.prompt {
-            Prompt::Chat(m) => m.last().map(|m| m.content.clone()).unwrap_or_default(),
-            Prompt::Raw(s) => s.clone(),
-        };
-        match title {
-            "town.plan_day" => json!({"plan": []}),
-            "town.decompose" => {
-                let activity = user
-                    .split(" you plan to ")
-                    .nth(1)
-                    .and_then(|s| s.split(" at ").next())
-                    .unwrap_or("carry on");
-                json!({"steps": [{"minutes": 15, "action": activity.chars().take(60).collect::<String>()}]})
+    /// The reply to one ask.
+    pub fn answer(&self, ask: &Ask) -> Reply {
+        match ask {
+            Ask::PlanDay(_) => PlanDayReply { plan: Vec::new() }.into(),
+            Ask::Decompose(d) => DecomposeReply {
+                steps: vec![PlanStep {
+                    action: d.activity.chars().take(60).collect(),
+                    minutes: 15,
+                }],
             }
-            "town.react" => json!({"talk": true}),
+            .into(),
+            Ask::React(_) => ReactReply { talk: true }.into(),
             // Carries on, so the fake's runs keep the routine's shape.
-            "town.notice" if self.react => json!({"react": true, "activity": "take a look"}),
-            "town.notice" => json!({"react": false, "activity": "carry on"}),
-            "town.converse" => {
-                let lines = user
-                    .lines()
-                    .filter(|l| l.contains(": ") && !l.starts_with("- ") && !l.starts_with("It is"))
-                    .count();
-                let remembered: Vec<&str> =
-                    user.lines().filter_map(|l| l.strip_prefix("- ")).collect();
-                let news = remembered
+            Ask::Notice(_) if self.react => NoticeReply {
+                react: true,
+                activity: "take a look".into(),
+            }
+            .into(),
+            Ask::Notice(_) => NoticeReply {
+                react: false,
+                activity: "carry on".into(),
+            }
+            .into(),
+            Ask::Converse(c) => {
+                let news = c
+                    .memories
                     .iter()
-                    .find(|l| {
-                        self.news
-                            .iter()
-                            .any(|w| l.to_lowercase().contains(&w.to_lowercase()))
+                    .find(|m| {
+                        let m = m.to_lowercase();
+                        self.news.iter().any(|w| m.contains(&w.to_lowercase()))
                     })
-                    .copied()
+                    .map(String::as_str)
                     .unwrap_or("Nice to see you.");
                 let text: String = news
                     .replace("told me: ", "said ")
                     .chars()
                     .take(150)
                     .collect();
-                json!({"utterance": if lines == 0 { format!("Hello! {text}") } else { format!("Did you know? {text}") }, "end": lines >= 2})
+                let utterance = if c.lines.is_empty() {
+                    format!("Hello! {text}")
+                } else {
+                    format!("Did you know? {text}")
+                };
+                ConverseReply {
+                    utterance,
+                    end: c.lines.len() >= 2,
+                }
+                .into()
             }
-            "town.reflect" => json!({"insights": ["I have been busy with my routine."]}),
-            _ => json!({}),
+            Ask::Reflect(_) => ReflectReply {
+                insights: vec!["I have been busy with my routine.".into()],
+            }
+            .into(),
         }
     }
 }
 
-impl Llm for TownFakeLlm {
-    fn info(&self) -> ModelInfo {
-        ModelInfo {
-            name: "town-fake".into(),
-            context_length: 1 << 16,
-            parallel: 64,
-        }
-    }
+fn words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
 
-    fn generate_stream(
-        &self,
-        request: &GenerateRequest,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<Completion> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let json = self.answer(request);
-        let text = json.to_string();
-        on_text(&text);
-        let prompt_tokens = match &request.prompt {
-            Prompt::Chat(m) => m.iter().map(|m| m.content.split_whitespace().count()).sum(),
-            Prompt::Raw(s) => s.split_whitespace().count(),
-        };
-        Ok(Completion {
-            usage: TokenUsage::new(
-                prompt_tokens as u64,
-                0,
-                text.split_whitespace().count() as u64,
-            ),
-            text,
-            finish: FinishReason::Stop,
-            timings: Timings::default(),
-            json: Some(json),
-        })
-    }
-
-    fn generate_batch(&self, requests: &[GenerateRequest]) -> Vec<Result<Completion>> {
+impl TownModel for TownFake {
+    fn decide(&self, batch: &[Posed]) -> Vec<Result<Answer>> {
         self.batches.fetch_add(1, Ordering::Relaxed);
-        requests.iter().map(|r| self.generate(r)).collect()
-    }
-
-    fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(text.split_whitespace().count())
+        batch
+            .iter()
+            .map(|posed| {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                let reply = self.answer(&posed.ask);
+                let prompt = match &posed.request.prompt {
+                    Prompt::Chat(m) => m.iter().map(|m| words(&m.content)).sum(),
+                    Prompt::Raw(s) => words(s),
+                };
+                let text = serde_json::to_string(&reply).unwrap_or_default();
+                Ok(Answer {
+                    reply,
+                    usage: TokenUsage::new(prompt, 0, words(&text)),
+                })
+            })
+            .collect()
     }
 }

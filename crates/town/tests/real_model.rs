@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hamlet_core::town::SimTime;
 use hamlet_llm::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
-use hamlet_town::{replay, Run, RunOptions, SimConfig};
+use hamlet_town::{replay, LlmTownModel, Run, RunOptions, SimConfig};
 
 #[test]
 fn an_hour_of_three_agents_on_the_real_model() {
@@ -53,7 +53,8 @@ fn an_hour_of_three_agents_on_the_real_model() {
         embedder: "minilm".into(),
     };
     let mut run = Run::create(&opts, &open).expect("run");
-    run.run(llm.as_ref(), None, &mut |_| {}).expect("steps");
+    run.run(&LlmTownModel(llm.clone()), None, &mut |_| {})
+        .expect("steps");
     let (m, _checks) = run.finish().expect("finish");
     eprintln!("{}", hamlet_town::metrics::table(&m));
     // Every agent planned its day and its first block through the model.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use common::{open_memory, smallville, tiny_world};
 use hamlet_core::town::{EventRecord, SimTime, TownEvent, EVENTS_FILE};
-use hamlet_town::testing::TownFakeLlm;
+use hamlet_town::testing::TownFake;
 use hamlet_town::{replay, Run, RunOptions, SimConfig};
 
 fn opts(
@@ -51,7 +51,7 @@ fn records(dir: &Path) -> Vec<EventRecord> {
 
 #[test]
 fn same_seed_same_log() {
-    let llm = TownFakeLlm::new().with_news(["party", "valentine"]);
+    let llm = TownFake::new().with_news(["party", "valentine"]);
     let mut logs = Vec::new();
     for _ in 0..2 {
         let d = tempfile::tempdir().expect("tmp");
@@ -76,7 +76,7 @@ fn same_seed_same_log() {
 
 #[test]
 fn one_batch_per_step_and_idle_agents_cost_nothing() {
-    let llm = TownFakeLlm::new();
+    let llm = TownFake::new();
     let d = tempfile::tempdir().expect("tmp");
     let mut run = Run::create(
         &opts(&smallville(), None, Some(6), "day 1 12:00", d.path()),
@@ -133,7 +133,7 @@ fn news_spreads_from_a_to_b_to_c_and_is_counted() {
     let d = tempfile::tempdir().expect("tmp");
     tiny_world(d.path());
     let run_dir = d.path().join("run");
-    let llm = TownFakeLlm::new().with_news(["party"]);
+    let llm = TownFake::new().with_news(["party"]);
     let mut run = Run::create(
         &opts(d.path(), Some("news"), None, "day 1 09:00", &run_dir),
         &open_memory,
@@ -183,7 +183,7 @@ fn noticing_an_object_in_use_re_plans_the_next_minutes() {
     );
     std::fs::write(&world, toml).expect("write");
     let run_dir = d.path().join("run");
-    let llm = TownFakeLlm::new().reacting();
+    let llm = TownFake::new().reacting();
     let mut run = Run::create(
         &opts(d.path(), None, None, "day 1 08:30", &run_dir),
         &open_memory,
@@ -211,7 +211,7 @@ fn noticing_an_object_in_use_re_plans_the_next_minutes() {
 
 #[test]
 fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
-    let llm = TownFakeLlm::new().with_news(["party", "valentine"]);
+    let llm = TownFake::new().with_news(["party", "valentine"]);
     let whole = tempfile::tempdir().expect("tmp");
     let mut run = Run::create(
         &opts(
@@ -261,7 +261,7 @@ fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
 
 #[test]
 fn resume_without_its_memory_snapshot_is_a_clear_error_and_keeps_the_log() {
-    let llm = TownFakeLlm::new();
+    let llm = TownFake::new();
     let d = tempfile::tempdir().expect("tmp");
     {
         let mut run = Run::create(

@@ -2,6 +2,7 @@
 //! the shortest path, and gathering attendance.
 
 use super::*;
+use crate::decision::ConverseReply;
 
 impl Town {
     pub(super) fn converse(
@@ -10,20 +11,17 @@ impl Town {
         ev: &mut Vec<EventRecord>,
         i: usize,
         id: u64,
-        reply: Value,
+        reply: Option<ConverseReply>,
     ) {
         let Some(conv) = st.conversations.get(&id).cloned() else {
             return;
         };
         let speaker = conv.agents[conv.next].clone();
         let listener = conv.agents[1 - conv.next].clone();
-        let text = reply
-            .get("utterance")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .unwrap_or("")
-            .to_string();
-        let mut end = reply.get("end").and_then(Value::as_bool).unwrap_or(true);
+        let (text, mut end) = match reply {
+            Some(r) => (r.utterance.trim().to_string(), r.end),
+            None => (String::new(), true),
+        };
         if !text.is_empty() {
             st.counters.utterances += 1;
             ev.push(self.rec(

@@ -1,21 +1,26 @@
-//! Phases 3 and 4 of a step: the model request for each agent's need (prompt, JSON Schema,
-//! cache key) and how its reply is applied to the world (a failed reply falls back to the
-//! routine).
+//! Phases 3 and 4 of a step: the decision each agent's need puts to the model (a typed
+//! [`Ask`], rendered into a prompt with its reply's JSON Schema and the agent's cache key), and
+//! how its typed [`Reply`] is applied to the world (a failed reply falls back to the routine).
 
 use super::*;
+use crate::decision::{
+    Ask, Converse, Decompose, Evidence, Line, Notice, NoticeReply, PlanDay, Posed, React,
+    ReactReply, Reflect, Reply, RoutineLine,
+};
 
 impl Town {
     pub(super) fn place_enum(&self) -> Vec<String> {
         self.world.arenas.keys().cloned().collect()
     }
 
-    pub(super) fn request(
+    /// The decision `need` puts to the model for agent `i`, with the memories its prompt shows.
+    pub(super) fn pose(
         &self,
         st: &WorldState,
         mem: &dyn MemoryStream,
         i: usize,
         need: &Need,
-    ) -> Result<GenerateRequest> {
+    ) -> Result<Posed> {
         let p = &self.personas[i];
         let time = st.time.to_string();
         let here = self
@@ -23,11 +28,18 @@ impl Town {
             .arena_at(st.agents[i].tile)
             .unwrap_or("the street")
             .to_string();
-        let (template, ctx, schema, max_tokens) = match need {
+        let doing = |k: usize| {
+            st.agents[k]
+                .action
+                .as_ref()
+                .map(|a| a.description.clone())
+                .unwrap_or_else(|| "idle".into())
+        };
+        let ask = match need {
             Need::PlanDay => {
                 // Retrieved for the day ahead, plus what is on the agent's mind (an invitation
                 // heard yesterday is among its most important memories).
-                let mut mems = recall(
+                let mut memories = recall(
                     st,
                     mem,
                     i,
@@ -35,127 +47,109 @@ impl Town {
                     4,
                 )?;
                 for m in st.agents[i].salient.iter().take(3) {
-                    if !mems.contains(&m.text) {
-                        mems.push(m.text.clone());
+                    if !memories.contains(&m.text) {
+                        memories.push(m.text.clone());
                     }
                 }
-                let hours: Vec<String> = (p.wake / 60 + 1..=p.sleep.saturating_sub(1) / 60)
+                let mut hours: Vec<String> = (p.wake / 60 + 1..=p.sleep.saturating_sub(1) / 60)
                     .map(|h| format!("{h:02}:00"))
                     .collect();
-                let routine: Vec<Value> = p
+                if hours.is_empty() {
+                    hours.push("12:00".to_string());
+                }
+                let routine = p
                     .routine
                     .iter()
-                    .map(|b| json!({"at": hhmm(b.start), "place": b.place, "activity": b.activity}))
-                    .collect();
-                let hours = if hours.is_empty() {
-                    vec!["12:00".to_string()]
-                } else {
-                    hours
-                };
-                (
-                    "plan_day",
-                    json!({"time": time, "routine": routine, "memories": mems}),
-                    json!({"title": "town.plan_day", "type": "object", "properties": {"plan": {"type": "array", "maxItems": 4, "items": {"type": "object", "properties": {
-                        "activity": {"type": "string", "minLength": 3, "maxLength": 60}, "place": {"enum": self.place_enum()}, "time": {"enum": hours}},
-                        "required": ["activity", "place", "time"]}}}, "required": ["plan"]}),
-                    220,
-                )
-            }
-            Need::Decompose(block, end) => {
-                let mems = recall(st, mem, i, &block.activity, 3)?;
-                (
-                    "decompose",
-                    json!({"time": time, "here": here, "block_start": hhmm(block.start), "block_end": hhmm(*end), "activity": block.activity, "place": block.place, "memories": mems}),
-                    json!({"title": "town.decompose", "type": "object", "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "object", "properties": {
-                        "action": {"type": "string", "minLength": 3, "maxLength": 50}, "minutes": {"enum": [5, 10, 15]}}, "required": ["action", "minutes"]}}}, "required": ["steps"]}),
-                    200,
-                )
-            }
-            Need::React(other) => {
-                let j = st.agent_index(other).unwrap_or(i);
-                let other_action = st.agents[j]
-                    .action
-                    .as_ref()
-                    .map(|a| a.description.clone())
-                    .unwrap_or_else(|| "idle".into());
-                let action = st.agents[i]
-                    .action
-                    .as_ref()
-                    .map(|a| a.description.clone())
-                    .unwrap_or_else(|| "idle".into());
-                let mems = recall(st, mem, i, &format!("{other} {other_action}"), 3)?;
-                (
-                    "react",
-                    json!({"time": time, "here": here, "action": action, "other": other, "other_action": other_action, "memories": mems}),
-                    json!({"title": "town.react", "type": "object", "properties": {"talk": {"type": "boolean"}}, "required": ["talk"]}),
-                    12,
-                )
-            }
-            Need::Notice(what) => {
-                let action = st.agents[i]
-                    .action
-                    .as_ref()
-                    .map(|a| a.description.clone())
-                    .unwrap_or_else(|| "idle".into());
-                let mems = recall(st, mem, i, what, 3)?;
-                (
-                    "notice",
-                    json!({"time": time, "here": here, "action": action, "noticed": what, "memories": mems}),
-                    json!({"title": "town.notice", "type": "object", "properties": {"react": {"type": "boolean"}, "activity": {"type": "string", "minLength": 3, "maxLength": 50}}, "required": ["react", "activity"]}),
-                    40,
-                )
-            }
-            Need::Converse(id) => {
-                let conv = st.conversations.get(id).cloned();
-                let other = conv
-                    .as_ref()
-                    .map(|c| c.agents[1 - c.next].clone())
-                    .unwrap_or_default();
-                let mems = conv
-                    .as_ref()
-                    .and_then(|c| c.recalled.get(&st.agents[i].name))
-                    .cloned()
-                    .unwrap_or_default();
-                let lines: Vec<Value> = conv
-                    .as_ref()
-                    .map(|c| {
-                        c.lines
-                            .iter()
-                            .map(|(s, t)| json!({"speaker": s, "text": t}))
-                            .collect()
+                    .map(|b| RoutineLine {
+                        at: hhmm(b.start),
+                        place: b.place.clone(),
+                        activity: b.activity.clone(),
                     })
-                    .unwrap_or_default();
-                (
-                    "converse",
-                    json!({"time": time, "here": here, "other": other, "memories": mems, "lines": lines}),
-                    json!({"title": "town.converse", "type": "object", "properties": {"utterance": {"type": "string", "minLength": 2, "maxLength": 120}, "end": {"type": "boolean"}}, "required": ["utterance", "end"]}),
-                    120,
-                )
+                    .collect();
+                Ask::PlanDay(PlanDay {
+                    time,
+                    routine,
+                    memories,
+                    places: self.place_enum(),
+                    hours,
+                })
             }
-            Need::Reflect(ids) => {
-                let mems: Vec<Value> = st.agents[i]
+            Need::Decompose(block, end) => Ask::Decompose(Decompose {
+                memories: recall(st, mem, i, &block.activity, 3)?,
+                time,
+                here,
+                block_start: hhmm(block.start),
+                block_end: hhmm(*end),
+                activity: block.activity.clone(),
+                place: block.place.clone(),
+            }),
+            Need::React(other) => {
+                let other_action = doing(st.agent_index(other).unwrap_or(i));
+                Ask::React(React {
+                    memories: recall(st, mem, i, &format!("{other} {other_action}"), 3)?,
+                    time,
+                    here,
+                    action: doing(i),
+                    other: other.clone(),
+                    other_action,
+                })
+            }
+            Need::Notice(what) => Ask::Notice(Notice {
+                memories: recall(st, mem, i, what, 3)?,
+                time,
+                here,
+                action: doing(i),
+                noticed: what.clone(),
+            }),
+            Need::Converse(id) => {
+                let conv = st.conversations.get(id);
+                Ask::Converse(Converse {
+                    time,
+                    here,
+                    other: conv
+                        .map(|c| c.agents[1 - c.next].clone())
+                        .unwrap_or_default(),
+                    memories: conv
+                        .and_then(|c| c.recalled.get(&st.agents[i].name))
+                        .cloned()
+                        .unwrap_or_default(),
+                    lines: conv
+                        .map(|c| {
+                            c.lines
+                                .iter()
+                                .map(|(s, t)| Line {
+                                    speaker: s.clone(),
+                                    text: t.clone(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+            }
+            Need::Reflect(ids) => Ask::Reflect(Reflect {
+                time,
+                memories: st.agents[i]
                     .recent
                     .iter()
                     .filter(|m| ids.contains(&m.id))
-                    .map(|m| json!({"id": m.id, "text": m.text}))
-                    .collect();
-                (
-                    "reflect",
-                    json!({"time": time, "memories": mems}),
-                    json!({"title": "town.reflect", "type": "object", "properties": {"insights": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string", "minLength": 3, "maxLength": 120}}}, "required": ["insights"]}),
-                    120,
-                )
-            }
+                    .map(|m| Evidence {
+                        id: m.id,
+                        text: m.text.clone(),
+                    })
+                    .collect(),
+            }),
         };
+        let (template, ctx, schema, max_tokens) = ask.parts();
         let user = self.prompts.render(template, ctx)?;
-        Ok(GenerateRequest::chat(vec![
+        let request = GenerateRequest::chat(vec![
             Message::system(self.systems[i].clone()),
             Message::user(user),
         ])
         .with_schema(schema)
         .with_max_tokens(max_tokens)
         .with_sampling(self.config.sampling.clone())
-        .with_cache_key(format!("town:{}", p.name)))
+        .with_cache_key(format!("town:{}", p.name));
+        Ok(Posed { ask, request })
     }
 
     pub(super) fn apply(
@@ -164,7 +158,7 @@ impl Town {
         ev: &mut Vec<EventRecord>,
         i: usize,
         need: Need,
-        reply: Value,
+        reply: Option<Reply>,
     ) {
         let p = &self.personas[i];
         let day = st.time.day();
@@ -172,23 +166,18 @@ impl Town {
             Need::PlanDay => {
                 let mut schedule = p.routine.clone();
                 let mut items = Vec::new();
-                for it in reply
-                    .get("plan")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let (Some(t), Some(place), Some(act)) = (
-                        it.get("time")
-                            .and_then(Value::as_str)
-                            .and_then(hamlet_core::town::parse_clock),
-                        it.get("place")
-                            .and_then(Value::as_str)
-                            .and_then(|s| self.world.resolve_place(s)),
-                        it.get("activity").and_then(Value::as_str),
+                let plan = match reply {
+                    Some(Reply::PlanDay(r)) => r.plan,
+                    _ => Vec::new(),
+                };
+                for it in &plan {
+                    let (Some(t), Some(place)) = (
+                        hamlet_core::town::parse_clock(&it.time),
+                        self.world.resolve_place(&it.place),
                     ) else {
                         continue;
                     };
+                    let act = it.activity.as_str();
                     if act.chars().filter(|c| c.is_alphabetic()).count() < 3 {
                         continue;
                     }
@@ -262,17 +251,13 @@ impl Town {
                 ));
             }
             Need::Decompose(block, end) => {
-                let mut queue: VecDeque<(u32, String)> = reply
-                    .get("steps")
-                    .and_then(Value::as_array)
+                let steps = match reply {
+                    Some(Reply::Decompose(r)) => r.steps,
+                    _ => Vec::new(),
+                };
+                let mut queue: VecDeque<(u32, String)> = steps
                     .into_iter()
-                    .flatten()
-                    .filter_map(|s| {
-                        Some((
-                            s.get("minutes")?.as_u64()?.clamp(5, 15) as u32,
-                            s.get("action")?.as_str()?.trim().to_string(),
-                        ))
-                    })
+                    .map(|s| (s.minutes.clamp(5, 15), s.action.trim().to_string()))
                     // A step the model filled with digits or punctuation says nothing: drop it.
                     .filter(|(_, a)| a.chars().filter(|c| c.is_alphabetic()).count() >= 3)
                     .collect();
@@ -312,7 +297,7 @@ impl Town {
                 self.next_action(st, ev, i);
             }
             Need::React(other) => {
-                let talk = reply.get("talk").and_then(Value::as_bool).unwrap_or(false);
+                let talk = matches!(reply, Some(Reply::React(ReactReply { talk: true })));
                 let Some(j) = st.agent_index(&other) else {
                     return;
                 };
@@ -353,12 +338,10 @@ impl Town {
                 }
             }
             Need::Notice(_) => {
-                let react = reply.get("react").and_then(Value::as_bool).unwrap_or(false);
-                let activity = reply
-                    .get("activity")
-                    .and_then(Value::as_str)
-                    .map(str::trim)
-                    .unwrap_or("");
+                let Some(Reply::Notice(NoticeReply { react, activity })) = reply else {
+                    return;
+                };
+                let activity = activity.trim();
                 if !react || activity.chars().filter(|c| c.is_alphabetic()).count() < 3 {
                     return;
                 }
@@ -392,16 +375,19 @@ impl Town {
                 );
                 self.start_action(st, ev, i, activity.to_string(), here, until);
             }
-            Need::Converse(id) => self.converse(st, ev, i, id, reply),
+            Need::Converse(id) => {
+                let reply = match reply {
+                    Some(Reply::Converse(r)) => Some(r),
+                    _ => None,
+                };
+                self.converse(st, ev, i, id, reply)
+            }
             Need::Reflect(ids) => {
                 st.agents[i].since_reflect = 0;
-                let insights: Vec<String> = reply
-                    .get("insights")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect();
+                let insights = match reply {
+                    Some(Reply::Reflect(r)) => r.insights,
+                    _ => Vec::new(),
+                };
                 if insights.is_empty() {
                     return;
                 }

@@ -9,8 +9,9 @@
 //!    5–15 minute steps of a new hourly block, whether to talk to someone newly seen, whether
 //!    something it noticed changes what it is doing (reaction re-plans the next minutes), or a
 //!    reflection; an agent in the middle of an action with nothing new costs nothing;
-//! 4. the requests go to [`Llm::generate_batch`] together, each with the agent's cache key and a
-//!    JSON Schema, and the replies are applied (a failed reply falls back to the routine);
+//! 4. the decisions (typed [`crate::decision::Ask`]s, each rendered with the agent's cache key and
+//!    its reply's JSON Schema) go to the [`TownModel`] together, and the typed replies are applied
+//!    (a failed reply falls back to the routine);
 //! 5. agents walk one tile along their shortest paths and actions advance.
 //!
 //! [`Town::step`] here runs the phases in that order; phase 2 is in `perceive.rs`, phases 3–4
@@ -21,9 +22,10 @@ use std::collections::{BTreeSet, VecDeque};
 use hamlet_core::town::{
     AgentInfo, EventRecord, Learned, PlanItem, PlanLevel, SimTime, Tile, TownEvent,
 };
-use hamlet_core::{GenerateRequest, Llm, MemoryKind, MemoryStream, Message, Sampling, TokenUsage};
+use hamlet_core::{GenerateRequest, MemoryKind, MemoryStream, Message, Sampling, TokenUsage};
 use serde_json::{json, Value};
 
+use crate::decision::{Posed, TownModel};
 use crate::memory::{self, recall};
 use crate::prompts::Prompts;
 use crate::spec::{Block, Persona, Scenario};
@@ -336,12 +338,12 @@ impl Town {
         ));
     }
 
-    /// Advances the world by one step. All model requests of the step go to `llm` as one batch;
+    /// Advances the world by one step. All decisions of the step go to `model` as one batch;
     /// memories go to `mem` in two batches (after perception, and at the end).
     pub fn step(
         &self,
         st: &mut WorldState,
-        llm: &dyn Llm,
+        model: &dyn TownModel,
         mem: &dyn MemoryStream,
     ) -> Result<Vec<EventRecord>> {
         st.step += 1;
@@ -372,29 +374,27 @@ impl Town {
             }
         }
         if !needs.is_empty() {
-            let requests: Vec<GenerateRequest> = needs
+            let posed: Vec<Posed> = needs
                 .iter()
-                .map(|(i, n)| self.request(st, mem, *i, n))
+                .map(|(i, n)| self.pose(st, mem, *i, n))
                 .collect::<Result<_>>()?;
-            let replies = llm.generate_batch(&requests);
+            let answers = model.decide(&posed);
             let (mut usage, mut failed) = (TokenUsage::default(), 0u32);
-            for ((i, need), reply) in needs.into_iter().zip(replies) {
-                let json = match reply {
-                    Ok(c) => {
-                        usage += c.usage;
-                        c.json
+            for ((i, need), answer) in needs.into_iter().zip(answers) {
+                let reply = match answer {
+                    Ok(a) => {
+                        usage += a.usage;
+                        Some(a.reply)
                     }
                     Err(e) => {
                         tracing::warn!(agent = %st.agents[i].name, error = %e, "model reply failed; falling back");
+                        failed += 1;
                         None
                     }
                 };
-                if json.is_none() {
-                    failed += 1;
-                }
-                self.apply(st, &mut ev, i, need, json.unwrap_or(Value::Null));
+                self.apply(st, &mut ev, i, need, reply);
             }
-            let n = requests.len() as u32;
+            let n = posed.len() as u32;
             st.counters.calls += u64::from(n);
             st.counters.failed += u64::from(failed);
             st.counters.tokens += usage;
