@@ -27,6 +27,15 @@ pub trait Decision: Serialize {
     }
 }
 
+/// When and where a decision is made, and what the agent recalled for it: the part of the prompt
+/// that most decisions share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scene {
+    pub time: String,
+    pub here: String,
+    pub memories: Vec<String>,
+}
+
 /// One line of a day's routine, as the plan prompt shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoutineLine {
@@ -80,13 +89,12 @@ impl Decision for PlanDay {
 /// The 5–15 minute steps of a new hourly block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decompose {
-    pub time: String,
-    pub here: String,
+    #[serde(flatten)]
+    pub scene: Scene,
     pub block_start: String,
     pub block_end: String,
     pub activity: String,
     pub place: String,
-    pub memories: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -113,12 +121,11 @@ impl Decision for Decompose {
 /// Whether to start talking to someone newly seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct React {
-    pub time: String,
-    pub here: String,
+    #[serde(flatten)]
+    pub scene: Scene,
     pub action: String,
     pub other: String,
     pub other_action: String,
-    pub memories: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -135,11 +142,10 @@ impl Decision for React {
 /// Whether something noticed (an object someone else put to use) changes what the agent does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notice {
-    pub time: String,
-    pub here: String,
+    #[serde(flatten)]
+    pub scene: Scene,
     pub action: String,
     pub noticed: String,
-    pub memories: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -165,10 +171,9 @@ pub struct Line {
 /// The next turn of a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Converse {
-    pub time: String,
-    pub here: String,
+    #[serde(flatten)]
+    pub scene: Scene,
     pub other: String,
-    pub memories: Vec<String>,
     pub lines: Vec<Line>,
 }
 
@@ -358,12 +363,14 @@ mod tests {
     #[test]
     fn a_reply_parses_into_its_asks_variant_and_a_wrong_shape_is_an_error() {
         let ask = Ask::React(React {
-            time: String::new(),
-            here: String::new(),
+            scene: Scene {
+                time: String::new(),
+                here: String::new(),
+                memories: vec![],
+            },
             action: String::new(),
             other: "Bo".into(),
             other_action: String::new(),
-            memories: vec![],
         });
         assert_eq!(
             ask.parse(json!({"talk": true})).unwrap(),

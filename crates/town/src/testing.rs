@@ -74,6 +74,7 @@ impl TownFake {
             .into(),
             Ask::Converse(c) => {
                 let news = c
+                    .scene
                     .memories
                     .iter()
                     .find(|m| {

@@ -5,7 +5,7 @@
 use super::*;
 use crate::decision::{
     Ask, Converse, Decompose, Evidence, Line, Notice, NoticeReply, PlanDay, Posed, React,
-    ReactReply, Reflect, Reply, RoutineLine,
+    ReactReply, Reflect, Reply, RoutineLine, Scene,
 };
 
 impl Town {
@@ -75,9 +75,11 @@ impl Town {
                 })
             }
             Need::Decompose(block, end) => Ask::Decompose(Decompose {
-                memories: recall(st, mem, i, &block.activity, 3)?,
-                time,
-                here,
+                scene: Scene {
+                    memories: recall(st, mem, i, &block.activity, 3)?,
+                    time,
+                    here,
+                },
                 block_start: hhmm(block.start),
                 block_end: hhmm(*end),
                 activity: block.activity.clone(),
@@ -86,32 +88,38 @@ impl Town {
             Need::React(other) => {
                 let other_action = doing(st.agent_index(other).unwrap_or(i));
                 Ask::React(React {
-                    memories: recall(st, mem, i, &format!("{other} {other_action}"), 3)?,
-                    time,
-                    here,
+                    scene: Scene {
+                        memories: recall(st, mem, i, &format!("{other} {other_action}"), 3)?,
+                        time,
+                        here,
+                    },
                     action: doing(i),
                     other: other.clone(),
                     other_action,
                 })
             }
             Need::Notice(what) => Ask::Notice(Notice {
-                memories: recall(st, mem, i, what, 3)?,
-                time,
-                here,
+                scene: Scene {
+                    memories: recall(st, mem, i, what, 3)?,
+                    time,
+                    here,
+                },
                 action: doing(i),
                 noticed: what.clone(),
             }),
             Need::Converse(id) => {
                 let conv = st.conversations.get(id);
                 Ask::Converse(Converse {
-                    time,
-                    here,
+                    scene: Scene {
+                        time,
+                        here,
+                        memories: conv
+                            .and_then(|c| c.recalled.get(&st.agents[i].name))
+                            .cloned()
+                            .unwrap_or_default(),
+                    },
                     other: conv
                         .map(|c| c.agents[1 - c.next].clone())
-                        .unwrap_or_default(),
-                    memories: conv
-                        .and_then(|c| c.recalled.get(&st.agents[i].name))
-                        .cloned()
                         .unwrap_or_default(),
                     lines: conv
                         .map(|c| {

@@ -363,11 +363,17 @@ pub fn assert_screen(name: &str, lines: &[String]) {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
-    if std::env::var_os("UPDATE_SCREENS").is_some() || !path.exists() {
+    if std::env::var_os("UPDATE_SCREENS").is_some() {
         std::fs::write(&path, &actual).expect("write expected screen");
         return;
     }
-    let expected = std::fs::read_to_string(&path).expect("read expected screen");
+    // A missing golden file is a failure, not a pass: a test must not bless its own first output.
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "screen {name}: no golden file at {} ({e}); check the screen below and record it with UPDATE_SCREENS=1\n{actual}",
+            path.display()
+        )
+    });
     assert!(
         expected == actual,
         "screen {name} differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}",
