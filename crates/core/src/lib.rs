@@ -13,6 +13,7 @@ pub mod chatml;
 mod error;
 mod llm;
 pub mod memory;
+pub mod score;
 pub mod testing;
 pub mod town;
 pub mod trace;
@@ -24,7 +25,7 @@ pub use llm::{
     Prompt, Role, Sampling, Timings,
 };
 pub use memory::{
-    MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled,
-    SnapshotStream, TimeMs,
+    MemoryError, MemoryId, MemoryKind, MemoryRecord, MemoryResult, MemoryStream, NewMemory,
+    RecallQuery, Recalled, SnapshotStream, TimeMs,
 };
 pub use usage::{line_of, now_ms, TokenUsage};
