@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use hamlet_core::testing::HashEmbedder;
 use hamlet_core::{Embedder, MemoryKind, NewMemory, RecallQuery};
-use hamlet_memory::vector::{dot, VectorFilter};
+use hamlet_memory::vector::dot;
 use hamlet_memory::{MemoryConfig, MemoryStore, SearchMode, VectorBackend};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -242,7 +242,7 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         Some(e) => Arc::new(e),
         None => Arc::new(HashEmbedder::new(dim)),
     };
-    let store = MemoryStore::open_with(&dir, embedder, None, config)
+    let store = MemoryStore::open_with(&dir, embedder, config)
         .with_context(|| format!("opening the benchmark store in {}", dir.display()))?;
 
     // Insert in batches of 1,000 (one SQLite transaction each), then commit the indexes.
@@ -328,13 +328,10 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
             .into_iter()
             .map(|h| h.0)
             .collect();
-        let filter = VectorFilter::of(&q);
         let mut exact: Vec<(f32, i64)> = vectors
             .iter()
             .enumerate()
-            .filter(|(j, _)| {
-                filter.agent.as_deref() == Some(format!("agent{}", j % agents).as_str())
-            })
+            .filter(|(j, _)| q.agent.as_deref() == Some(format!("agent{}", j % agents).as_str()))
             .map(|(j, v)| (dot(qv, v), j as i64 + 1))
             .collect();
         exact.sort_by(|x, y| y.0.total_cmp(&x.0));

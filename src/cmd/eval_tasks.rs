@@ -212,14 +212,10 @@ pub fn run(a: TasksArgs) -> Result<()> {
         let embedder = embedder
             .clone()
             .ok_or("no embedding model was loaded for the memory store")?;
-        let store = hamlet_memory::MemoryStore::open_with(
-            dir,
-            embedder,
-            Some(llm.clone()),
-            Default::default(),
-        )
-        .map_err(|e| format!("opening the memory store {}: {e}", dir.display()))?;
-        Ok(Arc::new(store))
+        let store = hamlet_memory::MemoryStore::open_with(dir, embedder, Default::default())
+            .map_err(|e| format!("opening the memory store {}: {e}", dir.display()))?;
+        let rater = hamlet_memory::ImportanceRater::new(llm.clone());
+        Ok(Arc::new(hamlet_memory::Rated::new(store, rater)))
     };
     let out = a.out.clone().unwrap_or_else(|| {
         hamlet_models::default_home()

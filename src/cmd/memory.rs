@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use hamlet_core::{now_ms, Embedder, Llm, MemoryKind, NewMemory, RecallQuery};
-use hamlet_memory::{MemoryConfig, MemoryStore, SearchMode, VectorBackend};
+use hamlet_memory::{ImportanceRater, MemoryConfig, MemoryStore, SearchMode, VectorBackend};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::opts::{ModelOpts, DEFAULT_EMBED_MODEL};
@@ -116,8 +116,8 @@ pub fn threads() -> usize {
         })
 }
 
-/// Opens the store at `--db` with the embedding model (and optionally a chat model).
-pub fn open(a: &StoreArgs, llm: Option<Arc<dyn Llm>>) -> Result<MemoryStore> {
+/// Opens the store at `--db` with the embedding model.
+pub fn open(a: &StoreArgs) -> Result<MemoryStore> {
     let embedder: Arc<dyn Embedder> =
         Arc::new(crate::opts::load_embedder(&a.embed_model, threads())?);
     let config = MemoryConfig {
@@ -130,7 +130,7 @@ pub fn open(a: &StoreArgs, llm: Option<Arc<dyn Llm>>) -> Result<MemoryStore> {
         },
         ..MemoryConfig::default()
     };
-    let store = MemoryStore::open_with(&a.db, embedder, llm, config)
+    let store = MemoryStore::open_with(&a.db, embedder, config)
         .with_context(|| format!("opening the memory store --db {}", a.db.display()))?;
     if store.embedder_name()?.is_none() {
         store.set_embedder_name(&a.embed_model)?;
@@ -158,9 +158,9 @@ fn add(a: AddArgs) -> Result<()> {
             "loading the chat model to rate importance (give --importance N or --no-rate to skip it)",
         )?))
     };
-    let store = open(&a.store, llm)?;
+    let store = open(&a.store)?;
     let at = a.at.unwrap_or_else(now_ms);
-    let memories = a
+    let mut memories: Vec<NewMemory> = a
         .texts
         .iter()
         .map(|t| {
@@ -170,6 +170,9 @@ fn add(a: AddArgs) -> Result<()> {
             m
         })
         .collect();
+    if let Some(llm) = llm {
+        ImportanceRater::new(llm).fill(&mut memories);
+    }
     let ids = store.add_batch(memories).context("storing the memories")?;
     let records = store.get_many(&ids)?;
     for r in records {
@@ -189,7 +192,7 @@ fn search(a: SearchArgs) -> Result<()> {
     if a.k == 0 {
         bail!("-k must be at least 1");
     }
-    let store = open(&a.store, None)?;
+    let store = open(&a.store)?;
     let mut q = RecallQuery::new(&a.query, a.k, a.at.unwrap_or_else(now_ms));
     q.agent = a.agent.clone();
     q.kinds = a.kind.clone();
@@ -246,7 +249,7 @@ fn search(a: SearchArgs) -> Result<()> {
 }
 
 fn stats(a: StoreArgs) -> Result<()> {
-    let store = open(&a, None)?;
+    let store = open(&a)?;
     let s = store.stats()?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
@@ -276,7 +279,7 @@ fn stats(a: StoreArgs) -> Result<()> {
 }
 
 fn rebuild(a: StoreArgs) -> Result<()> {
-    let store = open(&a, None)?;
+    let store = open(&a)?;
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("rebuilding [{bar:30}] {pos}/{len} {elapsed}")

@@ -231,14 +231,11 @@ fn open_memory(
     llm: Arc<dyn Llm>,
 ) -> Result<Arc<dyn MemoryStream>> {
     let embedder = load_embedder(embed_model, threads)?;
-    let store = hamlet_memory::MemoryStore::open_with(
-        dir,
-        Arc::new(embedder),
-        Some(llm),
-        Default::default(),
-    )
-    .with_context(|| format!("opening the memory store {}", dir.display()))?;
-    Ok(Arc::new(store))
+    let store = hamlet_memory::MemoryStore::open_with(dir, Arc::new(embedder), Default::default())
+        .with_context(|| format!("opening the memory store {}", dir.display()))?;
+    // Facts the agent remembers without an importance are rated by the run's model.
+    let rater = hamlet_memory::ImportanceRater::new(llm);
+    Ok(Arc::new(hamlet_memory::Rated::new(store, rater)))
 }
 
 pub fn run(a: Args) -> Result<()> {

@@ -14,6 +14,7 @@ mod error;
 mod llm;
 pub mod memory;
 mod schema;
+pub mod score;
 pub mod testing;
 pub mod town;
 pub mod trace;
@@ -25,8 +26,8 @@ pub use llm::{
     Prompt, Role, Sampling, Timings,
 };
 pub use memory::{
-    MemoryId, MemoryKind, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled,
-    SnapshotStream, TimeMs,
+    MemoryError, MemoryId, MemoryKind, MemoryRecord, MemoryResult, MemoryStream, NewMemory,
+    RecallQuery, Recalled, SnapshotStream, TimeMs,
 };
 pub use schema::schema_of;
 pub use usage::{line_of, now_ms, TokenUsage};

@@ -7,9 +7,9 @@
 //! Times are milliseconds since the Unix epoch. The town passes its simulated clock (converted to
 //! the same unit), the agent loop passes wall time; recency decays per hour of whichever is given.
 
-use serde::{Deserialize, Serialize};
+use std::error::Error as StdError;
 
-use crate::Result;
+use serde::{Deserialize, Serialize};
 
 /// Identifier of a stored memory (assigned by the store, increasing).
 pub type MemoryId = i64;
@@ -138,6 +138,29 @@ impl NewMemory {
         self.evidence = ids.into_iter().collect();
         self
     }
+
+    /// Refuses what no store may keep: empty text, no agent, importance outside 1–10. Every
+    /// [`MemoryStream`] calls this before writing, so all of them refuse the same memories with
+    /// the same words.
+    pub fn validate(&self) -> MemoryResult<()> {
+        if self.text.trim().is_empty() {
+            return Err(MemoryError::Invalid("memory text is empty".into()));
+        }
+        if self.agent.trim().is_empty() {
+            return Err(MemoryError::Invalid(format!(
+                "memory {:?} has no agent: every memory belongs to an agent",
+                self.text
+            )));
+        }
+        if let Some(i) = self.importance {
+            if !(1..=10).contains(&i) {
+                return Err(MemoryError::Invalid(format!(
+                    "importance {i} is out of range: use 1 (mundane) to 10 (poignant)"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What to recall.
@@ -181,6 +204,37 @@ impl RecallQuery {
         self.kinds = kinds.into_iter().collect();
         self
     }
+
+    /// Only memories created in `after..before` (either end open when `None`).
+    pub fn window(mut self, after: Option<TimeMs>, before: Option<TimeMs>) -> Self {
+        self.after = after;
+        self.before = before;
+        self
+    }
+
+    /// Whether a memory with these fields passes the query's filter: its agent, its kinds, the
+    /// creation window, and not expired at `now`. This is the one definition of the filter: the
+    /// test double and the stores' final checks call it, and each index that filters inside
+    /// itself (SQL, tantivy, Qdrant) translates exactly these conditions, which the conformance
+    /// suites check against this function.
+    pub fn matches(
+        &self,
+        agent: &str,
+        kind: MemoryKind,
+        created: TimeMs,
+        expires: Option<TimeMs>,
+    ) -> bool {
+        self.agent.as_deref().is_none_or(|a| a == agent)
+            && (self.kinds.is_empty() || self.kinds.contains(&kind))
+            && self.after.is_none_or(|t| created >= t)
+            && self.before.is_none_or(|t| created < t)
+            && expires.is_none_or(|e| e > self.now)
+    }
+
+    /// [`RecallQuery::matches`] on a record.
+    pub fn matches_record(&self, r: &MemoryRecord) -> bool {
+        self.matches(&r.agent, r.kind, r.created, r.expires)
+    }
 }
 
 /// A recalled memory with its score and the score's parts (each normalised to 0..=1).
@@ -193,21 +247,58 @@ pub struct Recalled {
     pub relevance: f32,
 }
 
+/// What can go wrong in a memory stream. Its own type, not the model backends' [`crate::Error`]:
+/// a caller can tell a request the store refused from a model that failed from a database that
+/// failed, and a store's own error (SQLite, tantivy, PostgreSQL) is boxed into `Store` rather than
+/// leaking its type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// The request is wrong (empty text, no agent, importance out of range); nothing was stored.
+    #[error("invalid memory request: {0}")]
+    Invalid(String),
+    /// The embedder or the LLM the store uses failed (the cause is printed, not chained, as
+    /// the model errors themselves do).
+    #[error("{context}: {cause}")]
+    Model {
+        context: String,
+        cause: crate::Error,
+    },
+    /// The store's storage or an index failed. The message says what and how to fix it; the
+    /// store's own error is kept in `detail`, not chained, so it is not printed twice.
+    #[error("{detail}")]
+    Store {
+        detail: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl MemoryError {
+    /// Wraps a store's own error.
+    pub fn store(detail: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        MemoryError::Store {
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Result alias of [`MemoryStream`].
+pub type MemoryResult<T, E = MemoryError> = std::result::Result<T, E>;
+
 /// A long-term memory stream. Implementations are durable and thread-safe; calls block.
 pub trait MemoryStream: Send + Sync {
     /// Stores a memory and returns its id. Once this returns, the memory survives a crash.
-    fn add(&self, memory: NewMemory) -> Result<MemoryId>;
+    fn add(&self, memory: NewMemory) -> MemoryResult<MemoryId>;
 
     /// The best `k` memories for the query, best first, and marks them accessed at `query.now`.
-    fn recall(&self, query: &RecallQuery) -> Result<Vec<Recalled>>;
+    fn recall(&self, query: &RecallQuery) -> MemoryResult<Vec<Recalled>>;
 
     /// A memory by id.
-    fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>>;
+    fn get(&self, id: MemoryId) -> MemoryResult<Option<MemoryRecord>>;
 
     /// Stores several memories and returns their ids in order. Stores override this to write
     /// them together (one transaction, one index commit), e.g. every agent's observations of a
     /// town tick; the default adds them one by one.
-    fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
+    fn add_batch(&self, memories: Vec<NewMemory>) -> MemoryResult<Vec<MemoryId>> {
         memories.into_iter().map(|m| self.add(m)).collect()
     }
 }
@@ -221,20 +312,20 @@ pub trait MemoryStream: Send + Sync {
 /// first time.
 pub trait SnapshotStream: MemoryStream {
     /// Writes the snapshot into `to`, a directory that does not exist yet.
-    fn snapshot(&self, to: &std::path::Path) -> Result<()>;
+    fn snapshot(&self, to: &std::path::Path) -> MemoryResult<()>;
 }
 
 impl<T: MemoryStream + ?Sized> MemoryStream for std::sync::Arc<T> {
-    fn add(&self, memory: NewMemory) -> Result<MemoryId> {
+    fn add(&self, memory: NewMemory) -> MemoryResult<MemoryId> {
         (**self).add(memory)
     }
-    fn recall(&self, query: &RecallQuery) -> Result<Vec<Recalled>> {
+    fn recall(&self, query: &RecallQuery) -> MemoryResult<Vec<Recalled>> {
         (**self).recall(query)
     }
-    fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
+    fn get(&self, id: MemoryId) -> MemoryResult<Option<MemoryRecord>> {
         (**self).get(id)
     }
-    fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
+    fn add_batch(&self, memories: Vec<NewMemory>) -> MemoryResult<Vec<MemoryId>> {
         (**self).add_batch(memories)
     }
 }

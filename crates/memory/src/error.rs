@@ -59,6 +59,12 @@ pub enum Error {
         #[source]
         source: hamlet_core::Error,
     },
+    /// The memory stream a working buffer writes to failed.
+    #[error("{context}: {cause}")]
+    Stream {
+        context: String,
+        cause: hamlet_core::MemoryError,
+    },
     /// A prompt template is missing or does not render.
     #[error("prompt template {name}: {reason}")]
     Template { name: String, reason: String },
@@ -93,14 +99,19 @@ impl Error {
     }
 }
 
-/// The store speaks `hamlet_core::Error` through the [`hamlet_core::MemoryStream`] trait: invalid
-/// requests stay invalid requests, model errors keep their kind, the rest become backend errors.
-impl From<Error> for hamlet_core::Error {
+/// The store speaks [`hamlet_core::MemoryError`] through the [`hamlet_core::MemoryStream`]
+/// trait: invalid requests stay invalid requests, model failures stay model failures (with their
+/// own error), and the rest (SQLite, tantivy, the vector index, files) are boxed store errors.
+impl From<Error> for hamlet_core::MemoryError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Invalid(m) => hamlet_core::Error::InvalidRequest(m),
-            Error::Model { source, .. } => source,
-            other => hamlet_core::Error::backend("memory store", other),
+            Error::Invalid(m) => hamlet_core::MemoryError::Invalid(m),
+            Error::Model { context, source } => hamlet_core::MemoryError::Model {
+                context,
+                cause: source,
+            },
+            Error::Stream { cause, .. } => cause,
+            other => hamlet_core::MemoryError::store(other),
         }
     }
 }

@@ -1,13 +1,15 @@
-//! The write path: validate, rate importance, embed, commit to SQLite, then apply to the indexes.
+//! The write path: validate, embed, commit the rows, then apply them to the indexes. Importance
+//! is decided before this (a caller's own, [`crate::ImportanceRater`]'s, or the configured
+//! default); the store never waits on a model.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use hamlet_core::{MemoryId, MemoryRecord, NewMemory};
+use hamlet_core::{MemoryError, MemoryId, NewMemory};
 
-use crate::db::NewRow;
-use crate::prompts::ask_json;
-use crate::store::MemoryStore;
-use crate::vector::VectorPoint;
+use crate::index::off_thread;
+use crate::records::{NewRow, RecordStore};
+use crate::store::AsyncMemoryStore;
 use crate::{Error, Result};
 
 static ABORT_AFTER_SQLITE: AtomicBool = AtomicBool::new(false);
@@ -19,30 +21,54 @@ pub fn abort_after_sqlite_commit_for_tests(on: bool) {
     ABORT_AFTER_SQLITE.store(on, Ordering::SeqCst);
 }
 
-impl MemoryStore {
-    /// Stores memories (one SQLite transaction) and returns their ids. Importance is rated by the
-    /// LLM when not given (or the configured default when there is no LLM); texts are embedded.
-    pub fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
-        let texts: Vec<&str> = memories.iter().map(|m| m.text.as_str()).collect();
-        let vectors = self.embed(&texts)?;
+/// [`NewMemory::validate`], in this crate's error.
+pub(crate) fn validate(m: &NewMemory) -> Result<()> {
+    m.validate().map_err(|e| match e {
+        MemoryError::Invalid(m) => Error::Invalid(m),
+        other => Error::Invalid(other.to_string()),
+    })
+}
+
+impl<R: RecordStore> AsyncMemoryStore<R> {
+    /// Stores one memory (see [`AsyncMemoryStore::add_batch`]).
+    pub async fn add(&self, memory: NewMemory) -> Result<MemoryId> {
+        let ids = self.add_batch(vec![memory]).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| Error::Invalid("the insert returned no id".into()))
+    }
+
+    /// Stores memories (one transaction) and returns their ids. Texts are embedded; a memory
+    /// without an importance gets the configured default. Nothing is stored if one is invalid.
+    pub async fn add_batch(&self, memories: Vec<NewMemory>) -> Result<Vec<MemoryId>> {
+        memories.iter().try_for_each(validate)?;
+        let texts: Vec<String> = memories.iter().map(|m| m.text.clone()).collect();
+        let vectors = self.embed(texts).await?;
         self.add_embedded(memories.into_iter().zip(vectors).collect())
+            .await
     }
 
     /// Stores memories whose embeddings are already computed (unit length, the store's dim).
-    pub fn add_embedded(&self, memories: Vec<(NewMemory, Vec<f32>)>) -> Result<Vec<MemoryId>> {
+    pub async fn add_embedded(
+        &self,
+        memories: Vec<(NewMemory, Vec<f32>)>,
+    ) -> Result<Vec<MemoryId>> {
+        let dim = self.embedder.dim();
         let mut rows = Vec::with_capacity(memories.len());
         for (m, embedding) in memories {
-            validate(&m, embedding.len(), self.embedder.dim())?;
-            let importance = match m.importance {
-                Some(i) => i,
-                None => self.rate_importance(&m.agent, &m.text),
-            };
+            validate(&m)?;
+            if embedding.len() != dim {
+                return Err(Error::Invalid(format!(
+                    "embedding has {} dimensions, the store holds {dim}",
+                    embedding.len()
+                )));
+            }
             rows.push(NewRow {
+                importance: m.importance.unwrap_or(self.config.default_importance),
                 agent: m.agent,
                 kind: m.kind,
                 text: m.text,
                 created: m.created,
-                importance,
                 embedding,
                 evidence: m.evidence,
                 expires: m.expires,
@@ -52,114 +78,47 @@ impl MemoryStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pending = self.lock_write()?;
-        let ids = self.db.insert(&rows)?;
+        let mut pending = self.write.lock().await;
+        let ids = self.rows.insert(&rows).await?;
         if ABORT_AFTER_SQLITE.load(Ordering::SeqCst) {
             std::process::abort();
         }
-        let records: Vec<MemoryRecord> = rows
+        let records: Vec<_> = rows
             .into_iter()
             .zip(&ids)
-            .map(|(r, &id)| MemoryRecord {
-                id,
-                agent: r.agent,
-                kind: r.kind,
-                text: r.text,
-                created: r.created,
-                last_accessed: r.created,
-                importance: r.importance,
-                embedding: r.embedding,
-                evidence: r.evidence,
-                expires: r.expires,
-                metadata: r.metadata,
-            })
+            .map(|(r, &id)| r.into_record(id))
             .collect();
-        let pts: Vec<VectorPoint> = records.iter().map(VectorPoint::of).collect();
-        self.vectors.upsert(&pts)?;
-        self.text.upsert(&records)?;
-        *pending = true;
+        let indexes = self.indexes();
+        off_thread(move || indexes.iter().try_for_each(|i| i.apply(&records))).await?;
+        *pending = ids.iter().copied().max().max(*pending);
         Ok(ids)
     }
 
-    /// Embeds texts with the store's embedder (unit length, checked dimension).
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(32) {
-            let vs = self
-                .embedder
-                .embed(chunk)
-                .map_err(|e| Error::model("embedding memory text", e))?;
-            for mut v in vs {
-                if v.len() != self.embedder.dim() {
-                    return Err(Error::Invalid(format!(
-                        "the embedder returned a {}-dimensional vector but says its dimension is {}",
-                        v.len(),
-                        self.embedder.dim()
-                    )));
+    /// Embeds texts with the store's embedder (unit length, checked dimension), off the
+    /// caller's async worker.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        let embedder = Arc::clone(&self.embedder);
+        off_thread(move || {
+            let dim = embedder.dim();
+            let mut out = Vec::with_capacity(texts.len());
+            for chunk in texts.chunks(32) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                let vs = embedder
+                    .embed(&refs)
+                    .map_err(|e| Error::model("embedding memory text", e))?;
+                for mut v in vs {
+                    if v.len() != dim {
+                        return Err(Error::Invalid(format!(
+                            "the embedder returned a {}-dimensional vector but says its dimension is {dim}",
+                            v.len()
+                        )));
+                    }
+                    hamlet_core::l2_normalize(&mut v);
+                    out.push(v);
                 }
-                hamlet_core::l2_normalize(&mut v);
-                out.push(v);
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
     }
-
-    /// Rates a memory 1–10 with the LLM (one grammar-constrained call); the configured default
-    /// when there is no LLM or the call fails (logged).
-    pub fn rate_importance(&self, agent: &str, text: &str) -> u8 {
-        let Some(llm) = &self.llm else {
-            return self.config.default_importance;
-        };
-        let schema = serde_json::json!({
-            "type": "object",
-            "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 10}},
-            "required": ["rating"]
-        });
-        let ctx = minijinja::context! { agent, memory => text };
-        match ask_json(
-            llm.as_ref(),
-            &self.prompts,
-            "importance.j2",
-            ctx,
-            schema,
-            16,
-        ) {
-            Ok(v) => match v["rating"].as_i64() {
-                Some(r) => r.clamp(1, 10) as u8,
-                None => {
-                    tracing::warn!(reply = %v, "importance reply has no rating; using the default");
-                    self.config.default_importance
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "rating importance failed; using the default");
-                self.config.default_importance
-            }
-        }
-    }
-}
-
-fn validate(m: &NewMemory, got_dim: usize, dim: usize) -> Result<()> {
-    if m.text.trim().is_empty() {
-        return Err(Error::Invalid("memory text is empty".into()));
-    }
-    if m.agent.trim().is_empty() {
-        return Err(Error::Invalid(format!(
-            "memory {:?} has no agent: every memory belongs to an agent",
-            m.text
-        )));
-    }
-    if let Some(i) = m.importance {
-        if !(1..=10).contains(&i) {
-            return Err(Error::Invalid(format!(
-                "importance {i} is out of range: use 1 (mundane) to 10 (poignant)"
-            )));
-        }
-    }
-    if got_dim != dim {
-        return Err(Error::Invalid(format!(
-            "embedding has {got_dim} dimensions, the store holds {dim}"
-        )));
-    }
-    Ok(())
 }

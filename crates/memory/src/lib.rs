@@ -9,12 +9,22 @@
 //! tantivy BM25 index. Retrieval over-fetches candidates from both, fuses their relevance and
 //! scores with recency and importance, in about a millisecond at 100k.
 //!
-//! How it fits: [`MemoryStore`] implements [`hamlet_core::MemoryStream`], the trait the agent
-//! loop's `remember`/`recall` tools and the town speak to. It takes an
-//! [`Embedder`](hamlet_core::Embedder) for vectors and optionally an [`Llm`](hamlet_core::Llm)
-//! to rate importance, reflect ([`MemoryStore::reflect`]) and summarise a full working buffer
-//! ([`WorkingMemory`]). The API is synchronous like those traits; the tokio runtime that sqlx
-//! and qdrant-client need is hidden inside.
+//! How it fits: [`AsyncMemoryStore`] is the store, async on the caller's tokio runtime (blocking
+//! work such as embedding and index fsyncs goes to tokio's blocking pool). [`MemoryStore`] is a
+//! thin blocking facade over it with a private runtime, and implements
+//! [`hamlet_core::MemoryStream`], the trait the agent loop's `remember`/`recall` tools and the
+//! town speak to. What the store shares with every other stream lives in `hamlet-core`: the
+//! filter ([`RecallQuery::matches`](hamlet_core::RecallQuery::matches)), validation, fusion and
+//! scoring ([`hamlet_core::score`]), the error ([`hamlet_core::MemoryError`]) and the
+//! conformance suite ([`hamlet_core::testing::memory_stream_suite`]), so a second backend
+//! (PostgreSQL) and the test double rank exactly as this one does.
+//!
+//! The layers, each behind its own seam: rows behind [`RecordStore`] ([`SqliteRecords`]); the
+//! indexes derived from them behind [`DerivedIndex`] (tantivy and every [`VectorIndex`]), with
+//! one repair loop and one rebuild loop for all. The store never calls a model: importance is
+//! rated before a write by [`ImportanceRater`] (one batched call per write), or by wrapping a
+//! stream in [`Rated`]; [`WorkingMemory`] summarises a full short-term buffer into any stream.
+//! Reflection is the town's (it batches every agent's reflection into one decode).
 //!
 //! Durability: a memory is committed to SQLite before `add` returns. Each index records a
 //! watermark (the highest id it holds) in the same commit as its data; on open, rows above an
@@ -32,27 +42,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod db;
+mod blocking;
 mod error;
+mod index;
 mod ingest;
 mod prompts;
+mod rate;
 mod recall;
-mod reflect;
+mod records;
 mod rt;
-pub mod score;
+mod sqlite;
 mod stats;
 mod store;
 mod text;
 pub mod vector;
 mod working;
 
+pub use blocking::MemoryStore;
 pub use error::{Error, Result};
+pub use hamlet_core::score::{self, Fusion, Scoring, Weights};
+pub use index::DerivedIndex;
 pub use ingest::abort_after_sqlite_commit_for_tests;
 pub use prompts::Prompts;
+pub use rate::{ImportanceRater, Rated};
 pub use recall::SearchMode;
-pub use reflect::{Reflection, ReflectionConfig};
-pub use score::{Fusion, Scoring, Weights};
+pub use records::{NewRow, RecordStore, ScoreRow};
+pub use sqlite::SqliteRecords;
 pub use stats::Stats;
-pub use store::{MemoryConfig, MemoryStore, VectorBackend};
-pub use vector::{FlatIndex, QdrantIndex, VectorFilter, VectorIndex, VectorPoint};
+pub use store::{AsyncMemoryStore, MemoryConfig, VectorBackend};
+pub use vector::{FlatIndex, QdrantIndex, VectorIndex, VectorPoint};
 pub use working::WorkingMemory;

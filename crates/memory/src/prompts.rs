@@ -14,18 +14,10 @@ use serde::Serialize;
 use crate::{Error, Result};
 
 /// The built-in templates, by name (a file `NAME.j2`).
-const DEFAULTS: [(&str, &str); 4] = [
+const DEFAULTS: [(&str, &str); 2] = [
     (
         "importance",
         include_str!("../../../prompts/memory/importance.j2"),
-    ),
-    (
-        "reflect_questions",
-        include_str!("../../../prompts/memory/reflect_questions.j2"),
-    ),
-    (
-        "reflect_insights",
-        include_str!("../../../prompts/memory/reflect_insights.j2"),
     ),
     (
         "summarise",
@@ -96,14 +88,31 @@ pub(crate) fn ask_json(
     schema: serde_json::Value,
     max_tokens: u32,
 ) -> Result<serde_json::Value> {
+    let req = json_request(prompts, template, ctx, schema, max_tokens)?;
+    read_json(template, llm.generate(&req))
+}
+
+/// A schema-constrained, greedy request rendered from a template (one of a batch, or alone).
+pub(crate) fn json_request(
+    prompts: &Prompts,
+    template: &str,
+    ctx: impl Serialize,
+    schema: serde_json::Value,
+    max_tokens: u32,
+) -> Result<GenerateRequest> {
     let text = prompts.render(template, ctx)?;
-    let req = GenerateRequest::chat(vec![Message::user(text)])
+    Ok(GenerateRequest::chat(vec![Message::user(text)])
         .with_schema(schema)
         .with_max_tokens(max_tokens)
-        .with_sampling(Sampling::greedy());
-    let c = llm
-        .generate(&req)
-        .map_err(|e| Error::model(format!("asking the model ({template})"), e))?;
+        .with_sampling(Sampling::greedy()))
+}
+
+/// The JSON of the model's reply to a request rendered from `template`.
+pub(crate) fn read_json(
+    template: &str,
+    reply: hamlet_core::Result<hamlet_core::Completion>,
+) -> Result<serde_json::Value> {
+    let c = reply.map_err(|e| Error::model(format!("asking the model ({template})"), e))?;
     match c.json {
         Some(v) => Ok(v),
         None => serde_json::from_str(c.text.trim()).map_err(|e| {

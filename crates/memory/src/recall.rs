@@ -1,15 +1,19 @@
-//! Retrieval: over-fetch candidates from the vector and BM25 indexes (filters applied inside each
-//! index), fuse their relevance, score with recency and importance from SQLite, return the best
-//! `k`, and mark them accessed. No step is O(N) in the store's size except the embedded index's
-//! scan of the filtered vectors.
+//! Retrieval: over-fetch candidates from the vector and BM25 indexes (the query's filter applied
+//! inside each index), fuse their relevance and rank with recency and importance from the rows
+//! (both with `hamlet_core::score`, the functions every stream shares), return the best `k`, and
+//! mark them accessed. No step is O(N) in the store's size except the embedded index's scan of
+//! the filtered vectors.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use hamlet_core::{MemoryId, MemoryRecord, MemoryStream, NewMemory, RecallQuery, Recalled};
+use hamlet_core::score::{fuse, rank, Candidate, Fusion};
+use hamlet_core::{MemoryId, MemoryRecord, RecallQuery, Recalled};
 
-use crate::score::{fuse, rank, Candidate};
-use crate::store::MemoryStore;
-use crate::vector::{dot, VectorFilter};
+use crate::index::off_thread;
+use crate::records::RecordStore;
+use crate::store::AsyncMemoryStore;
+use crate::vector::dot;
 use crate::Result;
 
 /// Which relevance signal a plain search ranks by.
@@ -35,30 +39,95 @@ impl SearchMode {
     }
 }
 
-impl MemoryStore {
+/// What the indexes answered for one query.
+struct Hits {
+    vector: Vec<(MemoryId, f32)>,
+    bm25: Vec<(MemoryId, f32)>,
+    /// The cosine of BM25-only hits, where the vector index can say (weighted fusion only).
+    cosines: HashMap<MemoryId, f32>,
+    /// BM25-only hits whose cosine must come from the rows' copy of the vector.
+    unknown: Vec<MemoryId>,
+}
+
+impl<R: RecordStore> AsyncMemoryStore<R> {
     fn candidates(&self, k: usize) -> usize {
         (k.saturating_mul(self.config.over_fetch)).max(self.config.min_candidates)
     }
 
+    /// Asks both indexes (on the blocking pool), `n` hits each, for `which` of them.
+    async fn hits(
+        &self,
+        q: &RecallQuery,
+        vector: &[f32],
+        n: usize,
+        which: SearchMode,
+    ) -> Result<Hits> {
+        let (vectors, text) = (Arc::clone(&self.vectors), Arc::clone(&self.text));
+        let (q, query) = (q.clone(), vector.to_vec());
+        let weighted = matches!(self.config.scoring.fusion, Fusion::Weighted { .. });
+        off_thread(move || {
+            let vector = match which {
+                SearchMode::Bm25 => Vec::new(),
+                _ => vectors.search(&query, &q, n)?,
+            };
+            let bm25 = match which {
+                SearchMode::Vector => Vec::new(),
+                _ => text.search(&q.text, &q, n)?,
+            };
+            let (mut cosines, mut unknown) = (HashMap::new(), Vec::new());
+            if which == SearchMode::Hybrid && weighted {
+                let missing: Vec<MemoryId> = bm25
+                    .iter()
+                    .map(|h| h.0)
+                    .filter(|id| !vector.iter().any(|x| x.0 == *id))
+                    .collect();
+                for (id, c) in missing.iter().zip(vectors.similarities(&query, &missing)?) {
+                    match c {
+                        Some(c) => drop(cosines.insert(*id, c)),
+                        None => unknown.push(*id),
+                    }
+                }
+            }
+            Ok(Hits {
+                vector,
+                bm25,
+                cosines,
+                unknown,
+            })
+        })
+        .await
+    }
+
+    /// The fused relevance of the hits (the weighted sum needs the cosine of BM25-only hits:
+    /// from the vector index when it can say, else from the rows' copy of the vector).
+    async fn fused(&self, mut h: Hits, query: &[f32]) -> Result<HashMap<MemoryId, f32>> {
+        for r in self.rows.records(&h.unknown).await? {
+            h.cosines.insert(r.id, dot(query, &r.embedding));
+        }
+        Ok(fuse(
+            &h.vector,
+            &h.bm25,
+            self.config.scoring.fusion,
+            &|id| h.cosines.get(&id).copied(),
+        ))
+    }
+
     /// Relevance-only search (no recency, no importance, nothing marked accessed): the ids and
-    /// scores ranked by `mode`. Uses the query's filters; `vector` is the query's embedding.
-    pub fn search_with_vector(
+    /// scores ranked by `mode`. Uses the query's filter; `vector` is the query's embedding.
+    pub async fn search_with_vector(
         &self,
         q: &RecallQuery,
         vector: &[f32],
         mode: SearchMode,
     ) -> Result<Vec<(MemoryId, f32)>> {
-        self.flush()?;
-        let filter = VectorFilter::of(q);
-        let c = self.candidates(q.k);
+        self.flush().await?;
         match mode {
-            SearchMode::Vector => self.vectors.search(vector, &filter, q.k),
-            SearchMode::Bm25 => self.text.search(&q.text, &filter, q.k),
+            SearchMode::Vector => Ok(self.hits(q, vector, q.k, mode).await?.vector),
+            SearchMode::Bm25 => Ok(self.hits(q, vector, q.k, mode).await?.bm25),
             SearchMode::Hybrid => {
-                let v = self.vectors.search(vector, &filter, c)?;
-                let b = self.text.search(&q.text, &filter, c)?;
-                let rel = self.fused(&v, &b, vector)?;
-                let mut out: Vec<(MemoryId, f32)> = rel.into_iter().collect();
+                let h = self.hits(q, vector, self.candidates(q.k), mode).await?;
+                let mut out: Vec<(MemoryId, f32)> =
+                    self.fused(h, vector).await?.into_iter().collect();
                 out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
                 out.truncate(q.k);
                 Ok(out)
@@ -66,76 +135,52 @@ impl MemoryStore {
         }
     }
 
-    /// [`MemoryStore::search_with_vector`] embedding the query text first.
-    pub fn search(&self, q: &RecallQuery, mode: SearchMode) -> Result<Vec<(MemoryId, f32)>> {
-        let v = self.query_vector(&q.text)?;
-        self.search_with_vector(q, &v, mode)
+    /// [`AsyncMemoryStore::search_with_vector`] embedding the query text first.
+    pub async fn search(&self, q: &RecallQuery, mode: SearchMode) -> Result<Vec<(MemoryId, f32)>> {
+        let v = self.query_vector(&q.text).await?;
+        self.search_with_vector(q, &v, mode).await
     }
 
-    fn query_vector(&self, text: &str) -> Result<Vec<f32>> {
+    async fn query_vector(&self, text: &str) -> Result<Vec<f32>> {
         if text.trim().is_empty() {
             return Ok(vec![0.0; self.embedder.dim()]);
         }
-        Ok(self.embed(&[text])?.pop().unwrap_or_default())
-    }
-
-    fn fused(
-        &self,
-        v: &[(MemoryId, f32)],
-        b: &[(MemoryId, f32)],
-        query: &[f32],
-    ) -> Result<HashMap<MemoryId, f32>> {
-        // The weighted sum needs the cosine of BM25-only hits: from the vector index when it
-        // can say, else from SQLite's copy of the vector.
-        let mut cos: HashMap<MemoryId, f32> = HashMap::new();
-        if matches!(self.config.scoring.fusion, crate::Fusion::Weighted { .. }) {
-            let missing: Vec<MemoryId> = b
-                .iter()
-                .map(|h| h.0)
-                .filter(|id| !v.iter().any(|x| x.0 == *id))
-                .collect();
-            let known = self.vectors.similarities(query, &missing)?;
-            let mut unknown = Vec::new();
-            for (id, c) in missing.iter().zip(known) {
-                match c {
-                    Some(c) => drop(cos.insert(*id, c)),
-                    None => unknown.push(*id),
-                }
-            }
-            for r in self.db.records(&unknown)? {
-                cos.insert(r.id, dot(query, &r.embedding));
-            }
-        }
-        Ok(fuse(v, b, self.config.scoring.fusion, &|id| {
-            cos.get(&id).copied()
-        }))
+        Ok(self
+            .embed(vec![text.to_string()])
+            .await?
+            .pop()
+            .unwrap_or_default())
     }
 
     /// The best `q.k` memories by recency, importance and relevance, given the query's embedding;
     /// marks them accessed at `q.now`. Returned records leave out the embedding.
-    pub fn recall_with_vector(&self, q: &RecallQuery, vector: &[f32]) -> Result<Vec<Recalled>> {
-        self.flush()?;
+    pub async fn recall_with_vector(
+        &self,
+        q: &RecallQuery,
+        vector: &[f32],
+    ) -> Result<Vec<Recalled>> {
+        self.flush().await?;
         if q.k == 0 {
             return Ok(Vec::new());
         }
-        let filter = VectorFilter::of(q);
         let c = self.candidates(q.k);
         let rel: HashMap<MemoryId, f32> = if q.text.trim().is_empty() {
             // Nothing to be relevant to: the newest memories compete on recency and importance.
-            self.db
-                .newest(q.agent.as_deref(), &q.kinds, q.after, q.before, q.now, c)?
+            self.rows
+                .newest(q, c)
+                .await?
                 .into_iter()
                 .map(|id| (id, 0.0))
                 .collect()
         } else {
-            let v = self.vectors.search(vector, &filter, c)?;
-            let b = self.text.search(&q.text, &filter, c)?;
-            self.fused(&v, &b, vector)?
+            let h = self.hits(q, vector, c, SearchMode::Hybrid).await?;
+            self.fused(h, vector).await?
         };
         let ids: Vec<MemoryId> = rel.keys().copied().collect();
         let cands: Vec<Candidate> = self
-            .db
-            .score_rows(&ids)?
+            .rows
+            .score_rows(&ids)
+            .await?
             .into_iter()
             .map(|r| Candidate {
                 id: r.id,
@@ -148,18 +193,19 @@ impl MemoryStore {
         ranked.truncate(q.k);
         let top: Vec<MemoryId> = ranked.iter().map(|s| s.id).collect();
         let mut records: HashMap<MemoryId, MemoryRecord> = self
-            .db
-            .records(&top)?
+            .rows
+            .records(&top)
+            .await?
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
-        self.db.touch(&top, q.now)?;
+        self.rows.touch(&top, q.now).await?;
         Ok(ranked
             .into_iter()
             .filter_map(|s| {
                 let mut record = records.remove(&s.id)?;
-                // Belt and braces: the indexes filter, SQLite has the final word.
-                if !filter.matches(&record.agent, record.kind, record.created, record.expires) {
+                // Belt and braces: the indexes filter, the rows have the final word.
+                if !q.matches_record(&record) {
                     return None;
                 }
                 record.embedding = Vec::new();
@@ -174,38 +220,10 @@ impl MemoryStore {
             })
             .collect())
     }
-}
 
-impl MemoryStore {
-    /// Stores one memory (see [`MemoryStore::add_batch`]).
-    pub fn add(&self, memory: NewMemory) -> Result<MemoryId> {
-        let ids = self.add_batch(vec![memory])?;
-        ids.first()
-            .copied()
-            .ok_or_else(|| crate::Error::Invalid("the insert returned no id".into()))
-    }
-
-    /// Embeds the query text and recalls (see [`MemoryStore::recall_with_vector`]).
-    pub fn recall(&self, query: &RecallQuery) -> Result<Vec<Recalled>> {
-        let v = self.query_vector(&query.text)?;
-        self.recall_with_vector(query, &v)
-    }
-}
-
-impl MemoryStream for MemoryStore {
-    fn add(&self, memory: NewMemory) -> hamlet_core::Result<MemoryId> {
-        Ok(MemoryStore::add(self, memory)?)
-    }
-
-    fn recall(&self, query: &RecallQuery) -> hamlet_core::Result<Vec<Recalled>> {
-        Ok(MemoryStore::recall(self, query)?)
-    }
-
-    fn get(&self, id: MemoryId) -> hamlet_core::Result<Option<MemoryRecord>> {
-        Ok(MemoryStore::get(self, id)?)
-    }
-
-    fn add_batch(&self, memories: Vec<NewMemory>) -> hamlet_core::Result<Vec<MemoryId>> {
-        Ok(MemoryStore::add_batch(self, memories)?)
+    /// Embeds the query text and recalls (see [`AsyncMemoryStore::recall_with_vector`]).
+    pub async fn recall(&self, query: &RecallQuery) -> Result<Vec<Recalled>> {
+        let v = self.query_vector(&query.text).await?;
+        self.recall_with_vector(query, &v).await
     }
 }

@@ -1,12 +1,13 @@
-//! The tokio runtime hidden inside the store. The public API is synchronous (like the `Llm` and
-//! `Embedder` traits), so callers need no runtime of their own; sqlx and qdrant-client need one.
+//! The private tokio runtime of the blocking facades: [`crate::MemoryStore`] (over the async
+//! store) and [`crate::QdrantIndex`] (whose client is async but whose index trait blocks). An
+//! async caller uses [`crate::AsyncMemoryStore`] on its own runtime and never meets this one.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::{Error, Result};
 
-/// A current-thread runtime shared by the store and its indexes.
+/// A current-thread runtime behind a blocking API.
 #[derive(Debug, Clone)]
 pub struct Runtime {
     rt: Arc<Inner>,

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::store::MemoryStore;
+use crate::records::RecordStore;
+use crate::store::AsyncMemoryStore;
 use crate::Result;
 
 /// Counts and index state of a store.
@@ -39,33 +40,40 @@ fn dir_size(p: &Path) -> u64 {
         .sum()
 }
 
-impl MemoryStore {
-    pub fn stats(&self) -> Result<Stats> {
-        self.flush()?;
+impl<R: RecordStore> AsyncMemoryStore<R> {
+    pub async fn stats(&self) -> Result<Stats> {
+        self.flush().await?;
         let mut by_agent: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         let mut memories = 0;
-        for (agent, kind, n) in self.db.counts()? {
-            memories += n as u64;
-            by_agent.entry(agent).or_default().insert(kind, n as u64);
+        for (agent, kind, n) in self.rows.counts().await? {
+            memories += n;
+            by_agent.entry(agent).or_default().insert(kind, n);
         }
+        let (vectors, text) = (self.vectors.clone(), self.text.clone());
+        let (vector_points, vector_watermark, bm25_documents, bm25_watermark) =
+            crate::index::off_thread(move || {
+                use crate::index::DerivedIndex;
+                Ok((
+                    vectors.len()?,
+                    vectors.watermark()?,
+                    text.len()? as u64,
+                    text.watermark()?,
+                ))
+            })
+            .await?;
         Ok(Stats {
             dir: self.dir.display().to_string(),
             memories,
             by_agent,
-            newest_id: self.db.max_id()?,
+            newest_id: self.rows.max_id().await?,
             vector_index: self.vectors.describe(),
-            vector_points: self.vectors.len()?,
-            vector_watermark: self.vectors.watermark()?,
-            bm25_documents: self.text.len(),
-            bm25_watermark: self.text.watermark()?,
+            vector_points,
+            vector_watermark,
+            bm25_documents,
+            bm25_watermark,
             dim: self.embedder.dim(),
-            embedder: self.db.meta("embedder")?,
+            embedder: self.rows.meta("embedder").await?,
             disk_bytes: dir_size(&self.dir),
         })
-    }
-
-    /// Importance summed over `agent`'s memories since its last reflection.
-    pub fn importance_since_reflection(&self, agent: &str) -> Result<i64> {
-        self.db.importance_since_reflection(agent)
     }
 }

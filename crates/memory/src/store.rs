@@ -1,17 +1,18 @@
-//! [`MemoryStore`]: opening, index repair and rebuild, reads. Writing is in `ingest.rs`,
-//! retrieval in `recall.rs`.
+//! [`AsyncMemoryStore`]: the store on the caller's tokio runtime. Opening, index repair and
+//! rebuild, reads and snapshots are here; writing is in `ingest.rs`, retrieval in `recall.rs`,
+//! the blocking facade in `blocking.rs`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use hamlet_core::{Embedder, Llm, MemoryId, MemoryRecord};
+use hamlet_core::score::Scoring;
+use hamlet_core::{Embedder, MemoryId, MemoryRecord};
 
-use crate::db::Db;
-use crate::prompts::Prompts;
-use crate::rt::Runtime;
-use crate::score::Scoring;
+use crate::index::{self, off_thread, DerivedIndex};
+use crate::records::RecordStore;
+use crate::sqlite::SqliteRecords;
 use crate::text::TextIndex;
-use crate::vector::{FlatIndex, QdrantIndex, VectorIndex, VectorPoint};
+use crate::vector::{FlatIndex, QdrantIndex, VectorIndex};
 use crate::{Error, Result};
 
 /// Which vector index the store keeps beside SQLite.
@@ -31,10 +32,9 @@ pub struct MemoryConfig {
     /// Candidates fetched from each index per recall: `max(k × over_fetch, min_candidates)`.
     pub over_fetch: usize,
     pub min_candidates: usize,
-    /// Importance of a memory added without one when no LLM is given to rate it.
+    /// Importance of a memory added without one. The store never asks a model: rate memories
+    /// first with [`crate::ImportanceRater`] (or wrap the store in [`crate::Rated`]).
     pub default_importance: u8,
-    /// A directory whose `*.j2` files override the built-in memory prompts.
-    pub prompts_dir: Option<PathBuf>,
     pub vector: VectorBackend,
 }
 
@@ -45,47 +45,45 @@ impl Default for MemoryConfig {
             over_fetch: 10,
             min_candidates: 50,
             default_importance: 5,
-            prompts_dir: None,
             vector: VectorBackend::Embedded,
         }
     }
 }
 
-/// The durable memory stream: SQLite first, then the vector and BM25 indexes.
-pub struct MemoryStore {
+/// The durable memory stream, async: rows first ([`RecordStore`], SQLite by default), then the
+/// vector and BM25 indexes derived from them. Every method runs on the runtime that awaits it;
+/// blocking work (embedding, index writes and fsyncs, scans) goes to tokio's blocking pool.
+pub struct AsyncMemoryStore<R: RecordStore = SqliteRecords> {
     pub(crate) dir: PathBuf,
-    pub(crate) db: Db,
-    pub(crate) text: TextIndex,
-    pub(crate) vectors: Box<dyn VectorIndex>,
+    pub(crate) rows: R,
+    pub(crate) text: Arc<TextIndex>,
+    pub(crate) vectors: Arc<dyn VectorIndex>,
     pub(crate) embedder: Arc<dyn Embedder>,
-    pub(crate) llm: Option<Arc<dyn Llm>>,
     pub(crate) config: MemoryConfig,
-    pub(crate) prompts: Prompts,
-    /// Held while writing; `true` when the indexes have uncommitted changes.
-    pub(crate) write: Mutex<bool>,
+    /// Held while writing; the highest id applied to the indexes but not yet committed there.
+    pub(crate) write: tokio::sync::Mutex<Option<MemoryId>>,
 }
 
-impl std::fmt::Debug for MemoryStore {
+impl<R: RecordStore> std::fmt::Debug for AsyncMemoryStore<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore")
+        f.debug_struct("AsyncMemoryStore")
             .field("dir", &self.dir)
             .field("vectors", &self.vectors.describe())
             .finish_non_exhaustive()
     }
 }
 
-impl MemoryStore {
+impl AsyncMemoryStore<SqliteRecords> {
     /// Opens (creating if missing) the store in directory `dir` with the default settings.
-    pub fn open(dir: impl AsRef<Path>, embedder: Arc<dyn Embedder>) -> Result<Self> {
-        Self::open_with(dir, embedder, None, MemoryConfig::default())
+    pub async fn open(dir: impl AsRef<Path>, embedder: Arc<dyn Embedder>) -> Result<Self> {
+        Self::open_with(dir, embedder, MemoryConfig::default()).await
     }
 
-    /// Opens the store with an optional LLM (to rate importance, reflect and summarise) and
-    /// settings. Indexes that lag behind SQLite (a crash between commits) are repaired here.
-    pub fn open_with(
+    /// Opens the store with these settings. Indexes that lag behind SQLite (a crash between
+    /// commits) are repaired here.
+    pub async fn open_with(
         dir: impl AsRef<Path>,
         embedder: Arc<dyn Embedder>,
-        llm: Option<Arc<dyn Llm>>,
         config: MemoryConfig,
     ) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
@@ -100,51 +98,92 @@ impl MemoryStore {
         }
         std::fs::create_dir_all(&dir)
             .map_err(|e| path_err(format!("cannot create the directory: {e}")))?;
-        let rt = Runtime::new()?;
-        let db = Db::open(&dir.join("memory.sqlite"), rt.clone())?;
+        let rows = SqliteRecords::open(&dir.join("memory.sqlite")).await?;
         let dim = embedder.dim();
-        match db.meta("dim")? {
+        match rows.meta("dim").await? {
             Some(d) if d.parse::<usize>().ok() != Some(dim) => {
                 return Err(Error::DimensionMismatch {
                     path: dir.clone(),
                     stored: d.parse().unwrap_or(0),
                     given: dim,
-                    model: db.meta("embedder")?.unwrap_or_default(),
+                    model: rows.meta("embedder").await?.unwrap_or_default(),
                 })
             }
             Some(_) => {}
-            None => db.set_meta("dim", &dim.to_string())?,
+            None => rows.set_meta("dim", &dim.to_string()).await?,
         }
-        let text = TextIndex::open(&dir.join("bm25"))?;
-        let vectors: Box<dyn VectorIndex> = match &config.vector {
-            VectorBackend::Embedded => Box::new(FlatIndex::open(&dir.join("vectors"), dim)?),
-            VectorBackend::Qdrant { url, collection } => {
-                Box::new(QdrantIndex::connect_with(url, collection, dim, rt.clone())?)
-            }
-        };
-        let store = MemoryStore {
-            prompts: Prompts::new(config.prompts_dir.clone()),
+        let (text_dir, vector_dir, backend) =
+            (dir.join("bm25"), dir.join("vectors"), config.vector.clone());
+        let (text, vectors) = off_thread(move || {
+            let text = Arc::new(TextIndex::open(&text_dir)?);
+            let vectors: Arc<dyn VectorIndex> = match backend {
+                VectorBackend::Embedded => Arc::new(FlatIndex::open(&vector_dir, dim)?),
+                VectorBackend::Qdrant { url, collection } => {
+                    Arc::new(QdrantIndex::connect(&url, &collection, dim)?)
+                }
+            };
+            Ok((text, vectors))
+        })
+        .await?;
+        Self::from_parts(dir, rows, text, vectors, embedder, config).await
+    }
+
+    /// Writes a snapshot of the store into the new directory `to`: the SQLite database only. A
+    /// store opened on a copy of it rebuilds both indexes from SQLite (their watermarks are
+    /// absent), and retrieval does not depend on how an index is split into segments, so it
+    /// answers exactly as this one does now. Only the embedded vector index can be snapshotted:
+    /// a Qdrant collection lives on its server.
+    pub async fn snapshot_to(&self, to: &Path) -> Result<()> {
+        if !matches!(self.config.vector, VectorBackend::Embedded) {
+            return Err(Error::Invalid(
+                "a store on a Qdrant server cannot be snapshotted; use the embedded index for runs that checkpoint".into(),
+            ));
+        }
+        let _w = self.write.lock().await;
+        std::fs::create_dir(to).map_err(|e| Error::Path {
+            path: to.to_path_buf(),
+            reason: format!("cannot create the snapshot directory: {e}"),
+        })?;
+        self.rows.vacuum_into(&to.join("memory.sqlite")).await
+    }
+}
+
+impl<R: RecordStore> AsyncMemoryStore<R> {
+    /// A store over rows and indexes already opened; repairs indexes that lag the rows.
+    pub(crate) async fn from_parts(
+        dir: PathBuf,
+        rows: R,
+        text: Arc<TextIndex>,
+        vectors: Arc<dyn VectorIndex>,
+        embedder: Arc<dyn Embedder>,
+        config: MemoryConfig,
+    ) -> Result<Self> {
+        let store = AsyncMemoryStore {
             dir,
-            db,
+            rows,
             text,
             vectors,
             embedder,
-            llm,
             config,
-            write: Mutex::new(false),
+            write: tokio::sync::Mutex::new(None),
         };
-        store.repair()?;
+        index::repair(&store.rows, &store.indexes()).await?;
         Ok(store)
     }
 
-    /// Records the embedding model's name (shown by `stats` and in dimension-mismatch errors).
-    pub fn set_embedder_name(&self, name: &str) -> Result<()> {
-        self.db.set_meta("embedder", name)
+    /// The derived indexes, for the repair, rebuild and commit loops.
+    pub(crate) fn indexes(&self) -> [Arc<dyn DerivedIndex>; 2] {
+        [self.vectors.clone(), self.text.clone()]
     }
 
-    /// The embedding model's name recorded with [`MemoryStore::set_embedder_name`].
-    pub fn embedder_name(&self) -> Result<Option<String>> {
-        self.db.meta("embedder")
+    /// Records the embedding model's name (shown by `stats` and in dimension-mismatch errors).
+    pub async fn set_embedder_name(&self, name: &str) -> Result<()> {
+        self.rows.set_meta("embedder", name).await
+    }
+
+    /// The embedding model's name recorded with [`AsyncMemoryStore::set_embedder_name`].
+    pub async fn embedder_name(&self) -> Result<Option<String>> {
+        self.rows.meta("embedder").await
     }
 
     pub fn dir(&self) -> &Path {
@@ -155,150 +194,49 @@ impl MemoryStore {
         &self.config
     }
 
-    pub fn prompts(&self) -> &Prompts {
-        &self.prompts
-    }
-
-    pub fn llm(&self) -> Option<&Arc<dyn Llm>> {
-        self.llm.as_ref()
-    }
-
-    /// Brings each index up to SQLite's newest id, re-applying the rows above its watermark.
-    fn repair(&self) -> Result<()> {
-        let max = self.db.max_id()?;
-        let (vw, tw) = (self.vectors.watermark()?, self.text.watermark()?);
-        if vw > max || tw > max {
-            tracing::warn!(
-                vector = vw,
-                bm25 = tw,
-                sqlite = max,
-                "an index is ahead of SQLite (was the database replaced?): rebuilding"
-            );
-            self.rebuild(&mut |_, _| {})?;
-            return Ok(());
-        }
-        for (name, from) in [("vector", vw), ("bm25", tw)] {
-            if from == max {
-                continue;
-            }
-            tracing::info!(
-                index = name,
-                from,
-                to = max,
-                "repairing an index that lags SQLite"
-            );
-            let mut after = from;
-            loop {
-                let page = self.db.records_after(after, 2000)?;
-                let Some(last) = page.last().map(|r| r.id) else {
-                    break;
-                };
-                if name == "vector" {
-                    let pts: Vec<VectorPoint> = page.iter().map(VectorPoint::of).collect();
-                    self.vectors.upsert(&pts)?;
-                } else {
-                    self.text.upsert(&page)?;
-                }
-                after = last;
-            }
-            if name == "vector" {
-                self.vectors.commit(max)?;
-            } else {
-                self.text.commit(max)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops both indexes and rebuilds them from SQLite; `progress(done, total)` is called as
+    /// Drops both indexes and rebuilds them from the rows; `progress(done, total)` is called as
     /// it goes. Returns how many memories were indexed.
-    pub fn rebuild(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64> {
-        let _w = self.lock_write()?;
-        let total = self.db.counts()?.iter().map(|c| c.2 as u64).sum::<u64>();
-        self.vectors.clear()?;
-        self.text.clear()?;
-        let (mut after, mut done) = (0, 0u64);
-        progress(0, total);
-        loop {
-            let page = self.db.records_after(after, 2000)?;
-            let Some(last) = page.last().map(|r| r.id) else {
-                break;
-            };
-            let pts: Vec<VectorPoint> = page.iter().map(VectorPoint::of).collect();
-            self.vectors.upsert(&pts)?;
-            self.text.upsert(&page)?;
-            done += page.len() as u64;
-            progress(done, total);
-            after = last;
-        }
-        let max = self.db.max_id()?;
-        self.vectors.commit(max)?;
-        self.text.commit(max)?;
-        Ok(done)
-    }
-
-    pub(crate) fn lock_write(&self) -> Result<std::sync::MutexGuard<'_, bool>> {
-        self.write
-            .lock()
-            .map_err(|_| Error::Invalid("the store's write lock was poisoned by a panic".into()))
+    pub async fn rebuild(&self, progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<u64> {
+        let mut pending = self.write.lock().await;
+        let n = index::rebuild(&self.rows, &self.indexes(), progress).await?;
+        *pending = None;
+        Ok(n)
     }
 
     /// Commits pending index changes (the store does this before every search and on drop).
-    pub fn flush(&self) -> Result<()> {
-        let mut pending = self.lock_write()?;
-        if *pending {
-            let max = self.db.max_id()?;
-            self.vectors.commit(max)?;
-            self.text.commit(max)?;
-            *pending = false;
+    pub async fn flush(&self) -> Result<()> {
+        let mut pending = self.write.lock().await;
+        if let Some(watermark) = *pending {
+            let indexes = self.indexes();
+            off_thread(move || indexes.iter().try_for_each(|i| i.commit(watermark))).await?;
+            *pending = None;
         }
         Ok(())
     }
 
     /// A memory by id, with its embedding.
-    pub fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
-        self.db.get(id)
+    pub async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
+        Ok(self.rows.records(&[id]).await?.pop())
     }
 
     /// Memories by id, in the order asked (missing ids skipped).
-    pub fn get_many(&self, ids: &[MemoryId]) -> Result<Vec<MemoryRecord>> {
-        let mut rs = self.db.records(ids)?;
+    pub async fn get_many(&self, ids: &[MemoryId]) -> Result<Vec<MemoryRecord>> {
+        let mut rs = self.rows.records(ids).await?;
         rs.sort_by_key(|r| ids.iter().position(|i| *i == r.id));
         Ok(rs)
     }
 }
 
-impl MemoryStore {
-    /// Writes a snapshot of the store into the new directory `to`: the SQLite database only. A
-    /// store opened on a copy of it rebuilds both indexes from SQLite (their watermarks are
-    /// absent), and retrieval does not depend on how an index is split into segments, so it
-    /// answers exactly as this one does now. Only the embedded vector index can be snapshotted:
-    /// a Qdrant collection lives on its server.
-    pub fn snapshot_to(&self, to: &Path) -> Result<()> {
-        if !matches!(self.config.vector, VectorBackend::Embedded) {
-            return Err(Error::Invalid(
-                "a store on a Qdrant server cannot be snapshotted; use the embedded index for runs that checkpoint".into(),
-            ));
-        }
-        let _w = self.lock_write()?;
-        std::fs::create_dir(to).map_err(|e| Error::Path {
-            path: to.to_path_buf(),
-            reason: format!("cannot create the snapshot directory: {e}"),
-        })?;
-        self.db.vacuum_into(&to.join("memory.sqlite"))
-    }
-}
-
-impl hamlet_core::SnapshotStream for MemoryStore {
-    fn snapshot(&self, to: &Path) -> hamlet_core::Result<()> {
-        Ok(self.snapshot_to(to)?)
-    }
-}
-
-impl Drop for MemoryStore {
+impl<R: RecordStore> Drop for AsyncMemoryStore<R> {
+    /// Commits what the indexes hold but have not committed. This blocks (an fsync); a caller
+    /// that must not block awaits [`AsyncMemoryStore::flush`] before dropping the store.
     fn drop(&mut self) {
-        if let Err(e) = self.flush() {
-            tracing::warn!(error = %e, "committing the memory indexes on close failed; they will be repaired on the next open");
+        if let Some(watermark) = self.write.get_mut().take() {
+            for index in self.indexes() {
+                if let Err(e) = index.commit(watermark) {
+                    tracing::warn!(error = %e, index = %index.describe(), "committing a memory index on close failed; it will be repaired on the next open");
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, TimeMs};
+use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, RecallQuery, TimeMs};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
@@ -21,7 +21,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::vector::VectorFilter;
+use crate::index::DerivedIndex;
 use crate::{Error, Result};
 
 const TOKENIZER: &str = "hamlet_en";
@@ -36,6 +36,7 @@ struct Fields {
     text: Field,
 }
 
+/// The BM25 index of a store.
 pub(crate) struct TextIndex {
     index: Index,
     writer: Mutex<IndexWriter>,
@@ -135,64 +136,12 @@ impl TextIndex {
         })
     }
 
-    /// Adds or replaces documents (visible after the next [`TextIndex::commit`]).
-    pub fn upsert(&self, records: &[MemoryRecord]) -> Result<()> {
-        let w = self.writer()?;
-        for r in records {
-            w.delete_term(Term::from_field_i64(self.f.id, r.id));
-            let mut doc = TantivyDocument::new();
-            doc.add_i64(self.f.id, r.id);
-            doc.add_text(self.f.agent, &r.agent);
-            doc.add_text(self.f.kind, r.kind.as_str());
-            doc.add_i64(self.f.created, r.created);
-            doc.add_i64(self.f.expires, r.expires.unwrap_or(TimeMs::MAX));
-            doc.add_text(self.f.text, &r.text);
-            w.add_document(doc).map_err(self.err("adding a document"))?;
-        }
-        Ok(())
-    }
-
-    /// Commits with `watermark` as the payload and makes the changes searchable.
-    pub fn commit(&self, watermark: MemoryId) -> Result<()> {
-        let mut w = self.writer()?;
-        let mut prepared = w.prepare_commit().map_err(self.err("preparing a commit"))?;
-        prepared.set_payload(&watermark.to_string());
-        prepared.commit().map_err(self.err("committing"))?;
-        drop(w);
-        self.reader
-            .reload()
-            .map_err(self.err("reloading the reader"))
-    }
-
-    /// The watermark of the last commit (0 for a new index).
-    pub fn watermark(&self) -> Result<MemoryId> {
-        let metas = self
-            .index
-            .load_metas()
-            .map_err(self.err("reading metadata"))?;
-        Ok(metas
-            .payload
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or(0))
-    }
-
-    /// Removes every document and commits watermark 0.
-    pub fn clear(&self) -> Result<()> {
-        self.writer()?
-            .delete_all_documents()
-            .map_err(self.err("clearing"))?;
-        self.commit(0)
-    }
-
-    pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
-    }
-
-    /// The `k` best BM25 matches for `text` among documents passing `filter`, best first.
+    /// The `k` best BM25 matches for `text` among documents passing the filter of `filter`
+    /// ([`RecallQuery::matches`], translated into tantivy queries), best first.
     pub fn search(
         &self,
         text: &str,
-        filter: &VectorFilter,
+        filter: &RecallQuery,
         k: usize,
     ) -> Result<Vec<(MemoryId, f32)>> {
         let mut terms: Vec<Term> = Vec::new();
@@ -243,12 +192,11 @@ impl TextIndex {
             });
             filter_q(Box::new(RangeQuery::new(lo, hi)));
         }
-        if let Some(now) = filter.alive_at {
-            filter_q(Box::new(RangeQuery::new(
-                Bound::Excluded(Term::from_field_i64(self.f.expires, now)),
-                Bound::Unbounded,
-            )));
-        }
+        // "Never expires" is indexed as the largest time.
+        filter_q(Box::new(RangeQuery::new(
+            Bound::Excluded(Term::from_field_i64(self.f.expires, filter.now)),
+            Bound::Unbounded,
+        )));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         // Over-fetch so that equal scores can be ordered by id (newest first) rather than by
@@ -281,5 +229,64 @@ impl TextIndex {
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
         out.truncate(k);
         Ok(out)
+    }
+}
+
+impl DerivedIndex for TextIndex {
+    fn describe(&self) -> String {
+        format!("tantivy BM25 ({})", self.path.display())
+    }
+
+    /// Adds or replaces documents (visible to searches after the next commit).
+    fn apply(&self, records: &[MemoryRecord]) -> Result<()> {
+        let w = self.writer()?;
+        for r in records {
+            w.delete_term(Term::from_field_i64(self.f.id, r.id));
+            let mut doc = TantivyDocument::new();
+            doc.add_i64(self.f.id, r.id);
+            doc.add_text(self.f.agent, &r.agent);
+            doc.add_text(self.f.kind, r.kind.as_str());
+            doc.add_i64(self.f.created, r.created);
+            doc.add_i64(self.f.expires, r.expires.unwrap_or(TimeMs::MAX));
+            doc.add_text(self.f.text, &r.text);
+            w.add_document(doc).map_err(self.err("adding a document"))?;
+        }
+        Ok(())
+    }
+
+    /// Commits with `watermark` as tantivy's commit payload and makes the changes searchable.
+    fn commit(&self, watermark: MemoryId) -> Result<()> {
+        let mut w = self.writer()?;
+        let mut prepared = w.prepare_commit().map_err(self.err("preparing a commit"))?;
+        prepared.set_payload(&watermark.to_string());
+        prepared.commit().map_err(self.err("committing"))?;
+        drop(w);
+        self.reader
+            .reload()
+            .map_err(self.err("reloading the reader"))
+    }
+
+    /// The watermark of the last commit (0 for a new index).
+    fn watermark(&self) -> Result<MemoryId> {
+        let metas = self
+            .index
+            .load_metas()
+            .map_err(self.err("reading metadata"))?;
+        Ok(metas
+            .payload
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Removes every document and commits watermark 0.
+    fn clear(&self) -> Result<()> {
+        self.writer()?
+            .delete_all_documents()
+            .map_err(self.err("clearing"))?;
+        self.commit(0)
+    }
+
+    fn len(&self) -> Result<usize> {
+        Ok(usize::try_from(self.reader.searcher().num_docs()).unwrap_or(usize::MAX))
     }
 }

@@ -136,9 +136,10 @@ impl WorkingMemory {
         m.importance = self.summary_importance;
         m.metadata.insert("source".into(), json!("working_memory"));
         m.metadata.insert("items".into(), json!(items.len()));
-        self.long_term
-            .add(m)
-            .map_err(|e| Error::model("storing a working-memory summary", e))
+        self.long_term.add(m).map_err(|cause| Error::Stream {
+            context: "storing a working-memory summary".into(),
+            cause,
+        })
     }
 
     /// The items in the buffer, oldest first.

@@ -1,9 +1,17 @@
-//! One conformance suite for every `VectorIndex`: the embedded index (in memory and on disk)
-//! always, a Qdrant server when `QDRANT_URL` is set (e.g. `QDRANT_URL=http://localhost:6334`).
+//! The conformance suites, run on every implementation in this crate:
+//! - `hamlet_core::testing::memory_stream_suite` on the store (the same suite runs on the test
+//!   double in hamlet-core);
+//! - the `VectorIndex` suite below on the embedded index (in memory and on disk) always, and on a
+//!   Qdrant server when asked for: `QDRANT_URL=http://localhost:6334 cargo test -- --ignored`.
 
-use hamlet_core::{MemoryKind, TimeMs};
+use std::sync::Arc;
+
+use hamlet_core::testing::{memory_stream_suite, HashEmbedder};
+use hamlet_core::{MemoryKind, RecallQuery, TimeMs};
 use hamlet_memory::vector::exact_search;
-use hamlet_memory::{FlatIndex, QdrantIndex, VectorFilter, VectorIndex, VectorPoint};
+use hamlet_memory::{
+    AsyncMemoryStore, DerivedIndex, FlatIndex, MemoryStore, QdrantIndex, VectorIndex, VectorPoint,
+};
 
 const DIM: usize = 32;
 
@@ -54,6 +62,12 @@ fn ids(hits: &[(i64, f32)]) -> Vec<i64> {
     hits.iter().map(|h| h.0).collect()
 }
 
+/// A filter only (the text and `k` of a recall query do not matter to a vector search); `now`
+/// at the earliest time filters nothing by expiry.
+fn filter() -> RecallQuery {
+    RecallQuery::new("", 0, TimeMs::MIN)
+}
+
 /// The suite. `reopen` gives a fresh handle on the same index (None when it cannot persist).
 fn suite(index: &dyn VectorIndex, reopen: &dyn Fn() -> Option<Box<dyn VectorIndex>>) {
     index.clear().unwrap();
@@ -66,35 +80,16 @@ fn suite(index: &dyn VectorIndex, reopen: &dyn Fn() -> Option<Box<dyn VectorInde
 
     // Exact top-k, with every kind of filter, against brute force.
     let filters = [
-        VectorFilter::default(),
-        VectorFilter {
-            agent: Some("bob".into()),
-            ..Default::default()
-        },
-        VectorFilter {
-            kinds: vec![MemoryKind::Plan, MemoryKind::Chat],
-            ..Default::default()
-        },
-        VectorFilter {
-            after: Some(500),
-            before: Some(1500),
-            ..Default::default()
-        },
-        VectorFilter {
-            alive_at: Some(1100),
-            ..Default::default()
-        },
-        VectorFilter {
-            agent: Some("cy".into()),
-            kinds: vec![MemoryKind::Observation],
-            after: Some(100),
-            before: Some(2500),
-            alive_at: Some(1050),
-        },
-        VectorFilter {
-            agent: Some("nobody".into()),
-            ..Default::default()
-        },
+        filter(),
+        filter().agent("bob"),
+        filter().kinds([MemoryKind::Plan, MemoryKind::Chat]),
+        filter().window(Some(500), Some(1500)),
+        RecallQuery::new("", 0, 1100),
+        RecallQuery::new("", 0, 1050)
+            .agent("cy")
+            .kinds([MemoryKind::Observation])
+            .window(Some(100), Some(2500)),
+        filter().agent("nobody"),
     ];
     for (qi, q) in [7u64, 1001, 4242].iter().enumerate() {
         let query = unit(*q);
@@ -112,41 +107,25 @@ fn suite(index: &dyn VectorIndex, reopen: &dyn Fn() -> Option<Box<dyn VectorInde
         }
     }
     // A point is its own nearest neighbour.
-    let hit = index
-        .search(&unit(42), &VectorFilter::default(), 1)
-        .unwrap();
+    let hit = index.search(&unit(42), &filter(), 1).unwrap();
     assert_eq!(ids(&hit), vec![42]);
     assert!((hit[0].1 - 1.0).abs() < 1e-4);
-    assert!(index
-        .search(&unit(42), &VectorFilter::default(), 0)
-        .unwrap()
-        .is_empty());
+    assert!(index.search(&unit(42), &filter(), 0).unwrap().is_empty());
 
     // Upsert replaces by id (vector and fields), delete removes.
     let mut moved = point(42, "bob", MemoryKind::Plan, 7, None);
     moved.vector = unit(9999);
     index.upsert(&[moved]).unwrap();
     assert_eq!(index.len().unwrap(), pts.len());
-    let hit = index
-        .search(&unit(9999), &VectorFilter::default(), 1)
-        .unwrap();
+    let hit = index.search(&unit(9999), &filter(), 1).unwrap();
     assert_eq!(ids(&hit), vec![42]);
     let by_ada = index
-        .search(
-            &unit(9999),
-            &VectorFilter {
-                agent: Some("ada".into()),
-                ..Default::default()
-            },
-            300,
-        )
+        .search(&unit(9999), &filter().agent("ada"), 300)
         .unwrap();
     assert!(!ids(&by_ada).contains(&42));
     index.delete(&[42, 43, 100_000]).unwrap();
     assert_eq!(index.len().unwrap(), pts.len() - 2);
-    let all = index
-        .search(&unit(9999), &VectorFilter::default(), 1000)
-        .unwrap();
+    let all = index.search(&unit(9999), &filter(), 1000).unwrap();
     assert!(!ids(&all).contains(&42) && !ids(&all).contains(&43));
 
     // Commit records the watermark; a reopened index answers the same.
@@ -211,11 +190,10 @@ fn embedded_drops_uncommitted_changes_on_reopen() {
 }
 
 #[test]
-fn qdrant_server_when_configured() {
-    let Ok(url) = std::env::var("QDRANT_URL") else {
-        eprintln!("QDRANT_URL is not set: skipping the Qdrant conformance run");
-        return;
-    };
+#[ignore = "needs a Qdrant server: set QDRANT_URL (e.g. http://localhost:6334) and run with --ignored"]
+fn qdrant_server() {
+    let url = std::env::var("QDRANT_URL")
+        .expect("QDRANT_URL is not set: give the gRPC URL of a Qdrant server to run this test");
     let collection = format!("hamlet_conformance_{}", std::process::id());
     let index = QdrantIndex::connect(&url, &collection, DIM).unwrap();
     suite(&index, &|| {
@@ -231,4 +209,46 @@ fn qdrant_unreachable_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("127.0.0.1:9"), "{err}");
+}
+
+#[test]
+fn the_store_passes_the_memory_stream_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    memory_stream_suite(&mut || {
+        n += 1;
+        let store = MemoryStore::open(
+            dir.path().join(n.to_string()),
+            Arc::new(HashEmbedder::new(64)),
+        );
+        Box::new(store.unwrap())
+    });
+}
+
+#[test]
+fn the_async_store_works_on_the_callers_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = AsyncMemoryStore::open(dir.path(), Arc::new(HashEmbedder::new(64)))
+            .await
+            .unwrap();
+        let m = |t: &str| hamlet_core::NewMemory::new("ada", MemoryKind::Chat, t, 0).importance(4);
+        let ids = store
+            .add_batch(vec![m("hello from async"), m("goodbye from async")])
+            .await
+            .unwrap();
+        let hits = store
+            .recall(&RecallQuery::new("hello", 1, 0).agent("ada"))
+            .await
+            .unwrap();
+        assert_eq!(hits[0].record.id, ids[0]);
+        store.flush().await.unwrap();
+        let st = store.stats().await.unwrap();
+        assert_eq!((st.vector_watermark, st.bm25_watermark), (ids[1], ids[1]));
+    });
 }

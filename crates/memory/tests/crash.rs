@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use hamlet_core::testing::HashEmbedder;
 use hamlet_core::{MemoryKind, NewMemory, RecallQuery};
-use hamlet_memory::{FlatIndex, MemoryStore, SearchMode, VectorIndex};
+use hamlet_memory::{DerivedIndex, FlatIndex, MemoryStore, SearchMode};
 
 const CHILD_ENV: &str = "HAMLET_MEMORY_CRASH_CHILD_DIR";
 const TOPICS: [&str; 5] = [

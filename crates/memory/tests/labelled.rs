@@ -135,7 +135,7 @@ fn labelled_set_on_minilm() {
             },
             ..MemoryConfig::default()
         };
-        let store = MemoryStore::open_with(dir.path(), e.clone(), None, config).unwrap();
+        let store = MemoryStore::open_with(dir.path(), e.clone(), config).unwrap();
         let ids = store
             .add_embedded(
                 MEMORIES

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hamlet_core::testing::{HashEmbedder, ScriptedLlm};
 use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery};
-use hamlet_memory::{MemoryConfig, MemoryStore, SearchMode};
+use hamlet_memory::{ImportanceRater, MemoryStore, Rated, SearchMode};
 
 const HOUR: i64 = 3_600_000;
 
@@ -227,13 +227,11 @@ fn errors_say_what_and_how_to_fix() {
 fn importance_is_rated_by_the_llm_once_per_memory() {
     let dir = tempfile::tempdir().unwrap();
     let llm = Arc::new(ScriptedLlm::new([r#"{"rating": 9}"#, r#"{"rating": 42}"#]));
-    let store = MemoryStore::open_with(
-        dir.path(),
-        emb(),
-        Some(llm.clone()),
-        MemoryConfig::default(),
-    )
-    .unwrap();
+    // The store never asks a model: the rating wrapper does, before the store sees the memory.
+    let store = Rated::new(
+        MemoryStore::open(dir.path(), emb()).unwrap(),
+        ImportanceRater::new(llm.clone()),
+    );
     let a = store
         .add(NewMemory::new(
             "ada",
@@ -269,10 +267,7 @@ fn importance_is_rated_by_the_llm_once_per_memory() {
         ))
         .unwrap();
     assert_eq!(store.get(d).unwrap().unwrap().importance, 5);
-    assert_eq!(
-        store.importance_since_reflection("ada").unwrap(),
-        9 + 10 + 2 + 5
-    );
+    assert_eq!(llm.requests().len(), 3, "one request per unrated memory");
 }
 
 #[test]
@@ -305,7 +300,7 @@ fn works_through_the_trait_object() {
     let e = store
         .add(NewMemory::new("", MemoryKind::Plan, "x", 0))
         .unwrap_err();
-    assert!(matches!(e, hamlet_core::Error::InvalidRequest(_)), "{e}");
+    assert!(matches!(e, hamlet_core::MemoryError::Invalid(_)), "{e}");
 }
 
 #[test]

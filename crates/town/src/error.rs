@@ -21,7 +21,7 @@ pub enum Error {
     #[error("{context}: {source}")]
     Memory {
         context: String,
-        source: hamlet_core::Error,
+        source: hamlet_core::MemoryError,
     },
     /// The model backend failed for the whole batch.
     #[error(transparent)]

@@ -520,16 +520,16 @@ impl TownModel for TimedModel<'_> {
 }
 
 impl MemoryStream for TimedMemory<'_> {
-    fn add(&self, memory: NewMemory) -> hamlet_core::Result<MemoryId> {
+    fn add(&self, memory: NewMemory) -> hamlet_core::MemoryResult<MemoryId> {
         timed(&self.nanos, || self.inner.add(memory))
     }
-    fn add_batch(&self, memories: Vec<NewMemory>) -> hamlet_core::Result<Vec<MemoryId>> {
+    fn add_batch(&self, memories: Vec<NewMemory>) -> hamlet_core::MemoryResult<Vec<MemoryId>> {
         timed(&self.nanos, || self.inner.add_batch(memories))
     }
-    fn recall(&self, query: &RecallQuery) -> hamlet_core::Result<Vec<Recalled>> {
+    fn recall(&self, query: &RecallQuery) -> hamlet_core::MemoryResult<Vec<Recalled>> {
         timed(&self.nanos, || self.inner.recall(query))
     }
-    fn get(&self, id: MemoryId) -> hamlet_core::Result<Option<MemoryRecord>> {
+    fn get(&self, id: MemoryId) -> hamlet_core::MemoryResult<Option<MemoryRecord>> {
         timed(&self.nanos, || self.inner.get(id))
     }
 }

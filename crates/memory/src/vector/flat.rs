@@ -18,10 +18,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use hamlet_core::{MemoryId, TimeMs};
+use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, RecallQuery, TimeMs};
 
-use super::flat_state::{apply_upsert, encode, kind_ix, remove, replay, State, DELETE, MAGIC};
-use super::{dot_fn, VectorFilter, VectorIndex, VectorPoint};
+use super::flat_state::{apply_upsert, encode, remove, replay, State, DELETE, MAGIC};
+use super::{dot_fn, points, VectorIndex, VectorPoint};
+use crate::index::DerivedIndex;
 use crate::{Error, Result};
 
 /// The embedded exact-scan vector index (the default).
@@ -196,7 +197,7 @@ impl Ord for Hit {
     }
 }
 
-impl VectorIndex for FlatIndex {
+impl DerivedIndex for FlatIndex {
     fn describe(&self) -> String {
         match &self.dir {
             Some(d) => format!("embedded exact scan ({})", d.display()),
@@ -204,6 +205,31 @@ impl VectorIndex for FlatIndex {
         }
     }
 
+    fn apply(&self, records: &[MemoryRecord]) -> Result<()> {
+        self.upsert(&points(records))
+    }
+
+    fn commit(&self, watermark: MemoryId) -> Result<()> {
+        let mut st = self.write()?;
+        self.persist(&mut st, watermark, false)
+    }
+
+    fn watermark(&self) -> Result<MemoryId> {
+        Ok(self.read()?.watermark)
+    }
+
+    fn clear(&self) -> Result<()> {
+        let mut st = self.write()?;
+        *st = State::default();
+        self.persist(&mut st, 0, true)
+    }
+
+    fn len(&self) -> Result<usize> {
+        Ok(self.read()?.loc.len())
+    }
+}
+
+impl VectorIndex for FlatIndex {
     fn dim(&self) -> usize {
         self.dim
     }
@@ -239,7 +265,7 @@ impl VectorIndex for FlatIndex {
         Ok(())
     }
 
-    fn search(&self, query: &[f32], f: &VectorFilter, k: usize) -> Result<Vec<(MemoryId, f32)>> {
+    fn search(&self, query: &[f32], q: &RecallQuery, k: usize) -> Result<Vec<(MemoryId, f32)>> {
         if query.len() != self.dim {
             return Err(Error::Invalid(format!(
                 "query vector has {} dimensions, the index holds {}",
@@ -251,26 +277,20 @@ impl VectorIndex for FlatIndex {
             return Ok(Vec::new());
         }
         let st = self.read()?;
-        let kinds: u8 = f.kinds.iter().fold(0, |m, k| m | (1 << kind_ix(*k)));
-        let (after, before) = (
-            f.after.unwrap_or(TimeMs::MIN),
-            f.before.unwrap_or(TimeMs::MAX),
-        );
-        let alive = f.alive_at.unwrap_or(TimeMs::MIN);
         let dot = dot_fn();
         let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
-        let segs: Vec<usize> = match &f.agent {
+        // Only the asked agent's segment is scanned; within it, `RecallQuery::matches` decides.
+        let segs: Vec<usize> = match &q.agent {
             Some(a) => st.agent_ix.get(a).copied().into_iter().collect(),
             None => (0..st.segments.len()).collect(),
         };
         for s in segs {
-            let seg = &st.segments[s];
+            let (seg, agent) = (&st.segments[s], st.agents[s].as_str());
             for (row, v) in seg.vectors.chunks_exact(self.dim).enumerate() {
-                if (kinds != 0 && kinds & (1 << seg.kinds[row]) == 0)
-                    || seg.created[row] < after
-                    || seg.created[row] >= before
-                    || (f.alive_at.is_some() && seg.expires[row] <= alive)
-                {
+                let kind = MemoryKind::ALL[usize::from(seg.kinds[row]) % MemoryKind::ALL.len()];
+                // "Never expires" is stored as the largest time.
+                let expires = Some(seg.expires[row]).filter(|e| *e != TimeMs::MAX);
+                if !q.matches(agent, kind, seg.created[row], expires) {
                     continue;
                 }
                 let hit = Hit(dot(query, v), seg.ids[row]);
@@ -300,24 +320,5 @@ impl VectorIndex for FlatIndex {
                 (query.len() == self.dim).then(|| dot(query, v))
             })
             .collect())
-    }
-
-    fn commit(&self, watermark: MemoryId) -> Result<()> {
-        let mut st = self.write()?;
-        self.persist(&mut st, watermark, false)
-    }
-
-    fn watermark(&self) -> Result<MemoryId> {
-        Ok(self.read()?.watermark)
-    }
-
-    fn clear(&self) -> Result<()> {
-        let mut st = self.write()?;
-        *st = State::default();
-        self.persist(&mut st, 0, true)
-    }
-
-    fn len(&self) -> Result<usize> {
-        Ok(self.read()?.loc.len())
     }
 }

@@ -1,10 +1,10 @@
 //! Vector indexes: the [`VectorIndex`] trait and its two implementations, the embedded
 //! [`FlatIndex`] (an exact scan, the default) and [`QdrantIndex`] (a Qdrant server or cluster).
 //!
-//! An index is derived data: the store writes every memory to SQLite first, then upserts it here
-//! and commits with a *watermark*, the highest memory id the index holds. On open the store
-//! re-applies every row above the watermark, so a crash between the SQLite commit and the index
-//! commit is repaired without a full rebuild.
+//! A vector index is a [`DerivedIndex`]: the store writes every memory to SQLite first, then
+//! upserts it here and commits with a watermark (see `index.rs` for the repair and rebuild that
+//! this makes possible). Searches filter with the recall query itself, translating
+//! [`RecallQuery::matches`] into the index's own terms.
 
 mod flat;
 mod flat_state;
@@ -15,6 +15,7 @@ pub use qdrant::QdrantIndex;
 
 use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, RecallQuery, TimeMs};
 
+use crate::index::DerivedIndex;
 use crate::Result;
 
 /// One vector with the fields filters apply to.
@@ -42,56 +43,16 @@ impl VectorPoint {
     }
 }
 
-/// Which points a search may return. Empty fields do not filter.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VectorFilter {
-    pub agent: Option<String>,
-    pub kinds: Vec<MemoryKind>,
-    /// Created at or after.
-    pub after: Option<TimeMs>,
-    /// Created before.
-    pub before: Option<TimeMs>,
-    /// Not expired at this time (`expires` unset or later).
-    pub alive_at: Option<TimeMs>,
-}
-
-impl VectorFilter {
-    /// The filter of a recall query (expiry measured at `query.now`).
-    pub fn of(q: &RecallQuery) -> Self {
-        VectorFilter {
-            agent: q.agent.clone(),
-            kinds: q.kinds.clone(),
-            after: q.after,
-            before: q.before,
-            alive_at: Some(q.now),
-        }
-    }
-
-    pub fn matches(
-        &self,
-        agent: &str,
-        kind: MemoryKind,
-        created: TimeMs,
-        expires: Option<TimeMs>,
-    ) -> bool {
-        self.agent.as_deref().is_none_or(|a| a == agent)
-            && (self.kinds.is_empty() || self.kinds.contains(&kind))
-            && self.after.is_none_or(|t| created >= t)
-            && self.before.is_none_or(|t| created < t)
-            && self
-                .alive_at
-                .is_none_or(|now| expires.is_none_or(|e| e > now))
-    }
+/// The points of these records (for [`DerivedIndex::apply`]).
+pub fn points(records: &[MemoryRecord]) -> Vec<VectorPoint> {
+    records.iter().map(VectorPoint::of).collect()
 }
 
 /// A vector index over memory embeddings (cosine similarity on unit vectors).
 ///
-/// Upserts and deletes are visible to `search` at once; `commit` makes them durable together with
-/// the watermark. Implementations are thread-safe; calls block.
-pub trait VectorIndex: Send + Sync {
-    /// What this index is, for logs and `hamlet memory stats` (e.g. "embedded exact scan").
-    fn describe(&self) -> String;
-
+/// Upserts and deletes are visible to `search` at once; [`DerivedIndex::commit`] makes them
+/// durable together with the watermark. Implementations are thread-safe; calls block.
+pub trait VectorIndex: DerivedIndex {
     /// The vector length it holds.
     fn dim(&self) -> usize;
 
@@ -101,35 +62,15 @@ pub trait VectorIndex: Send + Sync {
     /// Removes points by id (unknown ids are ignored).
     fn delete(&self, ids: &[MemoryId]) -> Result<()>;
 
-    /// The `k` points most similar to `query` that pass `filter`, best first, with their cosine.
-    fn search(
-        &self,
-        query: &[f32],
-        filter: &VectorFilter,
-        k: usize,
-    ) -> Result<Vec<(MemoryId, f32)>>;
+    /// The `k` points most similar to `query` that pass the filter of `q`
+    /// ([`RecallQuery::matches`]; its text and `k` are not used), best first, with their cosine.
+    fn search(&self, query: &[f32], q: &RecallQuery, k: usize) -> Result<Vec<(MemoryId, f32)>>;
 
     /// The cosine of `query` with each of `ids` (None where the index holds no such point or
     /// cannot say cheaply; the store then computes it from SQLite's copy of the vector).
     fn similarities(&self, query: &[f32], ids: &[MemoryId]) -> Result<Vec<Option<f32>>> {
         let _ = query;
         Ok(vec![None; ids.len()])
-    }
-
-    /// Makes every change so far durable and records `watermark` (the highest id applied).
-    fn commit(&self, watermark: MemoryId) -> Result<()>;
-
-    /// The watermark of the last commit (0 for a new index).
-    fn watermark(&self) -> Result<MemoryId>;
-
-    /// Removes every point and resets the watermark to 0 (durably).
-    fn clear(&self) -> Result<()>;
-
-    /// How many points it holds.
-    fn len(&self) -> Result<usize>;
-
-    fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
     }
 }
 
@@ -195,12 +136,12 @@ fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
 pub fn exact_search(
     points: &[VectorPoint],
     query: &[f32],
-    filter: &VectorFilter,
+    q: &RecallQuery,
     k: usize,
 ) -> Vec<(MemoryId, f32)> {
     let mut all: Vec<(MemoryId, f32)> = points
         .iter()
-        .filter(|p| filter.matches(&p.agent, p.kind, p.created, p.expires))
+        .filter(|p| q.matches(&p.agent, p.kind, p.created, p.expires))
         .map(|p| (p.id, dot(query, &p.vector)))
         .collect();
     all.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));

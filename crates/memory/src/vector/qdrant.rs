@@ -16,7 +16,10 @@ use qdrant_client::qdrant::{
 };
 use qdrant_client::Qdrant;
 
-use super::{VectorFilter, VectorIndex, VectorPoint};
+use hamlet_core::{MemoryRecord, RecallQuery};
+
+use super::{points, VectorIndex, VectorPoint};
+use crate::index::DerivedIndex;
 use crate::rt::Runtime;
 use crate::{Error, Result};
 
@@ -126,7 +129,8 @@ impl QdrantIndex {
         })
     }
 
-    fn filter(f: &VectorFilter) -> Filter {
+    /// [`RecallQuery::matches`] as a Qdrant filter.
+    fn filter(f: &RecallQuery) -> Filter {
         let mut must = Vec::new();
         if let Some(a) = &f.agent {
             must.push(Condition::matches("agent", a.clone()));
@@ -145,15 +149,13 @@ impl QdrantIndex {
                 },
             ));
         }
-        if let Some(now) = f.alive_at {
-            must.push(Condition::range(
-                "expires",
-                Range {
-                    gt: Some(now as f64),
-                    ..Default::default()
-                },
-            ));
-        }
+        must.push(Condition::range(
+            "expires",
+            Range {
+                gt: Some(f.now as f64),
+                ..Default::default()
+            },
+        ));
         Filter::must(must)
     }
 }
@@ -175,78 +177,13 @@ fn id_of(id: &Option<PointId>) -> Option<MemoryId> {
     }
 }
 
-impl VectorIndex for QdrantIndex {
+impl DerivedIndex for QdrantIndex {
     fn describe(&self) -> String {
         format!("qdrant {} collection {:?}", self.url, self.collection)
     }
 
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn upsert(&self, points: &[VectorPoint]) -> Result<()> {
-        if let Some(p) = points
-            .iter()
-            .find(|p| p.id <= 0 || p.vector.len() != self.dim)
-        {
-            return Err(Error::Invalid(format!(
-                "memory {} cannot go to Qdrant: ids must be positive and vectors {}-long (got {})",
-                p.id,
-                self.dim,
-                p.vector.len()
-            )));
-        }
-        for chunk in points.chunks(256) {
-            let structs: Vec<PointStruct> = chunk
-                .iter()
-                .map(|p| PointStruct::new(p.id as u64, p.vector.clone(), payload(p)))
-                .collect();
-            self.rt
-                .block(
-                    self.client.upsert_points(
-                        UpsertPointsBuilder::new(&self.collection, structs).wait(true),
-                    ),
-                )
-                .map_err(self.err("upserting points"))?;
-        }
-        Ok(())
-    }
-
-    fn delete(&self, ids: &[MemoryId]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<PointId> = ids
-            .iter()
-            .map(|&i| PointId::from(i.max(0) as u64))
-            .collect();
-        self.rt
-            .block(
-                self.client.delete_points(
-                    DeletePointsBuilder::new(&self.collection)
-                        .points(PointsIdsList { ids })
-                        .wait(true),
-                ),
-            )
-            .map_err(self.err("deleting points"))?;
-        Ok(())
-    }
-
-    fn search(&self, query: &[f32], f: &VectorFilter, k: usize) -> Result<Vec<(MemoryId, f32)>> {
-        if k == 0 {
-            return Ok(Vec::new());
-        }
-        let req = SearchPointsBuilder::new(&self.collection, query.to_vec(), k as u64)
-            .filter(Self::filter(f));
-        let res = self
-            .rt
-            .block(self.client.search_points(req))
-            .map_err(self.err("searching"))?;
-        Ok(res
-            .result
-            .iter()
-            .filter_map(|p| Some((id_of(&p.id)?, p.score)))
-            .collect())
+    fn apply(&self, records: &[MemoryRecord]) -> Result<()> {
+        self.upsert(&points(records))
     }
 
     fn commit(&self, watermark: MemoryId) -> Result<()> {
@@ -303,5 +240,76 @@ impl VectorIndex for QdrantIndex {
             )
             .map_err(self.err("counting points"))?;
         Ok(res.result.map(|r| r.count as usize).unwrap_or(0))
+    }
+}
+
+impl VectorIndex for QdrantIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn upsert(&self, points: &[VectorPoint]) -> Result<()> {
+        if let Some(p) = points
+            .iter()
+            .find(|p| p.id <= 0 || p.vector.len() != self.dim)
+        {
+            return Err(Error::Invalid(format!(
+                "memory {} cannot go to Qdrant: ids must be positive and vectors {}-long (got {})",
+                p.id,
+                self.dim,
+                p.vector.len()
+            )));
+        }
+        for chunk in points.chunks(256) {
+            let structs: Vec<PointStruct> = chunk
+                .iter()
+                .map(|p| PointStruct::new(p.id as u64, p.vector.clone(), payload(p)))
+                .collect();
+            self.rt
+                .block(
+                    self.client.upsert_points(
+                        UpsertPointsBuilder::new(&self.collection, structs).wait(true),
+                    ),
+                )
+                .map_err(self.err("upserting points"))?;
+        }
+        Ok(())
+    }
+
+    fn delete(&self, ids: &[MemoryId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<PointId> = ids
+            .iter()
+            .map(|&i| PointId::from(i.max(0) as u64))
+            .collect();
+        self.rt
+            .block(
+                self.client.delete_points(
+                    DeletePointsBuilder::new(&self.collection)
+                        .points(PointsIdsList { ids })
+                        .wait(true),
+                ),
+            )
+            .map_err(self.err("deleting points"))?;
+        Ok(())
+    }
+
+    fn search(&self, query: &[f32], f: &RecallQuery, k: usize) -> Result<Vec<(MemoryId, f32)>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let req = SearchPointsBuilder::new(&self.collection, query.to_vec(), k as u64)
+            .filter(Self::filter(f));
+        let res = self
+            .rt
+            .block(self.client.search_points(req))
+            .map_err(self.err("searching"))?;
+        Ok(res
+            .result
+            .iter()
+            .filter_map(|p| Some((id_of(&p.id)?, p.score)))
+            .collect())
     }
 }

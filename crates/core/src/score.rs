@@ -1,5 +1,10 @@
 //! Retrieval scoring: `score = w_r·recency + w_i·importance + w_v·relevance`.
 //!
+//! It lives in core, not in `hamlet-memory`, so that every [`crate::MemoryStream`] ranks with the
+//! same function: the SQLite store, a future PostgreSQL one, and the test double
+//! [`crate::testing::VecMemory`] differ in where candidates and their raw relevance come from,
+//! never in how they are fused and scored.
+//!
 //! Each part lies in 0..=1: recency is `decay^hours` since the memory was last accessed (newer
 //! scores higher; Generative Agents' released code inverts this by accident), importance is
 //! `(rating − 1) / 9`, and relevance (cosine fused with BM25) is min–max normalised over the
@@ -8,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use hamlet_core::{MemoryId, TimeMs};
+use crate::{MemoryId, TimeMs};
 use serde::{Deserialize, Serialize};
 
 /// The weights of the three parts.

@@ -1,14 +1,21 @@
-//! Deterministic test doubles: a scripted model and a hashing embedder.
+//! Deterministic test doubles: a scripted model, a hashing embedder, an in-memory stream, and the
+//! conformance suite every [`MemoryStream`] passes ([`memory_stream_suite`]).
 //!
 //! They exist to test loop logic (budgets, retries, parsing) without a model. Every feature that
 //! uses them also has a test on the real backend.
 
+mod stream_suite;
+
+pub use stream_suite::memory_stream_suite;
+
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use crate::score::{rank, Candidate, Scoring};
 use crate::{
-    Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, MemoryId, MemoryRecord,
-    MemoryStream, ModelInfo, NewMemory, RecallQuery, Recalled, Result, Timings, TokenUsage,
+    Completion, Embedder, Error, FinishReason, GenerateRequest, Llm, MemoryError, MemoryId,
+    MemoryRecord, MemoryResult, MemoryStream, ModelInfo, NewMemory, RecallQuery, Recalled, Result,
+    Timings, TokenUsage,
 };
 
 /// An [`Llm`] that answers with scripted replies, in order, and records every request it saw.
@@ -121,8 +128,11 @@ impl Embedder for HashEmbedder {
     }
 }
 
-/// An in-memory [`MemoryStream`]: relevance is the share of query words found in a memory, recency
-/// and importance as the real store scores them. For loop tests only; `hamlet-memory` is the store.
+/// An in-memory [`MemoryStream`]. Its raw relevance is the share of the query's words found in a
+/// memory (where the store fuses cosine and BM25); filtering ([`RecallQuery::matches`]),
+/// validation ([`NewMemory::validate`]) and scoring ([`crate::score::rank`] with the default
+/// [`Scoring`]) are the real store's own functions, so a loop test sees the store's ranking
+/// rules. For loop tests only; `hamlet-memory` is the store.
 #[derive(Debug, Default)]
 pub struct VecMemory {
     records: Mutex<Vec<MemoryRecord>>,
@@ -137,6 +147,12 @@ impl VecMemory {
     pub fn all(&self) -> Vec<MemoryRecord> {
         self.records.lock().map(|r| r.clone()).unwrap_or_default()
     }
+
+    fn lock(&self) -> MemoryResult<std::sync::MutexGuard<'_, Vec<MemoryRecord>>> {
+        self.records
+            .lock()
+            .map_err(|_| MemoryError::store("the test memory's lock was poisoned by a panic"))
+    }
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -146,12 +162,13 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Importance of a memory stored without one (the store's default when nothing rates it).
+const DEFAULT_IMPORTANCE: u8 = 5;
+
 impl MemoryStream for VecMemory {
-    fn add(&self, m: NewMemory) -> Result<MemoryId> {
-        let mut records = self
-            .records
-            .lock()
-            .map_err(|_| Error::Unsupported("memory lock poisoned".into()))?;
+    fn add(&self, m: NewMemory) -> MemoryResult<MemoryId> {
+        m.validate()?;
+        let mut records = self.lock()?;
         let id = records.len() as MemoryId + 1;
         records.push(MemoryRecord {
             id,
@@ -160,7 +177,7 @@ impl MemoryStream for VecMemory {
             text: m.text,
             created: m.created,
             last_accessed: m.created,
-            importance: m.importance.unwrap_or(5).clamp(1, 10),
+            importance: m.importance.unwrap_or(DEFAULT_IMPORTANCE),
             embedding: Vec::new(),
             evidence: m.evidence,
             expires: m.expires,
@@ -169,57 +186,57 @@ impl MemoryStream for VecMemory {
         Ok(id)
     }
 
-    fn recall(&self, q: &RecallQuery) -> Result<Vec<Recalled>> {
-        let mut records = self
-            .records
-            .lock()
-            .map_err(|_| Error::Unsupported("memory lock poisoned".into()))?;
+    fn add_batch(&self, memories: Vec<NewMemory>) -> MemoryResult<Vec<MemoryId>> {
+        // All or nothing, as the store's one transaction.
+        memories.iter().try_for_each(NewMemory::validate)?;
+        memories.into_iter().map(|m| self.add(m)).collect()
+    }
+
+    fn recall(&self, q: &RecallQuery) -> MemoryResult<Vec<Recalled>> {
+        let mut records = self.lock()?;
+        if q.k == 0 {
+            return Ok(Vec::new());
+        }
         let qw = words(&q.text);
-        let mut hits: Vec<(usize, Recalled)> = records
+        let candidates: Vec<Candidate> = records
             .iter()
-            .enumerate()
-            .filter(|(_, r)| q.agent.as_ref().is_none_or(|a| &r.agent == a))
-            .filter(|(_, r)| q.kinds.is_empty() || q.kinds.contains(&r.kind))
-            .filter(|(_, r)| q.after.is_none_or(|t| r.created >= t))
-            .filter(|(_, r)| q.before.is_none_or(|t| r.created < t))
-            .filter(|(_, r)| r.expires.is_none_or(|t| t > q.now))
-            .map(|(i, r)| {
+            .filter(|r| q.matches_record(r))
+            .map(|r| {
                 let rw = words(&r.text);
                 let relevance = if qw.is_empty() {
                     0.0
                 } else {
                     qw.iter().filter(|w| rw.contains(w)).count() as f32 / qw.len() as f32
                 };
-                let hours = (q.now - r.last_accessed).max(0) as f64 / 3_600_000.0;
-                let recency = 0.995f64.powf(hours) as f32;
-                let importance = f32::from(r.importance - 1) / 9.0;
-                let score = recency + importance + relevance;
-                (
-                    i,
-                    Recalled {
-                        record: r.clone(),
-                        score,
-                        recency,
-                        importance,
-                        relevance,
-                    },
-                )
+                Candidate {
+                    id: r.id,
+                    importance: r.importance,
+                    last_accessed: r.last_accessed,
+                    relevance,
+                }
             })
             .collect();
-        hits.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then(a.0.cmp(&b.0)));
-        hits.truncate(q.k);
-        for (i, _) in &hits {
-            records[*i].last_accessed = q.now;
-        }
-        Ok(hits.into_iter().map(|(_, h)| h).collect())
+        let mut ranked = rank(&candidates, q.now, &Scoring::default());
+        ranked.truncate(q.k);
+        Ok(ranked
+            .into_iter()
+            .filter_map(|s| {
+                // Ids are positions from 1.
+                let r = records.get_mut(usize::try_from(s.id - 1).ok()?)?;
+                r.last_accessed = r.last_accessed.max(q.now);
+                Some(Recalled {
+                    record: r.clone(),
+                    score: s.score,
+                    recency: s.recency,
+                    importance: s.importance,
+                    relevance: s.relevance,
+                })
+            })
+            .collect())
     }
 
-    fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>> {
-        Ok(self
-            .records
-            .lock()
-            .ok()
-            .and_then(|r| r.iter().find(|m| m.id == id).cloned()))
+    fn get(&self, id: MemoryId) -> MemoryResult<Option<MemoryRecord>> {
+        Ok(self.lock()?.iter().find(|m| m.id == id).cloned())
     }
 }
 
@@ -246,6 +263,11 @@ mod tests {
         assert_eq!(llm.generate(&req).unwrap().text, "two");
         assert!(llm.generate(&req).is_err());
         assert_eq!(llm.requests().len(), 3);
+    }
+
+    #[test]
+    fn vec_memory_passes_the_stream_suite() {
+        memory_stream_suite(&mut || Box::new(VecMemory::new()));
     }
 
     #[test]

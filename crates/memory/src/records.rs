@@ -1,0 +1,100 @@
+//! The seam between the store and where its rows live: [`RecordStore`], implemented on SQLite by
+//! [`crate::SqliteRecords`].
+//!
+//! Why a trait: the rows are the source of truth, and the scale-out plan keeps them in PostgreSQL
+//! (many processes on one database). Everything above this trait (validation, embedding, the
+//! derived indexes, fusion and scoring, touching) is shared; a backend supplies transactional
+//! inserts and the few reads retrieval needs. The methods are async: a store on the caller's
+//! runtime never blocks a worker thread on the database.
+
+use std::future::Future;
+
+use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, RecallQuery, TimeMs};
+
+use crate::Result;
+
+/// A memory ready to be written: validated, importance decided, embedding computed.
+#[derive(Debug, Clone)]
+pub struct NewRow {
+    pub agent: String,
+    pub kind: MemoryKind,
+    pub text: String,
+    pub created: TimeMs,
+    pub importance: u8,
+    /// Unit length.
+    pub embedding: Vec<f32>,
+    pub evidence: Vec<MemoryId>,
+    pub expires: Option<TimeMs>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl NewRow {
+    /// The record this row becomes once stored as `id` (last accessed when created).
+    pub fn into_record(self, id: MemoryId) -> MemoryRecord {
+        MemoryRecord {
+            id,
+            agent: self.agent,
+            kind: self.kind,
+            text: self.text,
+            created: self.created,
+            last_accessed: self.created,
+            importance: self.importance,
+            embedding: self.embedding,
+            evidence: self.evidence,
+            expires: self.expires,
+            metadata: self.metadata,
+        }
+    }
+}
+
+/// The columns retrieval scores on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreRow {
+    pub id: MemoryId,
+    pub importance: u8,
+    pub last_accessed: TimeMs,
+}
+
+/// Durable rows of the memory stream. Implementations are thread-safe; every method is one
+/// round trip (or one transaction) to the backend.
+pub trait RecordStore: Send + Sync + 'static {
+    /// Writes `rows` in one transaction, durable when the future completes, and returns their
+    /// ids (increasing, in order).
+    fn insert(&self, rows: &[NewRow]) -> impl Future<Output = Result<Vec<MemoryId>>> + Send;
+
+    /// Full records for `ids` (any order; missing ids are skipped).
+    fn records(&self, ids: &[MemoryId]) -> impl Future<Output = Result<Vec<MemoryRecord>>> + Send;
+
+    /// Records with ids above `after`, in id order, at most `limit` (index repair and rebuild).
+    fn records_after(
+        &self,
+        after: MemoryId,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<MemoryRecord>>> + Send;
+
+    /// The scoring columns of `ids`.
+    fn score_rows(&self, ids: &[MemoryId]) -> impl Future<Output = Result<Vec<ScoreRow>>> + Send;
+
+    /// Sets `last_accessed` of `ids` to `now`, never moving it backwards. May be less durable
+    /// than `insert` (a crash may lose the newest access times, never a memory).
+    fn touch(&self, ids: &[MemoryId], now: TimeMs) -> impl Future<Output = Result<()>> + Send;
+
+    /// Ids of the newest memories passing `q`'s filter ([`RecallQuery::matches`]), newest first:
+    /// the candidates of a query with no text.
+    fn newest(
+        &self,
+        q: &RecallQuery,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<MemoryId>>> + Send;
+
+    /// The highest id stored (0 when empty).
+    fn max_id(&self) -> impl Future<Output = Result<MemoryId>> + Send;
+
+    /// Memories per (agent, kind), ordered by agent then kind.
+    fn counts(&self) -> impl Future<Output = Result<Vec<(String, String, u64)>>> + Send;
+
+    /// A fact about the store (`dim`, `embedder`).
+    fn meta(&self, key: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    fn set_meta(&self, key: &str, value: &str) -> impl Future<Output = Result<()>> + Send;
+}
