@@ -11,7 +11,7 @@ use hamlet_core::{Embedder, Llm, SnapshotStream};
 use hamlet_memory::MemoryStore;
 use hamlet_town::metrics::{table, CheckOutcome};
 use hamlet_town::testing::TownFake;
-use hamlet_town::{replay, LlmTownModel, Run, RunOptions, SimConfig, TownModel};
+use hamlet_town::{replay, LlmTownModel, Run, RunConfig, SimConfig, TownModel};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
@@ -144,13 +144,13 @@ pub fn run(a: Args) -> Result<()> {
                     a.seed
                 ))
             });
-            let opts = RunOptions {
+            let config = RunConfig {
                 world,
                 scenario: a.scenario.clone(),
-                agents: a.agents,
+                agents: Vec::new(),
+                agent_count: a.agents,
                 until,
                 seed: a.seed,
-                run_dir,
                 prompts_dir: a.prompts.clone(),
                 checkpoint_every: 1,
                 sim: SimConfig {
@@ -160,7 +160,7 @@ pub fn run(a: Args) -> Result<()> {
                 model: model_name.clone(),
                 embedder: embed_name.clone(),
             };
-            let mut run = Run::create(&opts, &open).context("starting the run")?;
+            let mut run = Run::create(&run_dir, &config, &open).context("starting the run")?;
             run.config.checkpoint_every =
                 (a.checkpoint_mins.max(1) * 60 / u64::from(run.town.world.step_secs)).max(1);
             run.checkpoint()?;
@@ -192,7 +192,7 @@ pub fn run(a: Args) -> Result<()> {
         run.town.world.name,
         run.state.agents.len(),
         run.state.time,
-        run.config.until,
+        run.until(),
         run.dir().display()
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -205,7 +205,7 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         None
     };
-    let total = run.config.until.0.saturating_sub(run.state.start.0);
+    let total = run.until().0.saturating_sub(run.state.start.0);
     let pb = if a.quiet || live.is_some() {
         ProgressBar::hidden()
     } else {

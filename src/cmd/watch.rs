@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use hamlet_agent::{Approval, Approver};
+use hamlet_core::journal::Tail;
 use hamlet_core::town::{EventRecord, SimTime, EVENTS_FILE};
 use hamlet_core::trace::{Action, TraceEvent, TRACE_FILE};
 use hamlet_tui::agent::{AgentApp, AgentMsg, ApprovalAnswer, ApprovalRequest, Budget};
-use hamlet_tui::log::Tail;
 use hamlet_tui::town::TownApp;
 
 use crate::cmd::run::Approved;

@@ -20,6 +20,9 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    /// The trace file cannot be written or read (a broken line, a failing disk).
+    #[error(transparent)]
+    Journal(#[from] hamlet_core::journal::JournalError),
     /// The model backend failed in a way the run cannot recover from.
     #[error(transparent)]
     Llm(#[from] hamlet_core::Error),

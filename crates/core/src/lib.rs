@@ -2,8 +2,10 @@
 //!
 //! Every other crate speaks through these: a [`GenerateRequest`] goes into an [`Llm`] and a
 //! [`Completion`] comes out; texts go into an [`Embedder`] and vectors come out. The crate holds no
-//! runtime, no model and no I/O, so the agent loop, the town and the tools can be tested against the
-//! deterministic doubles in [`testing`] while the real backends live in `hamlet-llm`.
+//! runtime and no model, so the agent loop, the town and the tools can be tested against the
+//! deterministic doubles in [`testing`] while the real backends live in `hamlet-llm`. Its one piece
+//! of I/O is [`journal`]: the JSONL format every run log is written and read in, kept here so the
+//! agent, the town, the TUI and the trainer read a torn or broken file by the same rule.
 //!
 //! The traits are synchronous on purpose: an in-process model is CPU-bound and owns its thread, so
 //! an async caller wraps a call in `spawn_blocking`; batching (many agents in one decode) is an
@@ -11,6 +13,7 @@
 
 pub mod chatml;
 mod error;
+pub mod journal;
 mod llm;
 pub mod memory;
 mod schema;

@@ -17,6 +17,9 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    /// The event log cannot be written or read (a broken line, a failing disk).
+    #[error(transparent)]
+    Journal(#[from] hamlet_core::journal::JournalError),
     /// The memory stream failed to write or recall.
     #[error("{context}: {source}")]
     Memory {

@@ -31,7 +31,7 @@ pub use decision::{LlmTownModel, TownModel};
 pub use error::{Error, Result};
 pub use prompts::{Prompts, TEMPLATES};
 pub use run::{
-    load_town, replay, OpenMemory, Replay, Run, RunConfig, RunOptions, CHECKPOINT_FILE, MEMORY_DIR,
+    load_town, replay, OpenMemory, Replay, Run, RunConfig, CHECKPOINT_FILE, MEMORY_DIR,
     METRICS_FILE, SVG_FILE,
 };
 pub use sim::{visible, SimConfig, Town};

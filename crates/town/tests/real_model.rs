@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hamlet_core::town::SimTime;
 use hamlet_llm::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
-use hamlet_town::{replay, LlmTownModel, Run, RunOptions, SimConfig};
+use hamlet_town::{replay, LlmTownModel, Run, RunConfig, SimConfig};
 
 #[test]
 fn an_hour_of_three_agents_on_the_real_model() {
@@ -36,13 +36,13 @@ fn an_hour_of_three_agents_on_the_real_model() {
     let d = tempfile::tempdir().expect("tmp");
     common::tiny_world(d.path());
     let run_dir = d.path().join("run");
-    let opts = RunOptions {
+    let config = RunConfig {
         world: d.path().to_path_buf(),
         scenario: Some("news".into()),
-        agents: None,
+        agents: Vec::new(),
+        agent_count: None,
         until: Some(SimTime::parse("day 1 08:00").expect("time")),
         seed: 1,
-        run_dir: run_dir.clone(),
         prompts_dir: None,
         checkpoint_every: 30,
         sim: SimConfig {
@@ -52,7 +52,7 @@ fn an_hour_of_three_agents_on_the_real_model() {
         model: "smollm2-135m".into(),
         embedder: "minilm".into(),
     };
-    let mut run = Run::create(&opts, &open).expect("run");
+    let mut run = Run::create(&run_dir, &config, &open).expect("run");
     run.run(&LlmTownModel(llm.clone()), None, &mut |_| {})
         .expect("steps");
     let (m, _checks) = run.finish().expect("finish");

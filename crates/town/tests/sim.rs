@@ -8,22 +8,16 @@ use std::path::Path;
 use common::{open_memory, smallville, tiny_world};
 use hamlet_core::town::{EventRecord, SimTime, TownEvent, EVENTS_FILE};
 use hamlet_town::testing::TownFake;
-use hamlet_town::{replay, Run, RunOptions, SimConfig};
+use hamlet_town::{replay, Run, RunConfig, SimConfig};
 
-fn opts(
-    world: &Path,
-    scenario: Option<&str>,
-    agents: Option<usize>,
-    until: &str,
-    dir: &Path,
-) -> RunOptions {
-    RunOptions {
+fn config(world: &Path, scenario: Option<&str>, agents: Option<usize>, until: &str) -> RunConfig {
+    RunConfig {
         world: world.to_path_buf(),
         scenario: scenario.map(str::to_string),
-        agents,
+        agents: Vec::new(),
+        agent_count: agents,
         until: Some(SimTime::parse(until).expect("time")),
         seed: 7,
-        run_dir: dir.to_path_buf(),
         prompts_dir: None,
         checkpoint_every: 50,
         sim: SimConfig::default(),
@@ -56,13 +50,8 @@ fn same_seed_same_log() {
     for _ in 0..2 {
         let d = tempfile::tempdir().expect("tmp");
         let mut run = Run::create(
-            &opts(
-                &smallville(),
-                Some("valentines"),
-                Some(5),
-                "day 1 10:00",
-                d.path(),
-            ),
+            d.path(),
+            &config(&smallville(), Some("valentines"), Some(5), "day 1 10:00"),
             &open_memory,
         )
         .expect("run");
@@ -79,7 +68,8 @@ fn one_batch_per_step_and_idle_agents_cost_nothing() {
     let llm = TownFake::new();
     let d = tempfile::tempdir().expect("tmp");
     let mut run = Run::create(
-        &opts(&smallville(), None, Some(6), "day 1 12:00", d.path()),
+        d.path(),
+        &config(&smallville(), None, Some(6), "day 1 12:00"),
         &open_memory,
     )
     .expect("run");
@@ -135,7 +125,8 @@ fn news_spreads_from_a_to_b_to_c_and_is_counted() {
     let run_dir = d.path().join("run");
     let llm = TownFake::new().with_news(["party"]);
     let mut run = Run::create(
-        &opts(d.path(), Some("news"), None, "day 1 09:00", &run_dir),
+        &run_dir,
+        &config(d.path(), Some("news"), None, "day 1 09:00"),
         &open_memory,
     )
     .expect("run");
@@ -185,7 +176,8 @@ fn noticing_an_object_in_use_re_plans_the_next_minutes() {
     let run_dir = d.path().join("run");
     let llm = TownFake::new().reacting();
     let mut run = Run::create(
-        &opts(d.path(), None, None, "day 1 08:30", &run_dir),
+        &run_dir,
+        &config(d.path(), None, None, "day 1 08:30"),
         &open_memory,
     )
     .expect("run");
@@ -214,13 +206,8 @@ fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     let llm = TownFake::new().with_news(["party", "valentine"]);
     let whole = tempfile::tempdir().expect("tmp");
     let mut run = Run::create(
-        &opts(
-            &smallville(),
-            Some("valentines"),
-            Some(4),
-            "day 1 09:00",
-            whole.path(),
-        ),
+        whole.path(),
+        &config(&smallville(), Some("valentines"), Some(4), "day 1 09:00"),
         &open_memory,
     )
     .expect("run");
@@ -231,13 +218,8 @@ fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     let broken = tempfile::tempdir().expect("tmp");
     {
         let mut run = Run::create(
-            &opts(
-                &smallville(),
-                Some("valentines"),
-                Some(4),
-                "day 1 09:00",
-                broken.path(),
-            ),
+            broken.path(),
+            &config(&smallville(), Some("valentines"), Some(4), "day 1 09:00"),
             &open_memory,
         )
         .expect("run");
@@ -265,7 +247,8 @@ fn resume_without_its_memory_snapshot_is_a_clear_error_and_keeps_the_log() {
     let d = tempfile::tempdir().expect("tmp");
     {
         let mut run = Run::create(
-            &opts(&smallville(), None, Some(3), "day 1 09:00", d.path()),
+            d.path(),
+            &config(&smallville(), None, Some(3), "day 1 09:00"),
             &open_memory,
         )
         .expect("run");

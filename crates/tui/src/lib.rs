@@ -12,13 +12,13 @@
 //! [`term::run`] owns the real terminal: raw mode, the alternate screen, mouse capture, a panic hook
 //! that restores the terminal, and the loop that feeds the screen its messages (from a channel, so
 //! live runs and replays read the same stream) and its keys. The binary (`hamlet watch`,
-//! `hamlet run --tui`) wires channels and files to it; [`log`] reads and tails JSONL logs.
+//! `hamlet run --tui`) wires channels and files to it, following the logs with
+//! [`hamlet_core::journal::Tail`].
 
 pub mod agent;
 mod agent_view;
 mod error;
 pub mod help;
-pub mod log;
 pub mod term;
 pub mod town;
 mod town_view;

@@ -78,13 +78,9 @@ pub enum Error {
     /// A checkpoint directory is missing pieces or belongs to another run.
     #[error("checkpoint {path}: {detail}")]
     Checkpoint { path: PathBuf, detail: String },
-    /// An agent trace line could not be read.
-    #[error("trace {file}:{line}: {detail}")]
-    Trace {
-        file: PathBuf,
-        line: usize,
-        detail: String,
-    },
+    /// An agent trace could not be read (a missing file, a broken line).
+    #[error(transparent)]
+    Journal(#[from] hamlet_core::journal::JournalError),
     /// Model cache or GGUF writing failed.
     #[error(transparent)]
     Models(#[from] hamlet_models::Error),

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use hamlet_core::journal::Journal;
 use hamlet_core::trace::{ObservationStatus, StopReason, TraceEvent, TRACE_FILE};
 use hamlet_core::{Message, Role};
 use serde_json::json;
@@ -34,25 +35,19 @@ pub struct ExportReport {
     pub examples: usize,
 }
 
-/// Reads a run's trace.
+/// Reads a run's trace (a run folder, or the trace file itself). A torn last line (a run that
+/// crashed mid-write) is dropped, as everywhere ([`hamlet_core::journal`]).
 pub fn read_trace(run_dir: &Path) -> Result<Vec<TraceEvent>> {
     let file = if run_dir.is_file() {
         run_dir.to_path_buf()
     } else {
         run_dir.join(TRACE_FILE)
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Error::Trace {
-                file: file.clone(),
-                line: i + 1,
-                detail: format!("not a trace event: {e}"),
-            })
-        })
-        .collect()
+    let contents = Journal::<TraceEvent>::read_all(&file)?;
+    if let Some(torn) = contents.extent.torn_tail {
+        tracing::warn!(trace = %file.display(), line = torn.line, "dropped a torn last line");
+    }
+    Ok(contents.records)
 }
 
 /// The chat examples of one run, or why the run is not used.

@@ -12,7 +12,7 @@ use hamlet_core::trace::{RunStart, TRACE_FILE};
 use hamlet_tools::Registry;
 
 use super::state::State;
-use crate::trace as tracefile;
+use crate::trace::{self as tracefile, TraceWriter};
 use crate::{AgentSpec, Error, Result};
 
 /// The spec of a run, saved beside its trace so `--resume` runs the same agent.
@@ -49,8 +49,9 @@ pub(crate) fn run_id(run_dir: &Path) -> String {
         .unwrap_or_else(|| "run".into())
 }
 
-/// The state of an interrupted run, with a torn last line cut off its trace.
-pub(crate) fn reopen(run_dir: &Path) -> Result<State> {
+/// The state of an interrupted run, and its trace open for appending with a torn last line cut
+/// off.
+pub(crate) fn reopen(run_dir: &Path) -> Result<(State, TraceWriter)> {
     let trace = tracefile::read(run_dir)?;
     let state = State::replay(&trace.events).map_err(|m| bad_trace(run_dir, m))?;
     if let Some(end) = &state.ended {
@@ -64,8 +65,8 @@ pub(crate) fn reopen(run_dir: &Path) -> Result<State> {
             ));
         }
     }
-    tracefile::repair(run_dir, &trace)?;
-    Ok(state)
+    let writer = tracefile::reopen(run_dir, &trace)?;
+    Ok((state, writer))
 }
 
 /// Reads the spec and start event of a run folder (for `--resume`). The spec is validated as

@@ -141,9 +141,9 @@ impl<'a> Runner<'a> {
 
     /// Continues an interrupted run from its trace.
     pub fn resume(&mut self, run_dir: &Path) -> Result<RunOutcome> {
-        let state = folder::reopen(run_dir)?;
+        let (state, writer) = folder::reopen(run_dir)?;
         tracing::info!(steps = state.step_count(), "resuming run");
-        let log = Log::reopen(run_dir, state)?;
+        let log = Log::reopen(writer, state);
         self.drive(run_dir, log)
     }
 

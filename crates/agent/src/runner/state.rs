@@ -9,7 +9,7 @@ use std::path::Path;
 use hamlet_core::trace::{RunEnd, RunStart, StepRecord, TraceEvent, Usage};
 
 use crate::history::Turn;
-use crate::trace::TraceWriter;
+use crate::trace::{self as tracefile, TraceWriter};
 use crate::{Error, Result};
 
 /// What the trace says so far.
@@ -103,7 +103,7 @@ impl Log {
         start: RunStart,
         observer: &mut dyn FnMut(&TraceEvent),
     ) -> Result<Self> {
-        let mut writer = TraceWriter::open(run_dir)?;
+        let mut writer = tracefile::create(run_dir)?;
         let event = TraceEvent::Start(start.clone());
         writer.append(&event)?;
         observer(&event);
@@ -113,12 +113,9 @@ impl Log {
         })
     }
 
-    /// Appends to the trace in `run_dir` whose events made `state`.
-    pub fn reopen(run_dir: &Path, state: State) -> Result<Self> {
-        Ok(Log {
-            writer: TraceWriter::open(run_dir)?,
-            state,
-        })
+    /// Appends with `writer` to the trace whose events made `state`.
+    pub fn reopen(writer: TraceWriter, state: State) -> Self {
+        Log { writer, state }
     }
 
     /// Writes `event` (synced), shows it to the observer and applies it to the state.
