@@ -238,15 +238,24 @@ macro_rules! decisions {
         })*
 
         impl Ask {
-            /// The template name, its context as JSON, the reply schema and the token budget.
-            pub fn parts(&self) -> (&'static str, Value, Value, u32) {
+            /// The prompt rendered from this ask's template and context.
+            pub fn render(&self, prompts: &crate::Prompts) -> crate::Result<String> {
                 match self {
-                    $(Ask::$kind(d) => (
-                        <$kind as Decision>::TEMPLATE,
-                        serde_json::to_value(d).unwrap_or(Value::Null),
-                        d.schema(),
-                        <$kind as Decision>::MAX_TOKENS,
-                    ),)*
+                    $(Ask::$kind(d) => prompts.render(<$kind as Decision>::TEMPLATE, d),)*
+                }
+            }
+
+            /// The reply's JSON Schema, narrowed to this ask's choices.
+            pub fn schema(&self) -> Value {
+                match self {
+                    $(Ask::$kind(d) => d.schema(),)*
+                }
+            }
+
+            /// Enough tokens for the longest valid reply.
+            pub fn max_tokens(&self) -> u32 {
+                match self {
+                    $(Ask::$kind(_) => <$kind as Decision>::MAX_TOKENS,)*
                 }
             }
 

@@ -147,14 +147,13 @@ impl Town {
                     .collect(),
             }),
         };
-        let (template, ctx, schema, max_tokens) = ask.parts();
-        let user = self.prompts.render(template, ctx)?;
+        let user = ask.render(&self.prompts)?;
         let request = GenerateRequest::chat(vec![
             Message::system(self.systems[i].clone()),
             Message::user(user),
         ])
-        .with_schema(schema)
-        .with_max_tokens(max_tokens)
+        .with_schema(ask.schema())
+        .with_max_tokens(ask.max_tokens())
         .with_sampling(self.config.sampling.clone())
         .with_cache_key(format!("town:{}", p.name));
         Ok(Posed { ask, request })
