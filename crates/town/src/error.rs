@@ -12,7 +12,9 @@ pub enum Error {
     /// A run directory cannot be written, read or resumed.
     #[error("{path}: {message}")]
     Run { path: String, message: String },
-    #[error("{context}: {source}")]
+    /// Reading or writing a file failed; the cause is the error's `source` (printed after
+    /// `context` by a chain printer such as the binary's, so never twice).
+    #[error("{context}")]
     Io {
         context: String,
         source: std::io::Error,
@@ -20,8 +22,8 @@ pub enum Error {
     /// The event log cannot be written or read (a broken line, a failing disk).
     #[error(transparent)]
     Journal(#[from] hamlet_core::journal::JournalError),
-    /// The memory stream failed to write or recall.
-    #[error("{context}: {source}")]
+    /// The memory stream failed to write or recall (the cause is the `source`).
+    #[error("{context}")]
     Memory {
         context: String,
         source: hamlet_core::MemoryError,
@@ -48,3 +50,23 @@ impl Error {
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_cause_is_the_source_and_not_also_in_the_message() {
+        let e = Error::io(
+            "reading personas/ann.toml",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        );
+        assert_eq!(e.to_string(), "reading personas/ann.toml");
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("no such file")
+        );
+    }
+}

@@ -10,7 +10,7 @@
 use hamlet_core::town::{EventRecord, SimTime, TownEvent};
 use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery, TimeMs};
 
-use crate::state::{Note, WorldState, RECENT, SALIENT};
+use crate::state::{AgentId, Note, WorldState, RECENT, SALIENT};
 use crate::{Error, Result};
 
 /// Simulated seconds to the stream's milliseconds.
@@ -18,20 +18,20 @@ pub fn ms(t: SimTime) -> TimeMs {
     i64::try_from(t.0).unwrap_or(i64::MAX / 1000) * 1000
 }
 
-/// Queues a memory for agent `i`, created now (`evidence`: the memories a reflection rests on).
+/// Queues a memory for agent `id`, created now (`evidence`: the memories a reflection rests on).
 pub fn queue(
     st: &mut WorldState,
-    i: usize,
+    id: AgentId,
     kind: MemoryKind,
     text: String,
     importance: u8,
     evidence: Vec<i64>,
 ) {
-    let name = st.agents[i].name.clone();
+    let name = st.agent(id).name.clone();
     let m = NewMemory::new(name, kind, text, ms(st.time))
         .importance(importance.clamp(1, 10))
         .evidence(evidence);
-    st.pending.push((i, m));
+    st.pending.push((id, m));
 }
 
 /// Writes the queued memories in one batch, logs each, and updates the agents' notes and
@@ -47,10 +47,10 @@ pub fn flush(st: &mut WorldState, ev: &mut Vec<EventRecord>, mem: &dyn MemoryStr
             context: format!("writing {} memories at {}", pending.len(), st.time),
             source,
         })?;
-    for ((i, m), id) in pending.into_iter().zip(ids) {
+    for ((who, m), id) in pending.into_iter().zip(ids) {
         let importance = m.importance.unwrap_or(1);
         st.counters.memories += 1;
-        let a = &mut st.agents[i];
+        let a = st.agent_mut(who);
         if m.kind != MemoryKind::Reflection {
             a.since_reflect += u32::from(importance);
         }
@@ -84,15 +84,15 @@ pub fn flush(st: &mut WorldState, ev: &mut Vec<EventRecord>, mem: &dyn MemoryStr
     Ok(())
 }
 
-/// The `k` best memories of agent `i` for `query`, best first (the stream marks them accessed).
+/// The `k` best memories of agent `id` for `query`, best first (the stream marks them accessed).
 pub fn recall(
     st: &WorldState,
     mem: &dyn MemoryStream,
-    i: usize,
+    id: AgentId,
     query: &str,
     k: usize,
 ) -> Result<Vec<String>> {
-    let name = &st.agents[i].name;
+    let name = &st.agent(id).name;
     let q = RecallQuery::new(query, k, ms(st.time)).agent(name.clone());
     let hits = mem.recall(&q).map_err(|source| Error::Memory {
         context: format!("recalling {name}'s memories of {query:?}"),

@@ -86,10 +86,14 @@ impl Persona {
 
     /// Loads one persona file and checks its places and times against the world.
     pub fn load(path: &Path, world: &World) -> Result<Persona> {
-        let text = read(path)?;
-        let raw: PersonaRaw = parse_toml(path, &text)?;
-        let err =
-            |span: std::ops::Range<usize>, msg: String| spec_err(path, &text, span.start, msg);
+        Persona::from_text(path, &read(path)?, world)
+    }
+
+    /// A persona from the text of its file (`path` names it in errors), checked as
+    /// [`Persona::load`] checks a file.
+    pub fn from_text(path: &Path, text: &str, world: &World) -> Result<Persona> {
+        let raw: PersonaRaw = parse_toml(path, text)?;
+        let err = |span: std::ops::Range<usize>, msg: String| spec_err(path, text, span.start, msg);
         let time = |s: &Spanned<String>, field: &str| {
             parse_clock(s.get_ref()).ok_or_else(|| err(s.span(), format!("malformed time {:?} in `{field}`: write it as \"HH:MM\" (24-hour), e.g. \"07:30\"", s.get_ref())))
         };
@@ -349,10 +353,19 @@ impl Scenario {
     }
 
     pub fn load(path: &Path, world: &World, personas: &[Persona]) -> Result<Scenario> {
-        let text = read(path)?;
-        let raw: ScenarioRaw = parse_toml(path, &text)?;
-        let err =
-            |span: std::ops::Range<usize>, msg: String| spec_err(path, &text, span.start, msg);
+        Scenario::from_text(path, &read(path)?, world, personas)
+    }
+
+    /// A scenario from the text of its file (`path` names it in errors), checked as
+    /// [`Scenario::load`] checks a file.
+    pub fn from_text(
+        path: &Path,
+        text: &str,
+        world: &World,
+        personas: &[Persona],
+    ) -> Result<Scenario> {
+        let raw: ScenarioRaw = parse_toml(path, text)?;
+        let err = |span: std::ops::Range<usize>, msg: String| spec_err(path, text, span.start, msg);
         let time = |s: &Spanned<String>| {
             SimTime::parse(s.get_ref()).map_err(|m| err(s.span(), format!("{m}: fix this time")))
         };

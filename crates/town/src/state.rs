@@ -134,7 +134,20 @@ pub struct WorldState {
     /// Memories decided this step and not yet written to the stream (always empty between
     /// steps, so never part of a checkpoint).
     #[serde(skip)]
-    pub pending: Vec<(usize, NewMemory)>,
+    pub pending: Vec<(AgentId, NewMemory)>,
+}
+
+/// An agent of a run: its place in [`WorldState::agents`] and [`crate::Town::personas`], which
+/// are both sorted by name. Only a [`WorldState`] hands them out (by name or in order), so an id
+/// always names an agent of the run it came from; a name is for the log and the prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AgentId(usize);
+
+impl AgentId {
+    /// The position in the run's name-sorted agent lists.
+    pub fn index(self) -> usize {
+        self.0
+    }
 }
 
 impl WorldState {
@@ -147,8 +160,22 @@ impl WorldState {
         z ^ (z >> 31)
     }
 
-    pub fn agent_index(&self, name: &str) -> Option<usize> {
-        self.agents.iter().position(|a| a.name == name)
+    /// The agent named `name`, if it is in this run.
+    pub fn id_of(&self, name: &str) -> Option<AgentId> {
+        self.agents.iter().position(|a| a.name == name).map(AgentId)
+    }
+
+    /// Every agent of the run, in name order (the order a step visits them in).
+    pub fn ids(&self) -> impl Iterator<Item = AgentId> {
+        (0..self.agents.len()).map(AgentId)
+    }
+
+    pub fn agent(&self, id: AgentId) -> &AgentState {
+        &self.agents[id.0]
+    }
+
+    pub fn agent_mut(&mut self, id: AgentId) -> &mut AgentState {
+        &mut self.agents[id.0]
     }
 }
 

@@ -125,8 +125,40 @@ impl World {
         let path = dir.join(WORLD_FILE);
         let text = read(&path)?;
         let raw: WorldRaw = parse_toml(&path, &text)?;
-        let err =
-            |span: std::ops::Range<usize>, msg: String| spec_err(&path, &text, span.start, msg);
+        let map_path = dir.join(raw.map.get_ref());
+        let map_text = read(&map_path).map_err(|_| {
+            spec_err(
+                &path,
+                &text,
+                raw.map.span().start,
+                format!(
+                    "map file {} not found: put the ASCII grid there or fix `map`",
+                    map_path.display()
+                ),
+            )
+        })?;
+        World::build(dir, &path, &text, raw, &map_path, &map_text)
+    }
+
+    /// A world from the text of its `world.toml` and of its map, checked as [`World::load`]
+    /// checks files (errors name `DIR/world.toml` and the map file the TOML names), for worlds
+    /// made in memory: tests of the step's phases, or a tool that generates towns.
+    pub fn from_text(dir: &Path, world_toml: &str, map: &str) -> Result<World> {
+        let path = dir.join(WORLD_FILE);
+        let raw: WorldRaw = parse_toml(&path, world_toml)?;
+        let map_path = dir.join(raw.map.get_ref());
+        World::build(dir, &path, world_toml, raw, &map_path, map)
+    }
+
+    fn build(
+        dir: &Path,
+        path: &Path,
+        text: &str,
+        raw: WorldRaw,
+        map_path: &Path,
+        map_text: &str,
+    ) -> Result<World> {
+        let err = |span: std::ops::Range<usize>, msg: String| spec_err(path, text, span.start, msg);
 
         let mut legend = BTreeMap::new();
         for (ch, arena) in &raw.legend {
@@ -148,16 +180,6 @@ impl World {
             legend.insert(c, arena.get_ref().clone());
         }
 
-        let map_path = dir.join(raw.map.get_ref());
-        let map_text = read(&map_path).map_err(|_| {
-            err(
-                raw.map.span(),
-                format!(
-                    "map file {} not found: put the ASCII grid there or fix `map`",
-                    map_path.display()
-                ),
-            )
-        })?;
         let rows: Vec<String> = map_text
             .lines()
             .map(|l| l.trim_end().to_string())

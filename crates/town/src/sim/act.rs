@@ -1,91 +1,86 @@
-//! Phase 5 of a step: conversations, starting and advancing actions, walking one tile along
-//! the shortest path, and gathering attendance.
+//! Acting: a conversation turn (what the listener hears and learns, and how a conversation
+//! ends), and starting an agent's next action (the objects it puts to use follow the action's
+//! verbs). Decisions act through these (`decide.rs`), and so does moving on when an action ends
+//! (`movement.rs`).
 
 use super::*;
 use crate::decision::ConverseReply;
 
-impl Town {
-    pub(super) fn converse(
-        &self,
-        st: &mut WorldState,
-        ev: &mut Vec<EventRecord>,
-        i: usize,
-        id: u64,
-        reply: Option<ConverseReply>,
-    ) {
-        let Some(conv) = st.conversations.get(&id).cloned() else {
+impl Tick<'_> {
+    /// Agent `id`'s turn in conversation `conv` (`None`: the reply failed, which ends it).
+    pub(super) fn converse(&mut self, id: AgentId, conv: u64, reply: Option<ConverseReply>) {
+        let Some(c) = self.st.conversations.get(&conv).cloned() else {
             return;
         };
-        let speaker = conv.agents[conv.next].clone();
-        let listener = conv.agents[1 - conv.next].clone();
+        let speaker = c.agents[c.next].clone();
+        let listener = c.agents[1 - c.next].clone();
         let (text, mut end) = match reply {
             Some(r) => (r.utterance.trim().to_string(), r.end),
             None => (String::new(), true),
         };
         if !text.is_empty() {
-            st.counters.utterances += 1;
-            ev.push(self.rec(
-                st,
-                TownEvent::Utterance {
-                    conversation: id,
-                    speaker: speaker.clone(),
-                    listener: listener.clone(),
-                    text: text.clone(),
-                },
-            ));
-            let Some(j) = st.agent_index(&listener) else {
+            self.st.counters.utterances += 1;
+            self.log(TownEvent::Utterance {
+                conversation: conv,
+                speaker: speaker.clone(),
+                listener: listener.clone(),
+                text: text.clone(),
+            });
+            let Some(hearer) = self.st.id_of(&listener) else {
                 return;
             };
             // Diffusion: the listener learns a topic when someone who knows it says one of its
             // keywords to them.
             let lower = text.to_lowercase();
             let mut heard_topic = false;
-            if let Some(sc) = &self.scenario {
+            if let Some(sc) = self.scenario() {
                 for t in &sc.topics {
                     if t.keywords
                         .iter()
                         .any(|k| !k.is_empty() && lower.contains(&k.to_lowercase()))
-                        && st.agents[i].knows.contains(&t.name)
+                        && self.agent(id).knows.contains(&t.name)
                     {
                         heard_topic = true;
-                        self.learn(st, ev, j, &t.name, Some(speaker.clone()), Some(id));
+                        self.learn(hearer, &t.name, Some(speaker.clone()), Some(conv));
                     }
                 }
             }
             self.remember(
-                st,
-                j,
+                hearer,
                 MemoryKind::Chat,
                 format!("{speaker} told me: {text}"),
                 if heard_topic { 7 } else { 3 },
                 vec![],
             );
-            if let Some(c) = st.conversations.get_mut(&id) {
+            if let Some(c) = self.st.conversations.get_mut(&conv) {
                 c.lines.push((speaker.clone(), text.clone()));
                 c.next = 1 - c.next;
             }
         } else {
             end = true;
         }
-        let turns = st
+        let turns = self
+            .st
             .conversations
-            .get(&id)
+            .get(&conv)
             .map(|c| c.lines.len())
             .unwrap_or(0);
         if turns < 2 && !text.is_empty() {
             end = false;
         }
-        if end || turns >= self.config.max_turns {
-            let Some(c) = st.conversations.remove(&id) else {
+        let max_turns = self.config().max_turns;
+        if end || turns >= max_turns {
+            let Some(c) = self.st.conversations.remove(&conv) else {
                 return;
             };
             let transcript: Vec<String> =
                 c.lines.iter().map(|(s, t)| format!("{s}: {t}")).collect();
+            let now = self.st.time;
             for (k, name) in c.agents.iter().enumerate() {
                 let other = &c.agents[1 - k];
-                if let Some(x) = st.agent_index(name) {
-                    st.agents[x].conversation = None;
-                    st.agents[x].last_talk.insert(other.clone(), st.time);
+                if let Some(x) = self.st.id_of(name) {
+                    self.agent_mut(x).conversation = None;
+                    self.agent_mut(x).last_talk.insert(other.clone(), now);
                     let mut summary = format!(
                         "I talked with {other} at {}: {}",
                         c.place,
@@ -98,159 +93,184 @@ impl Town {
                             .unwrap_or(0);
                         summary.truncate(cut);
                     }
-                    self.remember(st, x, MemoryKind::Chat, summary, 4, vec![]);
+                    self.remember(x, MemoryKind::Chat, summary, 4, vec![]);
                 }
             }
-            st.related.insert(pair(&c.agents[0], &c.agents[1]));
-            let reason = if turns >= self.config.max_turns {
+            self.st.related.insert(pair(&c.agents[0], &c.agents[1]));
+            let reason = if turns >= max_turns {
                 "turn cap"
             } else {
                 "ended by speaker"
             };
-            ev.push(self.rec(
-                st,
-                TownEvent::ConversationEnded {
-                    id,
-                    turns: turns as u32,
-                    reason: reason.into(),
-                },
-            ));
+            self.log(TownEvent::ConversationEnded {
+                id: conv,
+                turns: turns as u32,
+                reason: reason.into(),
+            });
         }
     }
 
+    /// Agent `id` starts doing `description` at `place` until `until`: the objects its last
+    /// action used are released, and one its new action names a verb of is put to use.
     pub(super) fn start_action(
-        &self,
-        st: &mut WorldState,
-        ev: &mut Vec<EventRecord>,
-        i: usize,
+        &mut self,
+        id: AgentId,
         description: String,
         place: String,
         until: SimTime,
     ) {
+        let world = self.world();
         // Release objects the previous action used.
-        if let Some(prev) = &st.agents[i].action {
-            for o in self.world.objects.iter().filter(|o| o.arena == prev.place) {
-                if st
+        if let Some(prev) = self.agent(id).action.clone() {
+            for o in world.objects.iter().filter(|o| o.arena == prev.place) {
+                if self
+                    .st
                     .objects
                     .get(&o.path)
                     .is_some_and(|s| s == &prev.description)
                 {
-                    st.objects.insert(o.path.clone(), o.state.clone());
-                    ev.push(self.rec(
-                        st,
-                        TownEvent::ObjectState {
-                            object: o.path.clone(),
-                            state: o.state.clone(),
-                        },
-                    ));
+                    self.st.objects.insert(o.path.clone(), o.state.clone());
+                    self.log(TownEvent::ObjectState {
+                        object: o.path.clone(),
+                        state: o.state.clone(),
+                    });
                 }
             }
         }
         let lower = description.to_lowercase();
-        for o in self.world.objects.iter().filter(|o| o.arena == place) {
+        for o in world.objects.iter().filter(|o| o.arena == place) {
             if o.verbs.iter().any(|v| lower.contains(&v.to_lowercase())) {
-                st.objects.insert(o.path.clone(), description.clone());
-                ev.push(self.rec(
-                    st,
-                    TownEvent::ObjectState {
-                        object: o.path.clone(),
-                        state: description.clone(),
-                    },
-                ));
+                self.st.objects.insert(o.path.clone(), description.clone());
+                self.log(TownEvent::ObjectState {
+                    object: o.path.clone(),
+                    state: description.clone(),
+                });
                 break;
             }
         }
-        let minutes = (until.0.saturating_sub(st.time.0) / 60) as u32;
-        st.agents[i].action = Some(Action {
+        let minutes = (until.0.saturating_sub(self.st.time.0) / 60) as u32;
+        let a = self.agent_mut(id);
+        a.action = Some(Action {
             description: description.clone(),
             place: place.clone(),
             until,
         });
-        st.agents[i].path.clear();
-        let agent = st.agents[i].name.clone();
-        ev.push(self.rec(
-            st,
-            TownEvent::ActionStarted {
-                agent,
-                emoji: emoji_for(&description),
-                description,
-                place,
-                minutes,
-            },
-        ));
+        a.path.clear();
+        let agent = a.name.clone();
+        self.log(TownEvent::ActionStarted {
+            agent,
+            emoji: emoji_for(&description),
+            description,
+            place,
+            minutes,
+        });
     }
 
     /// Starts the next queued action, or carries on with the block's activity until the block ends.
-    pub(super) fn next_action(&self, st: &mut WorldState, ev: &mut Vec<EventRecord>, i: usize) {
-        let p = &self.personas[i];
-        let minute = self.minute(st);
-        let (block, end) = self.block_at(&st.agents[i], p, minute);
-        let (desc, until) = match st.agents[i].queue.pop_front() {
-            Some((m, d)) => (d, SimTime(st.time.0 + u64::from(m) * 60)),
+    pub(super) fn next_action(&mut self, id: AgentId) {
+        let minute = self.minute();
+        let now = self.st.time;
+        let (block, end) = self.block_at(id, minute);
+        let (desc, until) = match self.agent_mut(id).queue.pop_front() {
+            Some((m, d)) => (d, SimTime(now.0 + u64::from(m) * 60)),
             None => {
                 let left = u64::from(end.saturating_sub(minute).max(1)) * 60;
-                (block.activity.clone(), SimTime(st.time.0 + left))
+                (block.activity.clone(), SimTime(now.0 + left))
             }
         };
-        self.start_action(st, ev, i, desc, block.place, until);
+        self.start_action(id, desc, block.place, until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hamlet_core::testing::VecMemory;
+
+    use super::super::fixture::{id, state, town};
+    use super::*;
+    use crate::decision::ReactReply;
+
+    fn say(text: &str, end: bool) -> Option<ConverseReply> {
+        Some(ConverseReply {
+            utterance: text.into(),
+            end,
+        })
     }
 
-    /// Phase 5: actions advance and agents walk one tile.
-    pub(super) fn advance(&self, st: &mut WorldState, ev: &mut Vec<EventRecord>, i: usize) {
-        if st.agents[i].conversation.is_some() {
-            return;
-        }
-        let awake = !st.agents[i].asleep;
-        if awake
-            && st.agents[i].block.is_some()
-            && st.agents[i]
-                .action
-                .as_ref()
-                .is_none_or(|a| a.until <= st.time)
-        {
-            self.next_action(st, ev, i);
-        }
-        let Some(target) = st.agents[i].action.as_ref().map(|a| a.place.clone()) else {
-            return;
-        };
-        let here = st.agents[i].tile;
-        if st.agents[i].path.is_empty() && !self.world.tile_in(here, &target) {
-            if let Some(tiles) = self.world.arenas.get(&target) {
-                if !tiles.is_empty() {
-                    let goal = tiles[(st.next_u64() % tiles.len() as u64) as usize];
-                    if let Some(path) = self.world.path(here, goal) {
-                        st.agents[i].path = path.into_iter().skip(1).collect();
-                    }
-                }
-            }
-        }
-        if let Some(next) = st.agents[i].path.pop_front() {
-            st.agents[i].tile = next;
-            let agent = st.agents[i].name.clone();
-            ev.push(self.rec(
-                st,
-                TownEvent::AgentMoved {
-                    agent,
-                    from: here,
-                    to: next,
-                },
-            ));
-        }
+    #[test]
+    fn a_listener_learns_news_from_a_speaker_who_knows_it() {
+        let (town, mem) = (town(true), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let (ann, ben) = (id(&st, "Ann"), id(&st, "Ben"));
+        assert!(st.agent(ann).knows.contains("party"), "seeded knowledge");
+        let mut t = Tick::new(&town, &mut st);
+        t.apply(
+            ann,
+            Need::React("Ben".into()),
+            Some(ReactReply { talk: true }.into()),
+        );
+        let conv = t.agent(ann).conversation.expect("talking");
+        t.converse(ann, conv, say("Come to my party tonight!", true));
+        assert!(t.agent(ben).knows.contains("party"));
+        assert!(t.ev.iter().any(|e| matches!(
+            &e.event,
+            TownEvent::TopicLearned { agent, from: Some(from), .. } if agent == "Ben" && from == "Ann"
+        )));
+        let (who, m) = t.st.pending.last().expect("the listener remembers");
+        assert_eq!((*who, m.importance), (ben, Some(7)));
+        // One line is too short a conversation: it goes on despite `end`.
+        assert_eq!(t.st.conversations[&conv].next, 1);
+        // Ben does not know the topic, so his saying the word teaches nobody anything new.
+        t.converse(ben, conv, say("A party? Lovely.", true));
+        assert!(
+            !t.st.conversations.contains_key(&conv),
+            "ended after two lines"
+        );
+        assert_eq!(t.agent(ann).conversation, None);
+        assert!(t.agent(ann).last_talk.contains_key("Ben"));
+        assert!(t.st.related.contains(&pair("Ann", "Ben")));
+        let summaries =
+            t.st.pending
+                .iter()
+                .filter(|(_, m)| m.text.starts_with("I talked with"))
+                .count();
+        assert_eq!(summaries, 2, "both remember the conversation");
     }
 
-    pub(super) fn attend(&self, st: &mut WorldState) {
-        let Some(sc) = &self.scenario else { return };
-        for g in &sc.gatherings {
-            if st.time >= g.from && st.time < g.to {
-                for a in &st.agents {
-                    if self.world.tile_in(a.tile, &g.place) {
-                        st.attendance
-                            .entry(g.name.clone())
-                            .or_default()
-                            .insert(a.name.clone());
-                    }
-                }
-            }
-        }
+    #[test]
+    fn an_empty_or_failed_turn_ends_the_conversation() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let ann = id(&st, "Ann");
+        let mut t = Tick::new(&town, &mut st);
+        t.apply(
+            ann,
+            Need::React("Ben".into()),
+            Some(ReactReply { talk: true }.into()),
+        );
+        let conv = t.agent(ann).conversation.expect("talking");
+        t.converse(ann, conv, None);
+        assert!(t.st.conversations.is_empty());
+        assert!(matches!(
+            t.ev.last().map(|e| &e.event),
+            Some(TownEvent::ConversationEnded { turns: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn an_action_puts_an_object_to_use_and_the_next_releases_it() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let cal = id(&st, "Cal");
+        let later = SimTime(st.time.0 + 600);
+        let mut t = Tick::new(&town, &mut st);
+        t.start_action(cal, "cook pancakes".into(), "Cafe:room".into(), later);
+        assert_eq!(t.st.objects["Cafe:room:stove"], "cook pancakes");
+        assert!(matches!(
+            t.ev.last().map(|e| &e.event),
+            Some(TownEvent::ActionStarted { minutes: 10, .. })
+        ));
+        t.start_action(cal, "wipe the tables".into(), "Cafe:room".into(), later);
+        assert_eq!(t.st.objects["Cafe:room:stove"], "idle");
     }
 }

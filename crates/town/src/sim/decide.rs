@@ -8,33 +8,105 @@ use crate::decision::{
     ReactReply, Reflect, Reply, RoutineLine, Scene,
 };
 
-impl Town {
-    pub(super) fn place_enum(&self) -> Vec<String> {
-        self.world.arenas.keys().cloned().collect()
+impl Tick<'_> {
+    /// Phases 3 and 4: the needs of the step (conversation turns first claim whoever speaks
+    /// next) go to `model` as one batch, in agent order, and each reply is applied.
+    pub(super) fn decide(
+        &mut self,
+        mut needs: Vec<(AgentId, Need)>,
+        model: &dyn TownModel,
+        mem: &dyn MemoryStream,
+    ) -> Result<()> {
+        let turns: Vec<(AgentId, u64)> = self
+            .st
+            .conversations
+            .values()
+            .filter_map(|c| Some((self.st.id_of(&c.agents[c.next])?, c.id)))
+            .collect();
+        for (id, conv) in turns {
+            needs.retain(|(other, _)| *other != id);
+            needs.push((id, Need::Converse(conv)));
+        }
+        needs.sort_by_key(|(id, _)| *id);
+        for (id, need) in &needs {
+            if let Need::Converse(conv) = need {
+                self.recall_for_conversation(mem, *id, *conv)?;
+            }
+        }
+        if needs.is_empty() {
+            return Ok(());
+        }
+        let posed: Vec<Posed> = needs
+            .iter()
+            .map(|(id, need)| self.pose(mem, *id, need))
+            .collect::<Result<_>>()?;
+        let answers = model.decide(&posed);
+        let (mut usage, mut failed) = (TokenUsage::default(), 0u32);
+        for ((id, need), answer) in needs.into_iter().zip(answers) {
+            let reply = match answer {
+                Ok(a) => {
+                    usage += a.usage;
+                    Some(a.reply)
+                }
+                Err(e) => {
+                    tracing::warn!(agent = %self.agent(id).name, error = %e, "model reply failed; falling back");
+                    failed += 1;
+                    None
+                }
+            };
+            self.apply(id, need, reply);
+        }
+        let n = posed.len() as u32;
+        self.st.counters.calls += u64::from(n);
+        self.st.counters.failed += u64::from(failed);
+        self.st.counters.tokens += usage;
+        self.log(TownEvent::ModelBatch {
+            requests: n,
+            usage,
+            failed,
+        });
+        Ok(())
     }
 
-    /// The decision `need` puts to the model for agent `i`, with the memories its prompt shows.
-    pub(super) fn pose(
-        &self,
-        st: &WorldState,
+    /// At a speaker's first turn, what it remembers of the other (Generative Agents' focal
+    /// point) and what is on its mind (its most important memories), kept in the conversation.
+    fn recall_for_conversation(
+        &mut self,
         mem: &dyn MemoryStream,
-        i: usize,
-        need: &Need,
-    ) -> Result<Posed> {
-        let p = &self.personas[i];
-        let time = st.time.to_string();
-        let here = self
-            .world
-            .arena_at(st.agents[i].tile)
-            .unwrap_or("the street")
-            .to_string();
-        let doing = |k: usize| {
-            st.agents[k]
-                .action
-                .as_ref()
-                .map(|a| a.description.clone())
-                .unwrap_or_else(|| "idle".into())
+        id: AgentId,
+        conv: u64,
+    ) -> Result<()> {
+        let name = self.name(id);
+        let Some(c) = self.st.conversations.get(&conv) else {
+            return Ok(());
         };
+        if c.recalled.contains_key(&name) {
+            return Ok(());
+        }
+        let other = c.agents[1 - c.next].clone();
+        let query = format!("{other} and what I know about them");
+        let mut mems = recall(self.st, mem, id, &query, 3)?;
+        for m in self.agent(id).salient.iter().take(3) {
+            if !mems.contains(&m.text) {
+                mems.push(m.text.clone());
+            }
+        }
+        if let Some(c) = self.st.conversations.get_mut(&conv) {
+            c.recalled.insert(name, mems);
+        }
+        Ok(())
+    }
+
+    fn place_enum(&self) -> Vec<String> {
+        self.world().arenas.keys().cloned().collect()
+    }
+
+    /// The decision `need` puts to the model for agent `id`, with the memories its prompt shows.
+    fn pose(&self, mem: &dyn MemoryStream, id: AgentId, need: &Need) -> Result<Posed> {
+        let p = self.persona(id);
+        let st = &*self.st;
+        let time = st.time.to_string();
+        let here = self.place_of(id);
         let ask = match need {
             Need::PlanDay => {
                 // Retrieved for the day ahead, plus what is on the agent's mind (an invitation
@@ -42,11 +114,11 @@ impl Town {
                 let mut memories = recall(
                     st,
                     mem,
-                    i,
+                    id,
                     &format!("what I plan to do today as {}", p.occupation),
                     4,
                 )?;
-                for m in st.agents[i].salient.iter().take(3) {
+                for m in st.agent(id).salient.iter().take(3) {
                     if !memories.contains(&m.text) {
                         memories.push(m.text.clone());
                     }
@@ -76,7 +148,7 @@ impl Town {
             }
             Need::Decompose(block, end) => Ask::Decompose(Decompose {
                 scene: Scene {
-                    memories: recall(st, mem, i, &block.activity, 3)?,
+                    memories: recall(st, mem, id, &block.activity, 3)?,
                     time,
                     here,
                 },
@@ -86,35 +158,35 @@ impl Town {
                 place: block.place.clone(),
             }),
             Need::React(other) => {
-                let other_action = doing(st.agent_index(other).unwrap_or(i));
+                let other_action = self.doing(st.id_of(other).unwrap_or(id));
                 Ask::React(React {
                     scene: Scene {
-                        memories: recall(st, mem, i, &format!("{other} {other_action}"), 3)?,
+                        memories: recall(st, mem, id, &format!("{other} {other_action}"), 3)?,
                         time,
                         here,
                     },
-                    action: doing(i),
+                    action: self.doing(id),
                     other: other.clone(),
                     other_action,
                 })
             }
             Need::Notice(what) => Ask::Notice(Notice {
                 scene: Scene {
-                    memories: recall(st, mem, i, what, 3)?,
+                    memories: recall(st, mem, id, what, 3)?,
                     time,
                     here,
                 },
-                action: doing(i),
+                action: self.doing(id),
                 noticed: what.clone(),
             }),
-            Need::Converse(id) => {
-                let conv = st.conversations.get(id);
+            Need::Converse(c) => {
+                let conv = st.conversations.get(c);
                 Ask::Converse(Converse {
                     scene: Scene {
                         time,
                         here,
                         memories: conv
-                            .and_then(|c| c.recalled.get(&st.agents[i].name))
+                            .and_then(|c| c.recalled.get(&st.agent(id).name))
                             .cloned()
                             .unwrap_or_default(),
                     },
@@ -136,7 +208,8 @@ impl Town {
             }
             Need::Reflect(ids) => Ask::Reflect(Reflect {
                 time,
-                memories: st.agents[i]
+                memories: st
+                    .agent(id)
                     .recent
                     .iter()
                     .filter(|m| ids.contains(&m.id))
@@ -147,28 +220,25 @@ impl Town {
                     .collect(),
             }),
         };
-        let user = ask.render(&self.prompts)?;
+        let user = ask.render(&self.town.prompts)?;
         let request = GenerateRequest::chat(vec![
-            Message::system(self.systems[i].clone()),
+            Message::system(self.town.systems[id.index()].clone()),
             Message::user(user),
         ])
         .with_schema(ask.schema())
         .with_max_tokens(ask.max_tokens())
-        .with_sampling(self.config.sampling.clone())
+        .with_sampling(self.config().sampling.clone())
         .with_cache_key(format!("town:{}", p.name));
         Ok(Posed { ask, request })
     }
 
-    pub(super) fn apply(
-        &self,
-        st: &mut WorldState,
-        ev: &mut Vec<EventRecord>,
-        i: usize,
-        need: Need,
-        reply: Option<Reply>,
-    ) {
-        let p = &self.personas[i];
-        let day = st.time.day();
+    /// Folds agent `id`'s reply to `need` into the world (`None`: the reply failed, and the
+    /// routine stands).
+    pub(super) fn apply(&mut self, id: AgentId, need: Need, reply: Option<Reply>) {
+        let p = self.persona(id);
+        let now = self.st.time;
+        let day = now.day();
+        let day0 = now.0 - now.of_day();
         match need {
             Need::PlanDay => {
                 let mut schedule = p.routine.clone();
@@ -180,7 +250,7 @@ impl Town {
                 for it in &plan {
                     let (Some(t), Some(place)) = (
                         hamlet_core::town::parse_clock(&it.time),
-                        self.world.resolve_place(&it.place),
+                        self.world().resolve_place(&it.place),
                     ) else {
                         continue;
                     };
@@ -195,14 +265,14 @@ impl Town {
                         activity: act.to_string(),
                     });
                     items.push(PlanItem {
-                        start: SimTime(st.time.0 - st.time.of_day() + u64::from(t) * 60),
+                        start: SimTime(day0 + u64::from(t) * 60),
                         minutes: 60,
                         place: Some(place),
                         description: act.to_string(),
                     });
                 }
                 schedule.sort_by_key(|b| b.start);
-                let a = &mut st.agents[i];
+                let a = self.agent_mut(id);
                 a.planned_day = day;
                 a.schedule = schedule.clone();
                 a.block = None;
@@ -223,22 +293,17 @@ impl Town {
                         .join("; ")
                 };
                 self.remember(
-                    st,
-                    i,
+                    id,
                     MemoryKind::Plan,
-                    format!("My plan for {}: {summary}", st.time),
+                    format!("My plan for {now}: {summary}"),
                     3,
                     vec![],
                 );
-                let day0 = st.time.0 - st.time.of_day();
-                ev.push(self.rec(
-                    st,
-                    TownEvent::PlanSet {
-                        agent: name.clone(),
-                        level: PlanLevel::Day,
-                        items,
-                    },
-                ));
+                self.log(TownEvent::PlanSet {
+                    agent: name.clone(),
+                    level: PlanLevel::Day,
+                    items,
+                });
                 let hourly = schedule
                     .iter()
                     .map(|b| PlanItem {
@@ -248,14 +313,11 @@ impl Town {
                         description: b.activity.clone(),
                     })
                     .collect();
-                ev.push(self.rec(
-                    st,
-                    TownEvent::PlanSet {
-                        agent: name,
-                        level: PlanLevel::Hourly,
-                        items: hourly,
-                    },
-                ));
+                self.log(TownEvent::PlanSet {
+                    agent: name,
+                    level: PlanLevel::Hourly,
+                    items: hourly,
+                });
             }
             Need::Decompose(block, end) => {
                 let steps = match reply {
@@ -270,11 +332,11 @@ impl Town {
                     .collect();
                 if queue.is_empty() {
                     queue.push_back((
-                        end.saturating_sub(self.minute(st)).max(5),
+                        end.saturating_sub(self.minute()).max(5),
                         block.activity.clone(),
                     ));
                 }
-                let mut t = st.time;
+                let mut t = now;
                 let items = queue
                     .iter()
                     .map(|(m, d)| {
@@ -288,60 +350,51 @@ impl Town {
                         it
                     })
                     .collect();
-                let a = &mut st.agents[i];
+                let a = self.agent_mut(id);
                 a.block = Some((day, block.start));
                 a.queue = queue;
                 a.action = None;
                 let name = a.name.clone();
-                ev.push(self.rec(
-                    st,
-                    TownEvent::PlanSet {
-                        agent: name,
-                        level: PlanLevel::Current,
-                        items,
-                    },
-                ));
-                self.next_action(st, ev, i);
+                self.log(TownEvent::PlanSet {
+                    agent: name,
+                    level: PlanLevel::Current,
+                    items,
+                });
+                self.next_action(id);
             }
             Need::React(other) => {
                 let talk = matches!(reply, Some(Reply::React(ReactReply { talk: true })));
-                let Some(j) = st.agent_index(&other) else {
+                let Some(them) = self.st.id_of(&other) else {
                     return;
                 };
                 let free = |a: &AgentState| a.conversation.is_none() && !a.asleep;
-                if talk && free(&st.agents[i]) && free(&st.agents[j]) {
-                    let id = st.next_conversation;
-                    st.next_conversation += 1;
-                    st.counters.conversations += 1;
-                    let place = self
-                        .world
-                        .arena_at(st.agents[i].tile)
-                        .unwrap_or("the street")
-                        .to_string();
-                    st.conversations.insert(
-                        id,
+                if talk && free(self.agent(id)) && free(self.agent(them)) {
+                    let conv = self.st.next_conversation;
+                    self.st.next_conversation += 1;
+                    self.st.counters.conversations += 1;
+                    let place = self.place_of(id);
+                    let me = self.name(id);
+                    self.st.conversations.insert(
+                        conv,
                         Conversation {
-                            id,
-                            agents: [st.agents[i].name.clone(), other.clone()],
+                            id: conv,
+                            agents: [me.clone(), other.clone()],
                             place: place.clone(),
                             next: 0,
                             lines: Vec::new(),
                             recalled: Default::default(),
                         },
                     );
-                    for k in [i, j] {
-                        st.agents[k].conversation = Some(id);
-                        st.agents[k].path.clear();
+                    for k in [id, them] {
+                        self.agent_mut(k).conversation = Some(conv);
+                        self.agent_mut(k).path.clear();
                     }
-                    ev.push(self.rec(
-                        st,
-                        TownEvent::ConversationStarted {
-                            id,
-                            agents: vec![st.agents[i].name.clone(), other],
-                            place,
-                            topic: None,
-                        },
-                    ));
+                    self.log(TownEvent::ConversationStarted {
+                        id: conv,
+                        agents: vec![me, other],
+                        place,
+                        topic: None,
+                    });
                 }
             }
             Need::Notice(_) => {
@@ -354,43 +407,43 @@ impl Town {
                 }
                 // Reacting re-plans the next minutes: the new action comes first, here, and the
                 // rest of the block's queue follows it.
-                let Some(here) = self.world.arena_at(st.agents[i].tile).map(str::to_string) else {
+                let Some(here) = self
+                    .world()
+                    .arena_at(self.agent(id).tile)
+                    .map(str::to_string)
+                else {
                     return;
                 };
-                let until = SimTime(st.time.0 + 10 * 60);
-                let name = st.agents[i].name.clone();
-                ev.push(self.rec(
-                    st,
-                    TownEvent::PlanSet {
-                        agent: name,
-                        level: PlanLevel::Current,
-                        items: vec![PlanItem {
-                            start: st.time,
-                            minutes: 10,
-                            place: Some(here.clone()),
-                            description: activity.to_string(),
-                        }],
-                    },
-                ));
+                let until = SimTime(now.0 + 10 * 60);
+                let name = self.name(id);
+                self.log(TownEvent::PlanSet {
+                    agent: name,
+                    level: PlanLevel::Current,
+                    items: vec![PlanItem {
+                        start: now,
+                        minutes: 10,
+                        place: Some(here.clone()),
+                        description: activity.to_string(),
+                    }],
+                });
                 self.remember(
-                    st,
-                    i,
+                    id,
                     MemoryKind::Plan,
                     format!("I decided to {activity} at {here}"),
                     4,
                     vec![],
                 );
-                self.start_action(st, ev, i, activity.to_string(), here, until);
+                self.start_action(id, activity.to_string(), here, until);
             }
-            Need::Converse(id) => {
+            Need::Converse(conv) => {
                 let reply = match reply {
                     Some(Reply::Converse(r)) => Some(r),
                     _ => None,
                 };
-                self.converse(st, ev, i, id, reply)
+                self.converse(id, conv, reply)
             }
             Need::Reflect(ids) => {
-                st.agents[i].since_reflect = 0;
+                self.agent_mut(id).since_reflect = 0;
                 let insights = match reply {
                     Some(Reply::Reflect(r)) => r.insights,
                     _ => Vec::new(),
@@ -398,22 +451,168 @@ impl Town {
                 if insights.is_empty() {
                     return;
                 }
-                st.counters.reflections += 1;
+                self.st.counters.reflections += 1;
                 for s in &insights {
-                    self.remember(st, i, MemoryKind::Reflection, s.clone(), 7, ids.clone());
+                    self.remember(id, MemoryKind::Reflection, s.clone(), 7, ids.clone());
                 }
                 // A reflection's importance does not count toward the next one.
-                st.agents[i].since_reflect = 0;
-                let agent = st.agents[i].name.clone();
-                ev.push(self.rec(
-                    st,
-                    TownEvent::Reflection {
-                        agent,
-                        insights,
-                        evidence: ids,
-                    },
-                ));
+                self.agent_mut(id).since_reflect = 0;
+                let agent = self.name(id);
+                self.log(TownEvent::Reflection {
+                    agent,
+                    insights,
+                    evidence: ids,
+                });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hamlet_core::testing::VecMemory;
+
+    use super::super::fixture::{id, settled, state, town};
+    use super::*;
+    use crate::decision::{DecomposeReply, PlanDayReply, PlanEntry, PlanStep};
+    use crate::testing::TownFake;
+
+    #[test]
+    fn a_conversation_turn_takes_the_speakers_need_and_the_batch_is_logged() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let (ann, ben) = (id(&st, "Ann"), id(&st, "Ben"));
+        let mut t = Tick::new(&town, &mut st);
+        settled(&mut t, "Ann");
+        settled(&mut t, "Ben");
+        t.apply(
+            ann,
+            Need::React("Ben".into()),
+            Some(ReactReply { talk: true }.into()),
+        );
+        let conv = t.agent(ann).conversation.expect("a conversation started");
+        assert_eq!(t.agent(ben).conversation, Some(conv));
+        let model = TownFake::new();
+        t.decide(vec![(ann, Need::Reflect(vec![]))], &model, &mem)
+            .expect("decide");
+        assert_eq!(model.calls(), 1, "the turn replaced the reflection");
+        let lines = &t.st.conversations[&conv].lines;
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].0, "Ann");
+        assert!(t.st.conversations[&conv].recalled.contains_key("Ann"));
+        assert!(matches!(
+            t.ev.last().map(|e| &e.event),
+            Some(TownEvent::ModelBatch {
+                requests: 1,
+                failed: 0,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_failed_day_plan_keeps_the_routine() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let ben = id(&st, "Ben");
+        let mut t = Tick::new(&town, &mut st);
+        t.apply(ben, Need::PlanDay, None);
+        assert_eq!(t.agent(ben).planned_day, 1);
+        assert_eq!(t.agent(ben).schedule, t.persona(ben).routine);
+        let (_, m) = t.st.pending.last().expect("the plan is remembered");
+        assert!(
+            m.text.ends_with("an ordinary day, following my routine"),
+            "{}",
+            m.text
+        );
+    }
+
+    #[test]
+    fn a_day_plan_keeps_only_items_at_known_places_that_say_something() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let ann = id(&st, "Ann");
+        let mut t = Tick::new(&town, &mut st);
+        let item = |time: &str, place: &str, activity: &str| PlanEntry {
+            time: time.into(),
+            place: place.into(),
+            activity: activity.into(),
+        };
+        let plan = vec![
+            item("09:00", "Cafe:room", "bake bread for the party"),
+            item("10:00", "Moon:base", "fly to the moon"),
+            item("11:00", "Home:room", "12"),
+        ];
+        t.apply(ann, Need::PlanDay, Some(PlanDayReply { plan }.into()));
+        let schedule = &t.agent(ann).schedule;
+        assert_eq!(schedule.len(), 1, "{schedule:?}");
+        assert_eq!(
+            (schedule[0].start, schedule[0].place.as_str()),
+            (9 * 60, "Cafe:room")
+        );
+        assert_eq!(schedule[0].activity, "bake bread for the party");
+    }
+
+    #[test]
+    fn a_block_becomes_steps_of_five_to_fifteen_minutes_and_the_first_starts() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 30);
+        let ben = id(&st, "Ben");
+        let block = t_block(&town, "have coffee");
+        let mut t = Tick::new(&town, &mut st);
+        let steps = vec![
+            PlanStep {
+                action: "order a latte".into(),
+                minutes: 1,
+            },
+            PlanStep {
+                action: "!!".into(),
+                minutes: 10,
+            },
+            PlanStep {
+                action: "read the paper".into(),
+                minutes: 90,
+            },
+        ];
+        t.apply(
+            ben,
+            Need::Decompose(block, 8 * 60),
+            Some(DecomposeReply { steps }.into()),
+        );
+        let a = t.agent(ben);
+        assert_eq!(a.block, Some((1, 7 * 60 + 30)));
+        let action = a.action.as_ref().expect("the first step started");
+        assert_eq!(action.description, "order a latte");
+        assert_eq!(action.until.0 - t.st.time.0, 5 * 60, "clamped to 5 minutes");
+        let queued: Vec<(u32, &str)> = a.queue.iter().map(|(m, d)| (*m, d.as_str())).collect();
+        assert_eq!(queued, [(15, "read the paper")]);
+    }
+
+    fn t_block(town: &Town, activity: &str) -> Block {
+        town.personas
+            .iter()
+            .flat_map(|p| &p.routine)
+            .find(|b| b.activity == activity)
+            .cloned()
+            .expect("a routine block")
+    }
+
+    #[test]
+    fn declining_to_talk_starts_no_conversation() {
+        let (town, mem) = (town(false), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let ann = id(&st, "Ann");
+        let mut t = Tick::new(&town, &mut st);
+        t.apply(
+            ann,
+            Need::React("Ben".into()),
+            Some(ReactReply { talk: false }.into()),
+        );
+        assert!(t.st.conversations.is_empty());
+        t.apply(ann, Need::React("Ben".into()), None);
+        assert!(
+            t.st.conversations.is_empty(),
+            "a failed reply does not talk"
+        );
     }
 }

@@ -14,8 +14,10 @@
 //!    (a failed reply falls back to the routine);
 //! 5. agents walk one tile along their shortest paths and actions advance.
 //!
-//! [`Town::step`] here runs the phases in that order; phase 2 is in `perceive.rs`, phases 3–4
-//! (requests and replies) in `decide.rs`, phase 5 in `act.rs`.
+//! [`Town::step`] here runs the phases in that order over a [`Tick`] (the step in progress), each
+//! phase a method taking the [`AgentId`] it acts for: phase 2 is in `perceive.rs`, phases 3–4
+//! (requests and replies) in `decide.rs`, acting out a reply (a conversation turn, a new action)
+//! in `act.rs`, phase 5 in `movement.rs`.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -25,16 +27,19 @@ use hamlet_core::town::{
 use hamlet_core::{GenerateRequest, MemoryKind, MemoryStream, Message, Sampling, TokenUsage};
 use serde_json::{json, Value};
 
-use crate::decision::{Posed, TownModel};
+use crate::decision::TownModel;
 use crate::memory::{self, recall};
 use crate::prompts::Prompts;
 use crate::spec::{Block, Persona, Scenario};
-use crate::state::{pair, Action, AgentState, Conversation, Counters, WorldState};
+use crate::state::{pair, Action, AgentId, AgentState, Conversation, Counters, WorldState};
 use crate::world::World;
 use crate::Result;
 
 mod act;
 mod decide;
+#[cfg(test)]
+mod fixture;
+mod movement;
 mod perceive;
 
 /// Tunables of the simulation.
@@ -238,104 +243,49 @@ impl Town {
             }
         }
         st.related = st.related_before.clone();
-        let mut ev = vec![self.rec(
-            &st,
-            TownEvent::RunStarted {
-                world: self.world.name.clone(),
-                scenario: self.scenario.as_ref().map(|s| s.name.clone()),
-                seed,
-                step_secs: self.world.step_secs,
-                start,
-                until,
-                map: self.world.rows.clone(),
-                legend: self.world.legend.clone(),
-                places: self.world.places(),
-                agents: self
-                    .personas
-                    .iter()
-                    .map(|p| AgentInfo {
-                        name: p.name.clone(),
-                        initials: p.initials(),
-                        age: p.age,
-                        occupation: p.occupation.clone(),
-                        home: p.home.clone(),
-                        tile: p.spawn,
-                    })
-                    .collect(),
-            },
-        )];
+        let mut tick = Tick::new(self, &mut st);
+        tick.log(TownEvent::RunStarted {
+            world: self.world.name.clone(),
+            scenario: self.scenario.as_ref().map(|s| s.name.clone()),
+            seed,
+            step_secs: self.world.step_secs,
+            start,
+            until,
+            map: self.world.rows.clone(),
+            legend: self.world.legend.clone(),
+            places: self.world.places(),
+            agents: self
+                .personas
+                .iter()
+                .map(|p| AgentInfo {
+                    name: p.name.clone(),
+                    initials: p.initials(),
+                    age: p.age,
+                    occupation: p.occupation.clone(),
+                    home: p.home.clone(),
+                    tile: p.spawn,
+                })
+                .collect(),
+        });
         if let Some(sc) = &self.scenario {
             for k in &sc.knowledge {
-                if let Some(i) = st.agent_index(&k.agent) {
-                    self.remember(
-                        &mut st,
-                        i,
+                if let Some(id) = tick.st.id_of(&k.agent) {
+                    tick.remember(
+                        id,
                         MemoryKind::Observation,
                         k.text.clone(),
                         k.importance,
                         vec![],
                     );
                     if let Some(t) = &k.topic {
-                        self.learn(&mut st, &mut ev, i, t, None, None);
+                        tick.learn(id, t, None, None);
                     }
                 }
             }
         }
-        memory::flush(&mut st, &mut ev, mem)?;
+        tick.flush(mem)?;
+        let ev = tick.ev;
         Ok((st, ev))
-    }
-
-    fn rec(&self, st: &WorldState, event: TownEvent) -> EventRecord {
-        EventRecord {
-            step: st.step,
-            time: st.time,
-            event,
-        }
-    }
-
-    /// Queues a memory for agent `i`; it is written (and logged) at the next flush of the step.
-    fn remember(
-        &self,
-        st: &mut WorldState,
-        i: usize,
-        kind: MemoryKind,
-        text: String,
-        importance: u8,
-        evidence: Vec<i64>,
-    ) {
-        memory::queue(st, i, kind, text, importance, evidence);
-    }
-
-    fn learn(
-        &self,
-        st: &mut WorldState,
-        ev: &mut Vec<EventRecord>,
-        i: usize,
-        topic: &str,
-        from: Option<String>,
-        conversation: Option<u64>,
-    ) {
-        if !st.agents[i].knows.insert(topic.to_string()) {
-            return;
-        }
-        let agent = st.agents[i].name.clone();
-        st.diffusion
-            .entry(topic.to_string())
-            .or_default()
-            .push(Learned {
-                agent: agent.clone(),
-                time: st.time,
-                from: from.clone(),
-            });
-        ev.push(self.rec(
-            st,
-            TownEvent::TopicLearned {
-                agent,
-                topic: topic.to_string(),
-                from,
-                conversation,
-            },
-        ));
     }
 
     /// Advances the world by one step. All decisions of the step go to `model` as one batch;
@@ -351,114 +301,174 @@ impl Town {
         st.counters.steps += 1;
         let span = tracing::info_span!("tick", step = st.step, time = %st.time);
         let _enter = span.enter();
-        let mut ev = vec![self.rec(st, TownEvent::Tick)];
-        self.inject(st, &mut ev);
-        let mut needs: Vec<(usize, Need)> = Vec::new();
-        for i in 0..st.agents.len() {
-            if let Some(n) = self.perceive_and_need(st, &mut ev, i) {
-                needs.push((i, n));
+        let mut tick = Tick::new(self, st);
+        tick.log(TownEvent::Tick);
+        tick.inject();
+        // Perceive (perceive.rs): what each agent sees, and the one decision it needs, if any.
+        let mut needs = Vec::new();
+        for id in tick.st.ids() {
+            if let Some(need) = tick.perceive(id) {
+                needs.push((id, need));
             }
         }
-        memory::flush(st, &mut ev, mem)?;
-        // Conversation turns are needed by whoever speaks next.
-        for conv in st.conversations.values() {
-            if let Some(i) = st.agent_index(&conv.agents[conv.next]) {
-                needs.retain(|(j, _)| *j != i);
-                needs.push((i, Need::Converse(conv.id)));
-            }
+        tick.flush(mem)?;
+        // Decide (decide.rs): every need of the step goes to the model as one batch, and each
+        // typed reply is applied; a conversation turn is acted out there (act.rs).
+        tick.decide(needs, model, mem)?;
+        // Move (movement.rs): actions advance and agents walk one tile.
+        for id in tick.st.ids() {
+            tick.advance(id);
         }
-        needs.sort_by_key(|(i, _)| *i);
-        for (i, need) in &needs {
-            if let Need::Converse(id) = need {
-                self.recall_for_conversation(st, mem, *i, *id)?;
-            }
-        }
-        if !needs.is_empty() {
-            let posed: Vec<Posed> = needs
-                .iter()
-                .map(|(i, n)| self.pose(st, mem, *i, n))
-                .collect::<Result<_>>()?;
-            let answers = model.decide(&posed);
-            let (mut usage, mut failed) = (TokenUsage::default(), 0u32);
-            for ((i, need), answer) in needs.into_iter().zip(answers) {
-                let reply = match answer {
-                    Ok(a) => {
-                        usage += a.usage;
-                        Some(a.reply)
-                    }
-                    Err(e) => {
-                        tracing::warn!(agent = %st.agents[i].name, error = %e, "model reply failed; falling back");
-                        failed += 1;
-                        None
-                    }
-                };
-                self.apply(st, &mut ev, i, need, reply);
-            }
-            let n = posed.len() as u32;
-            st.counters.calls += u64::from(n);
-            st.counters.failed += u64::from(failed);
-            st.counters.tokens += usage;
-            ev.push(self.rec(
-                st,
-                TownEvent::ModelBatch {
-                    requests: n,
-                    usage,
-                    failed,
-                },
-            ));
-        }
-        for i in 0..st.agents.len() {
-            self.advance(st, &mut ev, i);
-        }
-        self.attend(st);
-        memory::flush(st, &mut ev, mem)?;
-        Ok(ev)
+        tick.attend();
+        tick.flush(mem)?;
+        Ok(tick.ev)
     }
 
-    fn inject(&self, st: &mut WorldState, ev: &mut Vec<EventRecord>) {
-        let Some(sc) = &self.scenario else { return };
-        while let Some(e) = sc.events.get(st.next_event) {
-            if e.at > st.time {
+    /// The tile of agent `name` (for tests).
+    pub fn tile_of(st: &WorldState, name: &str) -> Option<Tile> {
+        st.agents.iter().find(|a| a.name == name).map(|a| a.tile)
+    }
+}
+
+/// One step in progress: the town (what does not change), the world state it advances and the
+/// events it has logged so far. Every phase is a method of this, taking the [`AgentId`] it acts
+/// for, so the step reads as the sequence of phases in [`Town::step`].
+struct Tick<'a> {
+    town: &'a Town,
+    st: &'a mut WorldState,
+    ev: Vec<EventRecord>,
+}
+
+impl<'a> Tick<'a> {
+    fn new(town: &'a Town, st: &'a mut WorldState) -> Tick<'a> {
+        Tick {
+            town,
+            st,
+            ev: Vec::new(),
+        }
+    }
+
+    fn world(&self) -> &'a World {
+        &self.town.world
+    }
+
+    fn scenario(&self) -> Option<&'a Scenario> {
+        self.town.scenario.as_ref()
+    }
+
+    fn config(&self) -> &'a SimConfig {
+        &self.town.config
+    }
+
+    fn persona(&self, id: AgentId) -> &'a Persona {
+        &self.town.personas[id.index()]
+    }
+
+    fn agent(&self, id: AgentId) -> &AgentState {
+        self.st.agent(id)
+    }
+
+    fn agent_mut(&mut self, id: AgentId) -> &mut AgentState {
+        self.st.agent_mut(id)
+    }
+
+    fn name(&self, id: AgentId) -> String {
+        self.agent(id).name.clone()
+    }
+
+    /// Appends an event, stamped with the step and the time.
+    fn log(&mut self, event: TownEvent) {
+        self.ev.push(EventRecord {
+            step: self.st.step,
+            time: self.st.time,
+            event,
+        });
+    }
+
+    /// Queues a memory for agent `id`; it is written (and logged) at the next flush of the step.
+    fn remember(
+        &mut self,
+        id: AgentId,
+        kind: MemoryKind,
+        text: String,
+        importance: u8,
+        evidence: Vec<i64>,
+    ) {
+        memory::queue(self.st, id, kind, text, importance, evidence);
+    }
+
+    /// Writes the memories queued so far (see [`memory::flush`]).
+    fn flush(&mut self, mem: &dyn MemoryStream) -> Result<()> {
+        memory::flush(self.st, &mut self.ev, mem)
+    }
+
+    fn learn(&mut self, id: AgentId, topic: &str, from: Option<String>, conversation: Option<u64>) {
+        if !self.agent_mut(id).knows.insert(topic.to_string()) {
+            return;
+        }
+        let agent = self.name(id);
+        let time = self.st.time;
+        self.st
+            .diffusion
+            .entry(topic.to_string())
+            .or_default()
+            .push(Learned {
+                agent: agent.clone(),
+                time,
+                from: from.clone(),
+            });
+        self.log(TownEvent::TopicLearned {
+            agent,
+            topic: topic.to_string(),
+            from,
+            conversation,
+        });
+    }
+
+    /// Phase 1: the scenario events that are due become memories of the agents they reach.
+    fn inject(&mut self) {
+        let Some(sc) = self.scenario() else {
+            return;
+        };
+        while let Some(e) = sc.events.get(self.st.next_event) {
+            if e.at > self.st.time {
                 break;
             }
-            st.next_event += 1;
-            let mut who: Vec<usize> = e.agents.iter().filter_map(|n| st.agent_index(n)).collect();
+            self.st.next_event += 1;
+            let mut who: Vec<AgentId> = e.agents.iter().filter_map(|n| self.st.id_of(n)).collect();
             if let Some(place) = &e.place {
-                for (i, a) in st.agents.iter().enumerate() {
-                    if self.world.tile_in(a.tile, place) && !who.contains(&i) {
-                        who.push(i);
+                for id in self.st.ids() {
+                    if self.world().tile_in(self.agent(id).tile, place) && !who.contains(&id) {
+                        who.push(id);
                     }
                 }
             }
             who.sort();
-            ev.push(self.rec(
-                st,
-                TownEvent::EventInjected {
-                    description: e.description.clone(),
-                    place: e.place.clone(),
-                    agents: who.iter().map(|i| st.agents[*i].name.clone()).collect(),
-                },
-            ));
-            for i in who {
+            let agents = who.iter().map(|id| self.name(*id)).collect();
+            self.log(TownEvent::EventInjected {
+                description: e.description.clone(),
+                place: e.place.clone(),
+                agents,
+            });
+            for id in who {
                 self.remember(
-                    st,
-                    i,
+                    id,
                     MemoryKind::Observation,
                     e.description.clone(),
                     8,
                     vec![],
                 );
                 if let Some(t) = &e.topic {
-                    self.learn(st, ev, i, t, None, None);
+                    self.learn(id, t, None, None);
                 }
                 // Big news re-plans the day (Generative Agents' reaction re-plans the window).
-                st.agents[i].planned_day = 0;
+                self.agent_mut(id).planned_day = 0;
             }
         }
     }
 
-    fn minute(&self, st: &WorldState) -> u32 {
-        (st.time.of_day() / 60) as u32
+    fn minute(&self) -> u32 {
+        (self.st.time.of_day() / 60) as u32
     }
 
     fn awake(&self, p: &Persona, minute: u32) -> bool {
@@ -470,14 +480,15 @@ impl Town {
     }
 
     /// The block of today's schedule that holds `minute` (before the first: at home).
-    fn block_at(&self, a: &AgentState, p: &Persona, minute: u32) -> (Block, u32) {
+    fn block_at(&self, id: AgentId, minute: u32) -> (Block, u32) {
+        let p = self.persona(id);
         let mut cur = Block {
             start: p.wake,
             place: p.home.clone(),
             activity: "get ready for the day at home".into(),
         };
         let mut end = 24 * 60;
-        for b in &a.schedule {
+        for b in &self.agent(id).schedule {
             if b.start <= minute {
                 cur = b.clone();
             } else {
@@ -487,9 +498,49 @@ impl Town {
         }
         (cur, end.min(p.sleep.max(p.wake)))
     }
+}
 
-    /// The tile of agent `name` (for tests).
-    pub fn tile_of(st: &WorldState, name: &str) -> Option<Tile> {
-        st.agents.iter().find(|a| a.name == name).map(|a| a.tile)
+#[cfg(test)]
+mod tests {
+    use hamlet_core::testing::VecMemory;
+
+    use super::fixture::{id, state, town};
+    use super::*;
+    use crate::testing::TownFake;
+
+    #[test]
+    fn a_due_event_reaches_those_at_its_place_and_replans_their_day() {
+        let (town, mem) = (town(true), VecMemory::new());
+        let mut st = state(&town, &mem, 8, 0);
+        let cal = id(&st, "Cal");
+        st.agent_mut(cal).planned_day = 1;
+        let mut t = Tick::new(&town, &mut st);
+        t.inject();
+        assert_eq!(t.st.next_event, 1);
+        let reached: Vec<_> =
+            t.st.pending
+                .iter()
+                .map(|(who, m)| (*who, m.importance))
+                .collect();
+        assert_eq!(reached, [(cal, Some(8))], "only Cal is at the cafe");
+        assert_eq!(t.agent(cal).planned_day, 0);
+        t.inject();
+        assert_eq!(t.st.pending.len(), 1, "an event is injected once");
+    }
+
+    #[test]
+    fn a_step_runs_the_phases_and_leaves_nothing_pending() {
+        let (town, mem) = (town(true), VecMemory::new());
+        let mut st = state(&town, &mem, 7, 0);
+        let model = TownFake::new();
+        let ev = town.step(&mut st, &model, &mem).expect("step");
+        assert!(matches!(
+            ev.first().map(|e| &e.event),
+            Some(TownEvent::Tick)
+        ));
+        assert_eq!(model.batches(), 1, "one batch for the step");
+        assert_eq!(model.calls(), 3, "everyone plans the day");
+        assert!(st.pending.is_empty());
+        assert!(st.agents.iter().all(|a| a.planned_day == 1));
     }
 }
