@@ -2,9 +2,9 @@
 //!
 //! Small models often know the answer before they have written it down: they read the input,
 //! then finish with the right value in the answer while the goal said to save it to a file. The
-//! loop refuses the first such `finish` with an observation naming the missing files; a second
-//! `finish` goes through, so a goal that only mentions a file it does not want written costs one
-//! step, never the run. This is a pure function of the goal and the workspace.
+//! loop refuses the first such `finish` with an observation naming the missing files, and the
+//! next step may not finish (see `policy::barred_tool`); a later `finish` goes through, so a goal
+//! that only mentions a file it does not want written costs two steps, never the run. This is a pure function of the goal and the workspace.
 
 /// Extensions that make a word of the goal a file name (and not a version, a domain or a number).
 const FILE_EXTENSIONS: &[&str] = &[
@@ -66,8 +66,8 @@ pub fn refusal(missing: &[String]) -> String {
     };
     format!(
         "{REFUSAL_START} the {noun} {list}, which {verb} not exist in the workspace yet. \
-         Write what the goal asks into it with write_file first, then finish. If the goal does not \
-         ask for it, call finish again."
+         Write what the goal asks into it with write_file now, then finish. If the goal does not \
+         ask for it, do your next step and call finish again after it."
     )
 }
 

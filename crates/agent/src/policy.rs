@@ -98,11 +98,14 @@ pub fn refusal(
 /// Why a finish is refused while files the goal names are `missing` (see [`deliverables`]): the
 /// first time only, so a second finish ends the run whatever the goal's words.
 pub fn unwritten_files(steps: &[&StepRecord], missing: &[String]) -> Option<String> {
-    let refused_before = steps.iter().any(|s| {
-        s.observation.status == ObservationStatus::Refused
-            && s.observation.text.starts_with(deliverables::REFUSAL_START)
-    });
+    let refused_before = steps.iter().any(|s| refused_unwritten(s));
     (!missing.is_empty() && !refused_before).then(|| deliverables::refusal(missing))
+}
+
+/// Whether this step was a finish refused by [`unwritten_files`].
+fn refused_unwritten(s: &StepRecord) -> bool {
+    s.observation.status == ObservationStatus::Refused
+        && s.observation.text.starts_with(deliverables::REFUSAL_START)
 }
 
 /// Whether a call of a tool with this effect waits for approval: all do but the finishing one,
@@ -156,7 +159,10 @@ pub fn next_move(
             format!("{failures} failed or invalid actions in a row; the last: {why}"),
         );
     }
-    if after_reflection {
+    // After a finish refused for an unwritten file the refusal is the guidance, and the next
+    // step acts on it with finish out of the grammar. A reflection there was measured to do
+    // harm: Qwen2.5-Coder-1.5B "remembered" writing the file and finished again at once.
+    if after_reflection || refused_unwritten(last) {
         return Next::Act;
     }
     let reason = if repeats == 1 {
@@ -173,12 +179,15 @@ pub fn next_move(
     reason.map(Next::Reflect).unwrap_or(Next::Act)
 }
 
-/// The tool the next step may not call: the one whose repeat the runtime just refused. Taking it
-/// out of the grammar makes the model pick something else instead of asking again.
+/// The tool the next step may not call: the one whose repeat the runtime just refused, or the
+/// finish just refused because a file the goal names is not written. Taking it out of the grammar
+/// makes the model do something else instead of asking again (a second finish, a step later,
+/// goes through).
 pub fn barred_tool(steps: &[&StepRecord], effect_of: &dyn Fn(&str) -> Effect) -> Option<String> {
     let i = steps.len().checked_sub(1)?;
     let tool = steps[i].action.as_ref()?.tool.clone();
-    (refused_repeat(steps, i, effect_of) && effect_of(&tool) != Effect::Finishing).then_some(tool)
+    let repeat = refused_repeat(steps, i, effect_of) && effect_of(&tool) != Effect::Finishing;
+    (repeat || refused_unwritten(steps[i])).then_some(tool)
 }
 
 /// A budget the run has used up, with the message that says which.
@@ -346,6 +355,24 @@ mod tests {
         // An ordinary refusal (a tool outside the agent's list) bars nothing.
         let shell = step(2, "shell", json!({"command": "ls"}), Refused);
         assert_eq!(barred_tool(&[&s1, &shell], &effect), None);
+    }
+
+    #[test]
+    fn a_finish_refused_for_an_unwritten_file_bars_finish_once_without_a_reflection() {
+        let spec = AgentSpec::default_agent();
+        let calc = step(1, "calculator", json!({"expression": "800/3200*100"}), Fine);
+        let missing = ["answer.txt".to_string()];
+        let text = unwritten_files(&[&calc], &missing).expect("refused");
+        let mut refused = step(2, "finish", json!({"answer": "25"}), Refused);
+        refused.observation.text = text;
+        let steps = [&calc, &refused];
+        assert_eq!(next_move(&spec, &steps, false, &effect), Next::Act);
+        assert_eq!(barred_tool(&steps, &effect).as_deref(), Some("finish"));
+        // Only once: after another action, finish is back, and is no longer refused.
+        let read = step(3, "read_file", json!({"path": "budget.txt"}), Fine);
+        let steps = [&calc, &refused, &read];
+        assert_eq!(barred_tool(&steps, &effect), None);
+        assert_eq!(unwritten_files(&steps, &missing), None);
     }
 
     #[test]

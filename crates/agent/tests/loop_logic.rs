@@ -135,11 +135,10 @@ fn writes_a_file_then_finishes_with_the_answer() {
 #[test]
 fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
     let f = Fixture::new();
-    // Finishing with the answer instead of writing it: refused (and reflected on), then the
-    // file, then the finish.
+    // Finishing with the answer instead of writing it: refused (no reflection: the refusal says
+    // what to do, and the next step cannot finish), then the file, then the finish.
     let llm = ScriptedLlm::new([
         act("finish", json!({"answer": "42"})),
-        reflection("write total.txt"),
         act("write_file", json!({"path": "total.txt", "content": "42"})),
         act("finish", json!({"answer": "42"})),
     ]);
@@ -162,11 +161,15 @@ fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
         std::fs::read_to_string(f.ws().join("total.txt")).unwrap(),
         "42"
     );
+    let schema = |i: usize| llm.requests()[i].json_schema.as_ref().unwrap().to_string();
+    assert!(schema(0).contains("\"finish\""), "{}", schema(0));
+    assert!(!schema(1).contains("\"finish\""), "{}", schema(1));
+    assert!(schema(2).contains("\"finish\""), "{}", schema(2));
 
-    // A second finish goes through: the goal only mentioned the file.
+    // A later finish goes through: the goal only mentioned the file.
     let llm = ScriptedLlm::new([
         act("finish", json!({"answer": "it says hi"})),
-        reflection("finish again"),
+        act("list_dir", json!({})),
         act("finish", json!({"answer": "it says hi"})),
     ]);
     let out = f.start(
@@ -177,7 +180,7 @@ fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
     );
     assert_eq!(out.end.reason, StopReason::Finished);
     assert_eq!(out.end.answer.as_deref(), Some("it says hi"));
-    assert_eq!(steps(&f.run_dir("r2")).len(), 2);
+    assert_eq!(steps(&f.run_dir("r2")).len(), 3);
 }
 
 #[test]
