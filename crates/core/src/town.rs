@@ -4,7 +4,8 @@
 //! `hamlet sim --replay` and the TUI read the same lines back. A viewer that depends only on this
 //! crate rebuilds what it draws by folding records into a [`TownSnapshot`] with
 //! [`TownSnapshot::apply`]: the first record is always [`TownEvent::RunStarted`] (the map, the
-//! places and the agents), then every change is an event.
+//! places and the agents), then every change is an event. [`Extra::fold`] keeps what a viewer
+//! shows beside it (plans, memories, reflections, talk, diffusion, relationships).
 //!
 //! Compatibility: fields are only ever added, with `#[serde(default)]`, so old logs keep reading.
 
@@ -15,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::memory::{MemoryId, MemoryKind};
 use crate::TokenUsage;
+
+mod extra;
+pub use extra::{Extra, MemoryLine, ReflectionLine, TalkLine};
 
 /// File name of the event log inside a run directory.
 pub const EVENTS_FILE: &str = "events.jsonl";

@@ -198,3 +198,91 @@ pub struct RunEnd {
     pub message: String,
     pub usage: Usage,
 }
+
+/// The run's budgets, when known (from the run's `agent.toml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    pub max_steps: Option<u32>,
+    pub max_tokens: Option<u64>,
+}
+
+/// One row of a run's history: a step or a reflection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    Step(StepRecord),
+    Reflect(ReflectRecord),
+}
+
+/// A run as its trace says it went, folded event by event ([`RunView::push`]); the TUI and the
+/// web viewer draw this.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub start: Option<RunStart>,
+    pub entries: Vec<Entry>,
+    pub end: Option<RunEnd>,
+}
+
+impl RunView {
+    /// Folds one trace event in.
+    pub fn push(&mut self, event: TraceEvent) {
+        match event {
+            TraceEvent::Start(s) => {
+                // A resumed run starts again: keep the steps, take the newest start.
+                self.start = Some(s);
+                self.end = None;
+            }
+            TraceEvent::Step(s) => self.entries.push(Entry::Step(s)),
+            TraceEvent::Reflect(r) => self.entries.push(Entry::Reflect(r)),
+            TraceEvent::End(e) => self.end = Some(e),
+        }
+    }
+
+    /// Tokens and time spent so far.
+    pub fn usage(&self) -> Usage {
+        if let Some(end) = &self.end {
+            return end.usage;
+        }
+        let mut u = Usage::default();
+        for e in &self.entries {
+            match e {
+                Entry::Step(s) => u.add(&s.usage),
+                Entry::Reflect(r) => u.add(&r.usage),
+            }
+        }
+        u
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u32 {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Step(s) => Some(s.step),
+                Entry::Reflect(_) => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The current plan and where it came from: the latest reflection's, else the latest step's.
+    pub fn plan(&self) -> Option<(String, &str)> {
+        for e in self.entries.iter().rev() {
+            match e {
+                Entry::Reflect(r) => {
+                    return Some((format!("reflection after step {}", r.step), &r.plan))
+                }
+                Entry::Step(s) => {
+                    if let Some(a) = s
+                        .action
+                        .as_ref()
+                        .filter(|a| !a.thoughts.plan.trim().is_empty())
+                    {
+                        return Some((format!("step {}", s.step), &a.thoughts.plan));
+                    }
+                }
+            }
+        }
+        None
+    }
+}

@@ -6,7 +6,8 @@
 
 use std::sync::mpsc::Sender;
 
-use hamlet_core::trace::{Action, ReflectRecord, RunEnd, RunStart, StepRecord, TraceEvent, Usage};
+pub use hamlet_core::trace::{Budget, Entry};
+use hamlet_core::trace::{Action, RunView, TraceEvent, Usage};
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -47,26 +48,11 @@ pub enum AgentMsg {
     Status(String),
 }
 
-/// The run's budgets, when known (from the run's `agent.toml`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Budget {
-    pub max_steps: Option<u32>,
-    pub max_tokens: Option<u64>,
-}
-
-/// One row of the step list.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Entry {
-    Step(StepRecord),
-    Reflect(ReflectRecord),
-}
-
 /// The state of the agent-run view.
 #[derive(Debug, Default)]
 pub struct AgentApp {
-    pub start: Option<RunStart>,
-    pub entries: Vec<Entry>,
-    pub end: Option<RunEnd>,
+    /// The run as its trace says it went.
+    pub run: RunView,
     pub budget: Budget,
     /// Row of the list (entries, then the end when there is one).
     pub selected: usize,
@@ -98,69 +84,27 @@ impl AgentApp {
 
     /// Rows in the list.
     pub fn rows(&self) -> usize {
-        self.entries.len() + usize::from(self.end.is_some())
+        self.run.entries.len() + usize::from(self.run.end.is_some())
     }
 
     /// Tokens and time spent so far.
     pub fn usage(&self) -> Usage {
-        if let Some(end) = &self.end {
-            return end.usage;
-        }
-        let mut u = Usage::default();
-        for e in &self.entries {
-            match e {
-                Entry::Step(s) => u.add(&s.usage),
-                Entry::Reflect(r) => u.add(&r.usage),
-            }
-        }
-        u
+        self.run.usage()
     }
 
     /// Steps taken so far.
     pub fn steps(&self) -> u32 {
-        self.entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Step(s) => Some(s.step),
-                Entry::Reflect(_) => None,
-            })
-            .max()
-            .unwrap_or(0)
+        self.run.steps()
     }
 
     /// The current plan and where it came from: the latest reflection's, else the latest step's.
     pub fn plan(&self) -> Option<(String, &str)> {
-        for e in self.entries.iter().rev() {
-            match e {
-                Entry::Reflect(r) => {
-                    return Some((format!("reflection after step {}", r.step), &r.plan))
-                }
-                Entry::Step(s) => {
-                    if let Some(a) = s
-                        .action
-                        .as_ref()
-                        .filter(|a| !a.thoughts.plan.trim().is_empty())
-                    {
-                        return Some((format!("step {}", s.step), &a.thoughts.plan));
-                    }
-                }
-            }
-        }
-        None
+        self.run.plan()
     }
 
     /// Folds one trace event in.
     pub fn push(&mut self, event: TraceEvent) {
-        match event {
-            TraceEvent::Start(s) => {
-                // A resumed run starts again: keep the steps, take the newest start.
-                self.start = Some(s);
-                self.end = None;
-            }
-            TraceEvent::Step(s) => self.entries.push(Entry::Step(s)),
-            TraceEvent::Reflect(r) => self.entries.push(Entry::Reflect(r)),
-            TraceEvent::End(e) => self.end = Some(e),
-        }
+        self.run.push(event);
         if self.follow {
             self.selected = self.rows().saturating_sub(1);
             self.scroll = 0;

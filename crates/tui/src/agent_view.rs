@@ -84,6 +84,7 @@ fn bold() -> Style {
 fn title_line(app: &AgentApp) -> Line<'static> {
     let u = app.usage();
     let (agent, model) = app
+        .run
         .start
         .as_ref()
         .map(|s| (s.agent.clone(), s.model.clone()))
@@ -101,7 +102,7 @@ fn title_line(app: &AgentApp) -> Line<'static> {
         ),
         _ => format!("tokens {}", thousands(u.total_tokens())),
     };
-    let state = match (&app.end, app.live) {
+    let state = match (&app.run.end, app.live) {
         (Some(e), _) => reason_word(e.reason).to_string(),
         (None, true) if app.pending.is_some() => "waiting for you".into(),
         (None, true) => "running".into(),
@@ -150,7 +151,7 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
             Span::raw(text.to_string()),
         ])
     };
-    match app.entries.get(app.selected) {
+    match app.run.entries.get(app.selected) {
         Some(Entry::Step(s)) => {
             let u = s.usage;
             lines.push(Line::from(Span::styled(
@@ -198,7 +199,7 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
             lines.push(label("Plan", ""));
             lines.extend(r.plan.lines().map(|l| Line::from(format!("  {l}"))));
         }
-        None => match &app.end {
+        None => match &app.run.end {
             Some(end) => {
                 lines.push(label("End", reason_word(end.reason)));
                 lines.push(Line::from(end.message.clone()));
@@ -284,7 +285,7 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
     let l = layout(area);
     frame.render_widget(Paragraph::new(title_line(app)), l.title);
 
-    let goal = app.start.as_ref().map(|s| s.goal.as_str()).unwrap_or("");
+    let goal = app.run.start.as_ref().map(|s| s.goal.as_str()).unwrap_or("");
     frame.render_widget(
         Paragraph::new(goal.to_string())
             .wrap(Wrap { trim: true })
@@ -305,8 +306,8 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
 
     let inner_w = l.list.width.saturating_sub(2) as usize;
     let height = l.list.height.saturating_sub(2) as usize;
-    let mut items: Vec<ListItem> = app.entries.iter().map(|e| row_item(e, inner_w)).collect();
-    if let Some(end) = &app.end {
+    let mut items: Vec<ListItem> = app.run.entries.iter().map(|e| row_item(e, inner_w)).collect();
+    if let Some(end) = &app.run.end {
         items.push(ListItem::new(Line::from(Span::styled(
             clip(&format!("  ■ {}", reason_word(end.reason)), inner_w),
             bold(),

@@ -260,9 +260,9 @@ fn detail_lines(app: &TownApp, width: usize) -> Vec<Line<'static>> {
             )));
         }
     }
-    if let Some((t, insights)) = app.extra.reflection.get(name) {
-        lines.push(head(&format!("reflection {}", t.clock())));
-        for i in insights.iter().take(2) {
+    if let Some(r) = app.extra.reflection(name) {
+        lines.push(head(&format!("reflection {}", r.time.clock())));
+        for i in r.insights.iter().take(2) {
             lines.push(Line::from(clip(&format!("• {i}"), width)));
         }
     }
