@@ -53,3 +53,25 @@ ensure_build_deps() {
     # The TUI's end-to-end tests drive the real binary in tmux.
     command -v tmux >/dev/null 2>&1 || apt_install tmux || log "tmux is missing and could not be installed: the TUI end-to-end tests will be SKIPPED"
 }
+
+# The web viewer's tests drive a real headless Chromium through chromedriver (Debian's chromium
+# and chromium-driver). Without them those tests fail with this same advice; they never skip.
+ensure_browser() {
+    if command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then
+        # The agents' emoji in the screenshot want a colour emoji font (optional).
+        [ -d /usr/share/fonts/truetype/noto ] || [ "$(id -u)" != 0 ] || apt_install fonts-noto-color-emoji || true
+        return 0
+    fi
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo="sudo -n"
+    fi
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$sudo" ]; }; then
+        log "installing chromium and chromium-driver with apt (for the web viewer's browser tests)"
+        $sudo apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-color-emoji >/dev/null \
+            || log "could not install chromium/chromium-driver: the web viewer's browser tests will FAIL (apt-get install chromium chromium-driver)"
+    else
+        log "chromium and chromium-driver are missing and cannot be installed here: the web viewer's browser tests will FAIL (Debian: apt-get install chromium chromium-driver)"
+    fi
+}

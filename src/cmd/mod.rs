@@ -17,3 +17,4 @@ pub mod watch;
 pub fn rate(tokens: u64, ms: f64) -> f64 {
     tokens as f64 / (ms / 1e3).max(1e-9)
 }
+pub mod web;

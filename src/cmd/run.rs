@@ -55,8 +55,11 @@ pub struct Args {
     #[arg(long, short)]
     pub quiet: bool,
     /// Watch the run in the terminal UI and approve actions there.
-    #[arg(long, conflicts_with = "quiet")]
+    #[arg(long, conflicts_with_all = ["quiet", "web"])]
     pub tui: bool,
+    /// With --web: watch the run in a web browser and approve actions there.
+    #[command(flatten)]
+    pub web: crate::cmd::web::WebArgs,
     #[command(flatten)]
     pub model: ModelOpts,
 }
@@ -241,7 +244,11 @@ fn open_memory(
 pub fn run(a: Args) -> Result<()> {
     let registry = Registry::builtin();
     let names = registry.names();
-    let approver = approver(&a.yes)?;
+    let approver = if a.web.web || a.tui {
+        None
+    } else {
+        Some(approver(&a.yes)?)
+    };
     let prompts = Prompts::load(a.prompts.as_deref())?;
     let (mut spec, run_dir, workspace, resume) = match &a.resume {
         Some(dir) => {
@@ -312,8 +319,14 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     let interrupt = Arc::new(AtomicBool::new(false));
+    // Ctrl-C after the run: the web viewer stops serving.
+    let ended = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
+    let done = ended.clone();
     let _ = ctrlc::set_handler(move || {
+        if done.load(Ordering::SeqCst) {
+            std::process::exit(0);
+        }
         if flag.swap(true, Ordering::SeqCst) {
             eprintln!("\nstopped");
             std::process::exit(130);
@@ -332,18 +345,41 @@ pub fn run(a: Args) -> Result<()> {
         )?),
         false => None,
     };
+    let approvals = hamlet_web::Approvals::new();
+    let web = if a.web.web {
+        let budget = hamlet_core::trace::Budget {
+            max_steps: Some(spec.budgets.max_steps),
+            max_tokens: Some(spec.budgets.max_tokens),
+        };
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+        let kind = hamlet_web::Kind::Agent {
+            budget,
+            approvals: Some(approvals.clone()),
+        };
+        Some(crate::cmd::web::start(&run_dir, kind, &a.web)?)
+    } else {
+        None
+    };
     let runner = Runner::new(spec, &*llm, &prompts, ctx)
         .with_registry(registry)
         .with_interrupt(interrupt);
-    let mut runner = match &tui {
-        Some(t) => runner
+    let print = move |e: &TraceEvent| {
+        if !quiet {
+            print_event(e);
+        }
+    };
+    let mut runner = match (&tui, approver) {
+        (Some(t), _) => runner
             .with_approver(t.approver())
             .with_observer(t.observer()),
-        None => runner.with_approver(approver).with_observer(move |e| {
-            if !quiet {
-                print_event(e);
-            }
-        }),
+        (None, Some(approver)) => runner.with_approver(approver).with_observer(print),
+        (None, None) => runner
+            .with_approver(crate::cmd::web::WebApprover {
+                approvals: approvals.clone(),
+                approved: Approved::parse(&a.yes)?,
+            })
+            .with_observer(print),
     };
     let outcome = if resume {
         runner.resume(&run_dir)
@@ -351,6 +387,7 @@ pub fn run(a: Args) -> Result<()> {
         runner.start(&run_dir, a.goal.as_deref().unwrap_or_default())
     };
     drop(runner);
+    ended.store(true, Ordering::SeqCst);
     let outcome = outcome.map_err(anyhow::Error::from);
     if let Some(t) = tui {
         t.finish(&match &outcome {
@@ -373,6 +410,10 @@ pub fn run(a: Args) -> Result<()> {
             "continue with: hamlet run --resume {}",
             outcome.run_dir.display()
         );
+    }
+    if let Some(server) = web {
+        eprintln!("the viewer keeps serving {} until Ctrl-C", server.url());
+        server.wait();
     }
     Ok(())
 }

@@ -67,8 +67,10 @@ pub struct Args {
     pub quiet: bool,
     /// Watch the town in the terminal UI while it runs (quitting the UI stops the run at a
     /// checkpoint; continue it with --resume).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "web")]
     pub tui: bool,
+    #[command(flatten)]
+    pub web: crate::cmd::web::WebArgs,
     #[command(flatten)]
     pub model: ModelOpts,
 }
@@ -205,6 +207,15 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         None
     };
+    let web = if a.web.web {
+        Some(crate::cmd::web::start(
+            run.dir(),
+            hamlet_web::Kind::Town,
+            &a.web,
+        )?)
+    } else {
+        None
+    };
     let total = run.until().0.saturating_sub(run.state.start.0);
     let pb = if a.quiet || live.is_some() {
         ProgressBar::hidden()
@@ -242,6 +253,9 @@ pub fn run(a: Args) -> Result<()> {
         l.finish()?;
     }
     print_summary(&run, &m, &checks);
+    if let Some(server) = web {
+        crate::cmd::web::serve_until(server, &stop);
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! `hamlet watch RUN_DIR`: the terminal UI over an agent run (`trace.jsonl`) or a town run
-//! (`events.jsonl`), recorded or still being written; and the glue that puts a live
-//! `hamlet run --tui` (and `hamlet sim --tui`) on the same views.
+//! `hamlet watch RUN_DIR`: the terminal UI (or, with `--web`, the web viewer) over an agent run
+//! (`trace.jsonl`) or a town run (`events.jsonl`), recorded or still being written; and the glue
+//! that puts a live `hamlet run --tui` (and `hamlet sim --tui`) on the same views.
 //!
 //! While the TUI owns the terminal, log lines go to a file ([`LogWriter`]) so they do not tear it.
 
@@ -36,6 +36,8 @@ pub struct Args {
     /// Where log lines go while the TUI runs (default: RUN_DIR/watch.log).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    #[command(flatten)]
+    pub web: crate::cmd::web::WebArgs,
 }
 
 // ---- logs to a file while the TUI runs ------------------------------------------------------
@@ -109,7 +111,10 @@ fn detect(path: &Path) -> Result<(PathBuf, Kind)> {
         path.to_path_buf()
     };
     if !dir.is_dir() {
-        bail!("{} is not a run folder (no such directory)", path.display());
+        bail!(
+            "{} is not a run folder (no such directory): give the folder `hamlet run` or `hamlet sim` wrote (its --run-dir)",
+            path.display()
+        );
     }
     if dir.join(EVENTS_FILE).is_file() {
         Ok((dir, Kind::Town))
@@ -117,7 +122,7 @@ fn detect(path: &Path) -> Result<(PathBuf, Kind)> {
         Ok((dir, Kind::Agent))
     } else {
         bail!(
-            "{} holds neither {TRACE_FILE} (an agent run) nor {EVENTS_FILE} (a town run)",
+            "{} is not a run folder: it holds neither {TRACE_FILE} (an agent run) nor {EVENTS_FILE} (a town run); give the folder `hamlet run` or `hamlet sim` wrote (its --run-dir)",
             dir.display()
         )
     }
@@ -168,6 +173,9 @@ fn budget_of(run_dir: &Path) -> Budget {
 
 pub fn run(a: Args) -> Result<()> {
     let (dir, kind) = detect(&a.run_dir)?;
+    if a.web.web {
+        return watch_web(&dir, kind, &a.web);
+    }
     let log = a.log.clone().unwrap_or_else(|| dir.join("watch.log"));
     let stop = stop_flag();
     match kind {
@@ -207,6 +215,28 @@ pub fn run(a: Args) -> Result<()> {
             hamlet_tui::term::run(&mut app, &rx, &stop).context("running the terminal UI")?;
         }
     }
+    Ok(())
+}
+
+/// `hamlet watch RUN_DIR --web`: serves the viewer until the process is stopped.
+fn watch_web(dir: &Path, kind: Kind, web: &crate::cmd::web::WebArgs) -> Result<()> {
+    let kind = match kind {
+        Kind::Town => {
+            if std::fs::metadata(dir.join(EVENTS_FILE)).map(|m| m.len()).unwrap_or(0) == 0 {
+                bail!(
+                    "{} is empty: the run has not started (watch it once `hamlet sim` has written its first record)",
+                    dir.join(EVENTS_FILE).display()
+                );
+            }
+            hamlet_web::Kind::Town
+        }
+        Kind::Agent => hamlet_web::Kind::Agent {
+            budget: budget_of(dir),
+            approvals: None,
+        },
+    };
+    let server = crate::cmd::web::start(dir, kind, web)?;
+    server.wait();
     Ok(())
 }
 
