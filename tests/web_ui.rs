@@ -198,6 +198,33 @@ fn a_live_log_with_a_torn_last_line_updates_the_page_as_it_grows() {
 }
 
 #[test]
+fn sim_with_web_shows_the_town_live_until_the_run_ends() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().expect("tmp");
+    let run = d.path().join("town");
+    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
+    let viewer = Viewer::start(hamlet_cmd(&[
+        "sim", world, "--until", "day 1 12:00", "--seed", "2", "--run-dir", run.to_str().expect("utf-8"),
+        "--fake-model", "-q", "--web", "--port", "0",
+    ]));
+    let driver = Chromedriver::start();
+    block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&viewer.url).await.expect("open the viewer");
+        wait_for(&c, "document.body.dataset.ready === 'true'", "the page to load", 30).await;
+        let n = js(&c, "return document.querySelectorAll('#markers [data-agent]').length").await;
+        assert!(n.as_u64() >= Some(12), "{n} markers");
+        // The page follows the run to its end without a reload.
+        wait_for(&c, "document.getElementById('live').hidden", "the run to end", 120).await;
+        let end = SimTime::parse("day 1 12:00").expect("time").0;
+        wait_for(&c, &format!("+document.getElementById('clock').dataset.time === {end}"), "the clock at the run's end", 20).await;
+        c.close().await.expect("close the browser");
+    });
+    let last = records(&run).last().map(|r| r.event.clone());
+    assert!(matches!(last, Some(hamlet_core::town::TownEvent::Metrics { .. })), "the run finished");
+}
+
+#[test]
 fn an_agent_run_started_with_web_is_approved_in_the_page() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let model_url = web::scripted_model();

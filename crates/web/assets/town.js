@@ -208,9 +208,11 @@
     $("agent-talked").textContent = d.talked ? Object.entries(d.talked).map(([n, c]) => `${n} (${c})`).join(", ") : "nobody yet";
     $("agent-memories").replaceChildren(...d.memories.map((m) => el("li", { "data-importance": m.importance, "data-kind": m.kind },
       el("span", { class: "imp", text: m.importance }), el("span", { class: "t", text: fmtClock(m.time) }), m.text)));
+    if (!d.memories.length) $("agent-memories").replaceChildren(el("li", { class: "muted empty", text: "none yet" }));
     $("agent-reflections").replaceChildren(...d.reflections.map((r) => el("li", {},
       el("span", { class: "t", text: fmtTime(r.time) }), r.insights.join(" · "),
       r.evidence.length ? el("div", { class: "evidence", text: `from: ${r.evidence.map((e) => `[${e.importance}] ${e.text}`).join(" | ")}` }) : null)));
+    if (!d.reflections.length) $("agent-reflections").replaceChildren(el("li", { class: "muted empty", text: "none yet" }));
   }
 
   function select(name) {
