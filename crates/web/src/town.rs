@@ -384,4 +384,40 @@ mod tests {
         assert!(log.frame_at(5).snap.map.is_empty(), "frames leave the map to the summary");
         assert_eq!(log.summary().world.map(|w| w.map.len()), Some(1));
     }
+
+    #[test]
+    fn an_agents_detail_resolves_reflection_evidence_to_memories() {
+        use hamlet_core::memory::MemoryKind;
+        let mut log = log(2);
+        log.push(EventRecord {
+            step: 3,
+            time: SimTime(30),
+            event: TownEvent::MemoryWritten {
+                agent: "Ada".into(),
+                kind: MemoryKind::Observation,
+                text: "the oven is hot".into(),
+                importance: 6,
+                id: 41,
+            },
+        });
+        log.push(EventRecord {
+            step: 4,
+            time: SimTime(40),
+            event: TownEvent::Reflection {
+                agent: "Ada".into(),
+                insights: vec!["baking needs care".into()],
+                evidence: vec![41, 99],
+            },
+        });
+        let f = log.frame_at(log.len());
+        let d = log.agent_detail("Ada", log.len(), &f).expect("Ada");
+        assert_eq!(d.memories[0].importance, 6);
+        assert_eq!(d.reflections.len(), 1);
+        let texts: Vec<&str> = d.reflections[0].evidence.iter().map(|e| e.memory.text.as_str()).collect();
+        assert_eq!(texts, vec!["the oven is hot"], "unknown ids are left out");
+        assert!(log.agent_detail("Bo", log.len(), &f).is_none());
+        // Before the reflection, there is none.
+        let early = log.frame_at(log.len() - 1);
+        assert!(log.agent_detail("Ada", log.len() - 1, &early).expect("Ada").reflections.is_empty());
+    }
 }
