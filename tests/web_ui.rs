@@ -34,8 +34,18 @@ fn recorded_town() -> &'static Path {
         let run = d.path().join("town");
         let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
         let o = hamlet_cmd(&[
-            "sim", world, "--scenario", "valentines", "--until", "day 1 09:00", "--seed", "5",
-            "--run-dir", run.to_str().expect("utf-8"), "--fake-model", "-q",
+            "sim",
+            world,
+            "--scenario",
+            "valentines",
+            "--until",
+            "day 1 09:00",
+            "--seed",
+            "5",
+            "--run-dir",
+            run.to_str().expect("utf-8"),
+            "--fake-model",
+            "-q",
         ])
         .output()
         .expect("run hamlet sim");
@@ -63,7 +73,13 @@ fn expected_at(recs: &[EventRecord], time: SimTime) -> (TownSnapshot, Extra) {
 }
 
 fn watch_web(run: &Path) -> Viewer {
-    Viewer::start(hamlet_cmd(&["watch", run.to_str().expect("utf-8"), "--web", "--port", "0"]))
+    Viewer::start(hamlet_cmd(&[
+        "watch",
+        run.to_str().expect("utf-8"),
+        "--web",
+        "--port",
+        "0",
+    ]))
 }
 
 /// `data-agent → (data-x, data-y)` of every marker on the map.
@@ -74,7 +90,10 @@ async fn markers(c: &fantoccini::Client) -> BTreeMap<String, Tile> {
         .iter()
         .map(|m| {
             let n = |i: usize| m[i].as_u64().expect("a tile coordinate") as u16;
-            (m[0].as_str().expect("a name").to_string(), Tile::new(n(1), n(2)))
+            (
+                m[0].as_str().expect("a name").to_string(),
+                Tile::new(n(1), n(2)),
+            )
         })
         .collect()
 }
@@ -95,23 +114,55 @@ fn a_recorded_town_shows_agents_at_their_logged_tiles_plans_and_plays() {
     let recs = records(run);
     let at = SimTime::parse(AT).expect("time");
     let (want, want_extra) = expected_at(&recs, at);
-    assert!(want.agents.len() >= 12, "the run has {} agents", want.agents.len());
+    assert!(
+        want.agents.len() >= 12,
+        "the run has {} agents",
+        want.agents.len()
+    );
     let viewer = watch_web(run);
     let driver = Chromedriver::start();
     block_on(async {
         let c = browser(&driver).await;
         c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(&c, "document.body.dataset.ready === 'true'", "the page to load", 30).await;
-        let n = wait_for(&c, "document.querySelectorAll('#markers [data-agent]').length", "markers", 20).await;
+        wait_for(
+            &c,
+            "document.body.dataset.ready === 'true'",
+            "the page to load",
+            30,
+        )
+        .await;
+        let n = wait_for(
+            &c,
+            "document.querySelectorAll('#markers [data-agent]').length",
+            "markers",
+            20,
+        )
+        .await;
         assert!(n.as_u64() >= Some(12), "{n} markers");
 
         // Seek to a time: every marker stands on the tile the log says.
-        let input = c.find(fantoccini::Locator::Css("#seek-time")).await.expect("seek box");
+        let input = c
+            .find(fantoccini::Locator::Css("#seek-time"))
+            .await
+            .expect("seek box");
         input.send_keys(AT).await.expect("type a time");
         click(&c, "#seek-go").await;
-        wait_for(&c, &format!("+document.getElementById('clock').dataset.time === {}", at.0), "the clock at the sought time", 20).await;
+        wait_for(
+            &c,
+            &format!(
+                "+document.getElementById('clock').dataset.time === {}",
+                at.0
+            ),
+            "the clock at the sought time",
+            20,
+        )
+        .await;
         let shown = markers(&c).await;
-        let want_tiles: BTreeMap<String, Tile> = want.agents.iter().map(|(n, a)| (n.clone(), a.tile)).collect();
+        let want_tiles: BTreeMap<String, Tile> = want
+            .agents
+            .iter()
+            .map(|(n, a)| (n.clone(), a.tile))
+            .collect();
         assert_eq!(shown, want_tiles, "markers at {AT}");
         let clock = js(&c, "return document.getElementById('clock').textContent").await;
         assert_eq!(clock, Value::from(AT));
@@ -124,22 +175,63 @@ fn a_recorded_town_shows_agents_at_their_logged_tiles_plans_and_plays() {
             .filter(|(_, a)| !a.plan.is_empty())
             .map(|(n, a)| (n, a.tile))
             .collect();
-        assert!(planned.len() >= 3, "agents with plans at {AT}: {}", planned.len());
-        let alone = |(n, t): &&(&String, Tile)| want.agents.iter().all(|(m, b)| m == *n || t.dist(b.tile) > 2);
+        assert!(
+            planned.len() >= 3,
+            "agents with plans at {AT}: {}",
+            planned.len()
+        );
+        let alone = |(n, t): &&(&String, Tile)| {
+            want.agents
+                .iter()
+                .all(|(m, b)| m == *n || t.dist(b.tile) > 2)
+        };
         let (name, _) = *planned.iter().find(alone).unwrap_or(&planned[0]);
-        let day_plan = want_extra.day_plan.get(name.as_str()).cloned().unwrap_or_default();
+        let day_plan = want_extra
+            .day_plan
+            .get(name.as_str())
+            .cloned()
+            .unwrap_or_default();
         click(&c, &format!("#markers [data-agent=\"{name}\"]")).await;
-        wait_for(&c, &format!("document.getElementById('agent-panel').dataset.agent === {name:?}"), "the side panel", 10).await;
-        let panel = js(&c, "return document.getElementById('agent-day-plan').textContent").await;
+        wait_for(
+            &c,
+            &format!("document.getElementById('agent-panel').dataset.agent === {name:?}"),
+            "the side panel",
+            10,
+        )
+        .await;
+        let panel = js(
+            &c,
+            "return document.getElementById('agent-day-plan').textContent",
+        )
+        .await;
         let panel = panel.as_str().unwrap_or_default();
         for item in &day_plan {
-            assert!(panel.contains(&item.description), "{:?} not in the panel: {panel}", item.description);
+            assert!(
+                panel.contains(&item.description),
+                "{:?} not in the panel: {panel}",
+                item.description
+            );
         }
-        let hourly = js(&c, "return document.getElementById('agent-hour-plan').textContent").await;
+        let hourly = js(
+            &c,
+            "return document.getElementById('agent-hour-plan').textContent",
+        )
+        .await;
         for item in &want.agents[name.as_str()].plan {
-            assert!(hourly.as_str().unwrap_or_default().contains(&item.description), "hourly plan {:?}", item.description);
+            assert!(
+                hourly
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(&item.description),
+                "hourly plan {:?}",
+                item.description
+            );
         }
-        let memories = js(&c, "return document.querySelectorAll('#agent-memories li[data-importance]').length").await;
+        let memories = js(
+            &c,
+            "return document.querySelectorAll('#agent-memories li[data-importance]').length",
+        )
+        .await;
         assert!(memories.as_u64() > Some(0), "memories with importance");
 
         // The screenshot of the README, taken here.
@@ -149,7 +241,16 @@ fn a_recorded_town_shows_agents_at_their_logged_tiles_plans_and_plays() {
 
         // Play: the clock moves on.
         click(&c, "#play").await;
-        wait_for(&c, &format!("+document.getElementById('clock').dataset.time > {}", at.0 + 60), "the clock to advance", 20).await;
+        wait_for(
+            &c,
+            &format!(
+                "+document.getElementById('clock').dataset.time > {}",
+                at.0 + 60
+            ),
+            "the clock to advance",
+            20,
+        )
+        .await;
         click(&c, "#play").await;
         let playing = js(&c, "return document.getElementById('play').dataset.playing").await;
         assert_eq!(playing, Value::from("false"));
@@ -175,19 +276,49 @@ fn a_live_log_with_a_torn_last_line_updates_the_page_as_it_grows() {
     block_on(async {
         let c = browser(&driver).await;
         c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(&c, "document.body.dataset.ready === 'true'", "the page to load", 30).await;
-        assert_eq!(js(&c, "return document.getElementById('live').hidden").await, Value::from(false));
+        wait_for(
+            &c,
+            "document.body.dataset.ready === 'true'",
+            "the page to load",
+            30,
+        )
+        .await;
+        assert_eq!(
+            js(&c, "return document.getElementById('live').hidden").await,
+            Value::from(false)
+        );
         let t0 = recs[cut - 1].time.0;
-        wait_for(&c, &format!("+document.getElementById('clock').dataset.time === {t0}"), "the newest complete record", 20).await;
+        wait_for(
+            &c,
+            &format!("+document.getElementById('clock').dataset.time === {t0}"),
+            "the newest complete record",
+            20,
+        )
+        .await;
 
         // The run goes on: the rest of the torn line, then more records.
         let later = SimTime::parse("day 1 07:30").expect("time");
         let upto = recs.partition_point(|r| r.time <= later);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&log).expect("open the log");
-        write!(f, "{}\n{}\n", &lines[cut][torn.len()..], lines[cut + 1..upto].join("\n")).expect("append");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("open the log");
+        write!(
+            f,
+            "{}\n{}\n",
+            &lines[cut][torn.len()..],
+            lines[cut + 1..upto].join("\n")
+        )
+        .expect("append");
         f.sync_all().expect("sync");
         let t1 = recs[upto - 1].time.0;
-        wait_for(&c, &format!("+document.getElementById('clock').dataset.time === {t1}"), "the page to follow the log", 30).await;
+        wait_for(
+            &c,
+            &format!("+document.getElementById('clock').dataset.time === {t1}"),
+            "the page to follow the log",
+            30,
+        )
+        .await;
         let (want, _) = expected_at(&recs, recs[upto - 1].time);
         let shown = markers(&c).await;
         for (name, a) in &want.agents {
@@ -204,24 +335,60 @@ fn sim_with_web_shows_the_town_live_until_the_run_ends() {
     let run = d.path().join("town");
     let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
     let viewer = Viewer::start(hamlet_cmd(&[
-        "sim", world, "--until", "day 1 12:00", "--seed", "2", "--run-dir", run.to_str().expect("utf-8"),
-        "--fake-model", "-q", "--web", "--port", "0",
+        "sim",
+        world,
+        "--until",
+        "day 1 12:00",
+        "--seed",
+        "2",
+        "--run-dir",
+        run.to_str().expect("utf-8"),
+        "--fake-model",
+        "-q",
+        "--web",
+        "--port",
+        "0",
     ]));
     let driver = Chromedriver::start();
     block_on(async {
         let c = browser(&driver).await;
         c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(&c, "document.body.dataset.ready === 'true'", "the page to load", 30).await;
-        let n = js(&c, "return document.querySelectorAll('#markers [data-agent]').length").await;
+        wait_for(
+            &c,
+            "document.body.dataset.ready === 'true'",
+            "the page to load",
+            30,
+        )
+        .await;
+        let n = js(
+            &c,
+            "return document.querySelectorAll('#markers [data-agent]').length",
+        )
+        .await;
         assert!(n.as_u64() >= Some(12), "{n} markers");
         // The page follows the run to its end without a reload.
-        wait_for(&c, "document.getElementById('live').hidden", "the run to end", 120).await;
+        wait_for(
+            &c,
+            "document.getElementById('live').hidden",
+            "the run to end",
+            120,
+        )
+        .await;
         let end = SimTime::parse("day 1 12:00").expect("time").0;
-        wait_for(&c, &format!("+document.getElementById('clock').dataset.time === {end}"), "the clock at the run's end", 20).await;
+        wait_for(
+            &c,
+            &format!("+document.getElementById('clock').dataset.time === {end}"),
+            "the clock at the run's end",
+            20,
+        )
+        .await;
         c.close().await.expect("close the browser");
     });
     let last = records(&run).last().map(|r| r.event.clone());
-    assert!(matches!(last, Some(hamlet_core::town::TownEvent::Metrics { .. })), "the run finished");
+    assert!(
+        matches!(last, Some(hamlet_core::town::TownEvent::Metrics { .. })),
+        "the run finished"
+    );
 }
 
 #[test]
@@ -231,8 +398,20 @@ fn an_agent_run_started_with_web_is_approved_in_the_page() {
     let d = tempfile::tempdir().expect("tmp");
     let run = d.path().join("run");
     let mut cmd = hamlet_cmd(&[
-        "run", "--goal", "Write the word hi into hello.txt", "--run-dir", run.to_str().expect("utf-8"),
-        "--max-steps", "6", "--web", "--port", "0", "--server", &model_url, "--model", "scripted",
+        "run",
+        "--goal",
+        "Write the word hi into hello.txt",
+        "--run-dir",
+        run.to_str().expect("utf-8"),
+        "--max-steps",
+        "6",
+        "--web",
+        "--port",
+        "0",
+        "--server",
+        &model_url,
+        "--model",
+        "scripted",
     ]);
     cmd.env("HAMLET_HOME", d.path().join("home"));
     let viewer = Viewer::start(cmd);
@@ -240,41 +419,100 @@ fn an_agent_run_started_with_web_is_approved_in_the_page() {
     block_on(async {
         let c = browser(&driver).await;
         c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(&c, "document.body.dataset.ready === 'true'", "the page to load", 30).await;
-        let goal = wait_for(&c, "document.getElementById('goal').textContent", "the goal", 20).await;
+        wait_for(
+            &c,
+            "document.body.dataset.ready === 'true'",
+            "the page to load",
+            30,
+        )
+        .await;
+        let goal = wait_for(
+            &c,
+            "document.getElementById('goal').textContent",
+            "the goal",
+            20,
+        )
+        .await;
         assert_eq!(goal, Value::from("Write the word hi into hello.txt"));
         wait_for(&c, "!document.getElementById('approval').hidden && document.getElementById('approval').dataset.tool === 'write_file'", "the approval prompt", 30).await;
-        assert!(!run.join("workspace/hello.txt").exists(), "nothing runs before the answer");
+        assert!(
+            !run.join("workspace/hello.txt").exists(),
+            "nothing runs before the answer"
+        );
         click(&c, "#approve-run").await;
         let reason = wait_for(&c, "!document.getElementById('end').hidden && document.getElementById('end').dataset.reason", "the run to end", 30).await;
         assert_eq!(reason, Value::from("finished"));
-        let steps = js(&c, "return [...document.querySelectorAll('#steps li.step')].map(s => s.dataset.status)").await;
+        let steps = js(
+            &c,
+            "return [...document.querySelectorAll('#steps li.step')].map(s => s.dataset.status)",
+        )
+        .await;
         assert_eq!(steps, serde_json::json!(["ok", "ok"]));
-        let used = js(&c, "return document.getElementById('budget-steps').textContent").await;
+        let used = js(
+            &c,
+            "return document.getElementById('budget-steps').textContent",
+        )
+        .await;
         assert_eq!(used, Value::from("2 / 6"));
-        let tokens = js(&c, "return document.getElementById('budget-tokens').textContent").await;
-        assert!(tokens.as_str().unwrap_or_default().contains(" / "), "tokens against the budget: {tokens}");
+        let tokens = js(
+            &c,
+            "return document.getElementById('budget-tokens').textContent",
+        )
+        .await;
+        assert!(
+            tokens.as_str().unwrap_or_default().contains(" / "),
+            "tokens against the budget: {tokens}"
+        );
         c.close().await.expect("close the browser");
     });
-    assert_eq!(std::fs::read_to_string(run.join("workspace/hello.txt")).ok().as_deref(), Some("hi"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("workspace/hello.txt"))
+            .ok()
+            .as_deref(),
+        Some("hi")
+    );
     drop(viewer);
 }
 
 #[test]
 fn bad_input_gives_one_clear_error() {
     let d = tempfile::tempdir().expect("tmp");
-    let o = hamlet_cmd(&["watch", d.path().to_str().expect("utf-8"), "--web"]).output().expect("run");
+    let o = hamlet_cmd(&["watch", d.path().to_str().expect("utf-8"), "--web"])
+        .output()
+        .expect("run");
     let err = one_line_error(&o);
-    assert!(err.contains("is not a run folder") && err.contains("hamlet sim"), "{err}");
+    assert!(
+        err.contains("is not a run folder") && err.contains("hamlet sim"),
+        "{err}"
+    );
 
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
     std::fs::write(d.path().join("events.jsonl"), "{\"step\":0,").expect("write");
-    let o = hamlet_cmd(&["watch", d.path().to_str().expect("utf-8"), "--web", "--port", &port]).output().expect("run");
+    let o = hamlet_cmd(&[
+        "watch",
+        d.path().to_str().expect("utf-8"),
+        "--web",
+        "--port",
+        &port,
+    ])
+    .output()
+    .expect("run");
     let err = one_line_error(&o);
-    assert!(err.contains(&format!("port {port} is already in use")) && err.contains("--port"), "{err}");
+    assert!(
+        err.contains(&format!("port {port} is already in use")) && err.contains("--port"),
+        "{err}"
+    );
 
-    let o = hamlet_cmd(&["watch", d.path().to_str().expect("utf-8"), "--web", "--host", "localhost:1"]).output().expect("run");
+    let o = hamlet_cmd(&[
+        "watch",
+        d.path().to_str().expect("utf-8"),
+        "--web",
+        "--host",
+        "localhost:1",
+    ])
+    .output()
+    .expect("run");
     let err = one_line_error(&o);
     assert!(err.contains("not an address"), "{err}");
 }

@@ -222,7 +222,11 @@ pub fn run(a: Args) -> Result<()> {
 fn watch_web(dir: &Path, kind: Kind, web: &crate::cmd::web::WebArgs) -> Result<()> {
     let kind = match kind {
         Kind::Town => {
-            if std::fs::metadata(dir.join(EVENTS_FILE)).map(|m| m.len()).unwrap_or(0) == 0 {
+            if std::fs::metadata(dir.join(EVENTS_FILE))
+                .map(|m| m.len())
+                .unwrap_or(0)
+                == 0
+            {
                 bail!(
                     "{} is empty: the run has not started (watch it once `hamlet sim` has written its first record)",
                     dir.join(EVENTS_FILE).display()

@@ -24,7 +24,10 @@ pub fn free_port() -> u16 {
 
 fn find_on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/lib/chromium")]) {
+    for dir in std::env::split_paths(&path).chain([
+        PathBuf::from("/usr/bin"),
+        PathBuf::from("/usr/lib/chromium"),
+    ]) {
         for n in names {
             let p = dir.join(n);
             if p.is_file() {
@@ -61,7 +64,10 @@ impl Chromedriver {
         let d = Chromedriver { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         d
@@ -104,7 +110,10 @@ pub async fn wait_for(c: &Client, expr: &str, what: &str, secs: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let script = format!("try {{ return ({expr}); }} catch (e) {{ return null; }}");
     loop {
-        let v = c.execute(&script, vec![]).await.expect("run a script in the page");
+        let v = c
+            .execute(&script, vec![])
+            .await
+            .expect("run a script in the page");
         let truthy = match &v {
             Value::Null => false,
             Value::Bool(b) => *b,
@@ -127,7 +136,9 @@ pub async fn wait_for(c: &Client, expr: &str, what: &str, secs: u64) -> Value {
 }
 
 pub async fn js(c: &Client, script: &str) -> Value {
-    c.execute(script, vec![]).await.expect("run a script in the page")
+    c.execute(script, vec![])
+        .await
+        .expect("run a script in the page")
 }
 
 pub async fn click(c: &Client, css: &str) {
@@ -171,13 +182,15 @@ impl Viewer {
             let _ = stderr.read_to_string(&mut s);
             let _ = etx.send(s);
         });
-        let first = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "hamlet printed no address: {}",
-                erx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
-            )
-        });
+        let first = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "hamlet printed no address: {}",
+                    erx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
+                )
+            });
         let url = first
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -202,7 +215,11 @@ impl Drop for Viewer {
 /// one finishes; a reflection request gets a plan. Streams its replies as the real API does.
 pub fn scripted_model() -> String {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind the scripted model");
-    let port = server.server_addr().to_ip().map(|a| a.port()).expect("port");
+    let port = server
+        .server_addr()
+        .to_ip()
+        .map(|a| a.port())
+        .expect("port");
     std::thread::spawn(move || {
         let mut actions = 0;
         for mut req in server.incoming_requests() {
@@ -223,7 +240,8 @@ pub fn scripted_model() -> String {
             let chunk = json!({"choices": [{"index": 0, "delta": {"content": reply.to_string()}, "finish_reason": "stop"}],
                                "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}});
             let sse = format!("data: {chunk}\n\ndata: [DONE]\n\n");
-            let header = tiny_http::Header::from_bytes("Content-Type", "text/event-stream").expect("header");
+            let header =
+                tiny_http::Header::from_bytes("Content-Type", "text/event-stream").expect("header");
             let _ = req.respond(tiny_http::Response::from_string(sse).with_header(header));
         }
     });

@@ -6,8 +6,8 @@
 
 use std::sync::mpsc::Sender;
 
-pub use hamlet_core::trace::{Budget, Entry};
 use hamlet_core::trace::{Action, RunView, TraceEvent, Usage};
+pub use hamlet_core::trace::{Budget, Entry};
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };

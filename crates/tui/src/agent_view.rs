@@ -285,7 +285,12 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
     let l = layout(area);
     frame.render_widget(Paragraph::new(title_line(app)), l.title);
 
-    let goal = app.run.start.as_ref().map(|s| s.goal.as_str()).unwrap_or("");
+    let goal = app
+        .run
+        .start
+        .as_ref()
+        .map(|s| s.goal.as_str())
+        .unwrap_or("");
     frame.render_widget(
         Paragraph::new(goal.to_string())
             .wrap(Wrap { trim: true })
@@ -306,7 +311,12 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
 
     let inner_w = l.list.width.saturating_sub(2) as usize;
     let height = l.list.height.saturating_sub(2) as usize;
-    let mut items: Vec<ListItem> = app.run.entries.iter().map(|e| row_item(e, inner_w)).collect();
+    let mut items: Vec<ListItem> = app
+        .run
+        .entries
+        .iter()
+        .map(|e| row_item(e, inner_w))
+        .collect();
     if let Some(end) = &app.run.end {
         items.push(ListItem::new(Line::from(Span::styled(
             clip(&format!("  ■ {}", reason_word(end.reason)), inner_w),

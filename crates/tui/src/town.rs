@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-pub use hamlet_core::town::{Extra, MemoryLine, TalkLine};
 use hamlet_core::town::{EventRecord, SimTime, Tile, TownEvent, TownSnapshot};
+pub use hamlet_core::town::{Extra, MemoryLine, TalkLine};
 use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };

@@ -45,7 +45,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 fn json<T: Serialize>(v: &T) -> Response {
     match serde_json::to_string(v) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding JSON: {e}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding JSON: {e}"),
+        ),
     }
 }
 
@@ -175,7 +178,9 @@ async fn steps(State(s): St) -> Response {
 async fn approval(State(s): St) -> Response {
     match &s.approvals {
         Some(a) => json(&serde_json::json!({ "pending": a.pending() })),
-        None => json(&serde_json::json!({ "pending": null, "note": "approvals are answered here only for a run started with --web" })),
+        None => json(
+            &serde_json::json!({ "pending": null, "note": "approvals are answered here only for a run started with --web" }),
+        ),
     }
 }
 
@@ -221,26 +226,27 @@ async fn events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = s.changed.subscribe();
     let start = (s, q.from.unwrap_or(0), rx, VecDeque::new());
-    let stream = futures_util::stream::unfold(start, |(s, mut next, mut rx, mut queue)| async move {
-        loop {
-            if let Some(ev) = queue.pop_front() {
-                return Some((Ok(ev), (s, next, rx, queue)));
-            }
-            rx.borrow_and_update();
-            let batch = s.records_from(next, STREAM_BATCH);
-            if batch.is_empty() {
-                if rx.changed().await.is_err() {
-                    return None;
+    let stream =
+        futures_util::stream::unfold(start, |(s, mut next, mut rx, mut queue)| async move {
+            loop {
+                if let Some(ev) = queue.pop_front() {
+                    return Some((Ok(ev), (s, next, rx, queue)));
                 }
-                continue;
+                rx.borrow_and_update();
+                let batch = s.records_from(next, STREAM_BATCH);
+                if batch.is_empty() {
+                    if rx.changed().await.is_err() {
+                        return None;
+                    }
+                    continue;
+                }
+                next += batch.len();
+                queue.extend(
+                    batch
+                        .into_iter()
+                        .map(|(i, line)| Event::default().id(i.to_string()).data(line)),
+                );
             }
-            next += batch.len();
-            queue.extend(
-                batch
-                    .into_iter()
-                    .map(|(i, line)| Event::default().id(i.to_string()).data(line)),
-            );
-        }
-    });
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -14,8 +14,8 @@
 //!
 //! The crate depends on `hamlet-core` only; the binary wires it to the runner and the town.
 
-mod api;
 pub mod agent;
+mod api;
 mod assets;
 mod error;
 mod serve;

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use hamlet_core::memory::MemoryId;
 use hamlet_core::town::{
-    AgentInfo, AgentView, EventRecord, Extra, Learned, MemoryLine, PlaceInfo, PlanItem,
-    RunMetrics, SimTime, TalkLine, TownEvent, TownSnapshot,
+    AgentInfo, AgentView, EventRecord, Extra, Learned, MemoryLine, PlaceInfo, PlanItem, RunMetrics,
+    SimTime, TalkLine, TownEvent, TownSnapshot,
 };
 use serde::Serialize;
 
@@ -291,8 +291,18 @@ impl TownLog {
             index,
             time: f.snap.time,
             view,
-            day_plan: f.extra.day_plan.get(name).map(Vec::as_slice).unwrap_or(empty),
-            now_plan: f.extra.now_plan.get(name).map(Vec::as_slice).unwrap_or(empty),
+            day_plan: f
+                .extra
+                .day_plan
+                .get(name)
+                .map(Vec::as_slice)
+                .unwrap_or(empty),
+            now_plan: f
+                .extra
+                .now_plan
+                .get(name)
+                .map(Vec::as_slice)
+                .unwrap_or(empty),
             memories: f
                 .extra
                 .memories
@@ -380,8 +390,14 @@ mod tests {
             assert_eq!(f.snap, full.snap, "at {index}");
             assert_eq!(f.extra, full.extra, "at {index}");
         }
-        assert_eq!(log.frame_at(log.index_at(SimTime(300))).snap.agents["Ada"].tile, Tile::new(30, 0));
-        assert!(log.frame_at(5).snap.map.is_empty(), "frames leave the map to the summary");
+        assert_eq!(
+            log.frame_at(log.index_at(SimTime(300))).snap.agents["Ada"].tile,
+            Tile::new(30, 0)
+        );
+        assert!(
+            log.frame_at(5).snap.map.is_empty(),
+            "frames leave the map to the summary"
+        );
         assert_eq!(log.summary().world.map(|w| w.map.len()), Some(1));
     }
 
@@ -413,11 +429,19 @@ mod tests {
         let d = log.agent_detail("Ada", log.len(), &f).expect("Ada");
         assert_eq!(d.memories[0].importance, 6);
         assert_eq!(d.reflections.len(), 1);
-        let texts: Vec<&str> = d.reflections[0].evidence.iter().map(|e| e.memory.text.as_str()).collect();
+        let texts: Vec<&str> = d.reflections[0]
+            .evidence
+            .iter()
+            .map(|e| e.memory.text.as_str())
+            .collect();
         assert_eq!(texts, vec!["the oven is hot"], "unknown ids are left out");
         assert!(log.agent_detail("Bo", log.len(), &f).is_none());
         // Before the reflection, there is none.
         let early = log.frame_at(log.len() - 1);
-        assert!(log.agent_detail("Ada", log.len() - 1, &early).expect("Ada").reflections.is_empty());
+        assert!(log
+            .agent_detail("Ada", log.len() - 1, &early)
+            .expect("Ada")
+            .reflections
+            .is_empty());
     }
 }

@@ -278,7 +278,10 @@ mod tests {
         assert_eq!(x.talked["Bo"]["Ada"], 1);
         assert_eq!(x.learned["party"].len(), 1);
         assert_eq!(x.learned["party"][0].time, SimTime(20));
-        assert_eq!(x.reflection("Bo").map(|r| r.evidence.clone()), Some(vec![7]));
+        assert_eq!(
+            x.reflection("Bo").map(|r| r.evidence.clone()),
+            Some(vec![7])
+        );
         let json = serde_json::to_string(&x).expect("serialize");
         let back: Extra = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, x);
