@@ -323,6 +323,9 @@ pub fn run(a: Args) -> Result<()> {
     let ended = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     let done = ended.clone();
+    // The page's approvals (`--web`): Ctrl-C answers a waiting one with "stop".
+    let approvals = hamlet_web::Approvals::new();
+    let asking = approvals.clone();
     let _ = ctrlc::set_handler(move || {
         if done.load(Ordering::SeqCst) {
             std::process::exit(0);
@@ -331,6 +334,7 @@ pub fn run(a: Args) -> Result<()> {
             eprintln!("\nstopped");
             std::process::exit(130);
         }
+        asking.close();
         eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
     });
 
@@ -345,7 +349,6 @@ pub fn run(a: Args) -> Result<()> {
         )?),
         false => None,
     };
-    let approvals = hamlet_web::Approvals::new();
     let web = if a.web.web {
         let budget = hamlet_core::trace::Budget {
             max_steps: Some(spec.budgets.max_steps),
