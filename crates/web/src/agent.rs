@@ -102,6 +102,10 @@ impl AgentLog {
         self.events.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
     pub fn summary(&self) -> AgentSummary<'_> {
         let usage = self.run.usage();
         AgentSummary {

@@ -92,7 +92,8 @@ struct At {
 }
 
 impl At {
-    fn index(&self, log: &TownLog) -> Result<usize, Response> {
+    /// The record count to show; a time that does not parse is the reason, for a 400.
+    fn index(&self, log: &TownLog) -> Result<usize, String> {
         if let Some(i) = self.index {
             return Ok(i.clamp(1, log.len().max(1)).min(log.len()));
         }
@@ -101,8 +102,7 @@ impl At {
             Some(at) => {
                 let time = match at.parse::<u64>() {
                     Ok(secs) => SimTime(secs),
-                    Err(_) => SimTime::parse(at)
-                        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("at: {e}")))?,
+                    Err(_) => SimTime::parse(at).map_err(|e| format!("at: {e}"))?,
                 };
                 Ok(log.index_at(time))
             }
@@ -122,7 +122,7 @@ async fn snapshot(State(s): St, Query(at): Query<At>) -> Response {
     }
     let index = match at.index(&log) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let frame = log.frame_at(index);
     json(&log.snapshot_view(index, &frame))
@@ -137,7 +137,7 @@ async fn agent_detail(State(s): St, Path(name): Path<String>, Query(at): Query<A
     };
     let index = match at.index(&log) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let frame = log.frame_at(index);
     match log.agent_detail(&name, index, &frame) {

@@ -54,6 +54,7 @@ pub enum Kind {
 
 /// The log being served.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per server, never moved about
 pub(crate) enum Data {
     Town(RwLock<TownLog>),
     Agent(RwLock<AgentLog>),

@@ -198,7 +198,7 @@ impl TownLog {
         }
         self.head.apply(&rec);
         self.records.push(rec);
-        if self.records.len() % CHECKPOINT_EVERY == 0 {
+        if self.records.len().is_multiple_of(CHECKPOINT_EVERY) {
             self.checkpoints
                 .push((self.records.len(), self.head.clone()));
         }
