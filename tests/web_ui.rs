@@ -227,6 +227,30 @@ fn a_recorded_town_shows_agents_at_their_logged_tiles_plans_and_plays() {
                 item.description
             );
         }
+        // Hovering a marker shows what the agent is doing (and its emoji).
+        let hover = format!(
+            "const g = document.querySelector('#markers [data-agent=\"{name}\"]'); \
+             g.dispatchEvent(new MouseEvent('mouseenter')); \
+             const t = document.getElementById('tooltip'); return t.hidden ? null : t.textContent"
+        );
+        let tip = js(&c, &hover).await;
+        let agent = &want.agents[name.as_str()];
+        let action = if agent.action.is_empty() {
+            "idle"
+        } else {
+            agent.action.as_str()
+        };
+        let tip = tip.as_str().unwrap_or_default().to_string();
+        assert!(
+            tip.contains(action),
+            "{action:?} not in the tooltip {tip:?}"
+        );
+        if let Some(emoji) = &agent.emoji {
+            assert!(
+                tip.contains(emoji.as_str()),
+                "{emoji} not in the tooltip {tip:?}"
+            );
+        }
         let memories = js(
             &c,
             "return document.querySelectorAll('#agent-memories li[data-importance]').length",
