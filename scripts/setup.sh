@@ -51,5 +51,5 @@ ensure_build_deps() {
     fi
     command -v cmake >/dev/null 2>&1 || die "cmake is still missing"
     # The TUI's end-to-end tests drive the real binary in tmux.
-    command -v tmux >/dev/null 2>&1 || apt_install tmux || log "tmux is missing and could not be installed: the TUI end-to-end tests will be SKIPPED"
+    command -v tmux >/dev/null 2>&1 || apt_install tmux || log "tmux is missing and could not be installed: the TUI end-to-end tests will fail"
 }

@@ -60,15 +60,10 @@ impl ModelOpts {
     }
 
     /// The chat backend: a server when --server is given, else the local model.
-    pub fn backend(
-        &self,
-        parallel: u32,
-        lora: Option<PathBuf>,
-        lora_scale: f32,
-    ) -> Result<Box<dyn Llm>> {
+    pub fn backend(&self, parallel: u32, lora: &LoraOpts) -> Result<Box<dyn Llm>> {
         match &self.server {
             Some(url) => {
-                if lora.is_some() {
+                if lora.lora.is_some() {
                     bail!("--lora applies an adapter to a local model; it cannot be used with --server");
                 }
                 let mut c = HttpConfig::new(url, &self.model);
@@ -79,17 +74,38 @@ impl ModelOpts {
                     HttpLlm::new(c).with_context(|| format!("connecting to {url}"))?,
                 ))
             }
-            None => Ok(Box::new(self.load(parallel, lora, lora_scale)?)),
+            None => Ok(Box::new(self.load(parallel, lora)?)),
         }
     }
 
-    pub fn load(&self, parallel: u32, lora: Option<PathBuf>, lora_scale: f32) -> Result<LlamaLlm> {
+    pub fn load(&self, parallel: u32, lora: &LoraOpts) -> Result<LlamaLlm> {
         let mut c = self.config()?;
         c.parallel = parallel;
-        c.lora = lora;
-        c.lora_scale = lora_scale;
+        c.lora = lora.lora.clone();
+        c.lora_scale = lora.lora_scale;
         let shown = c.model.display().to_string();
         LlamaLlm::load(c).with_context(|| format!("loading {shown}"))
+    }
+}
+
+/// A LoRA adapter to apply to the local model (`hamlet tune` writes them).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoraOpts {
+    /// A llama.cpp LoRA adapter (GGUF) to apply.
+    #[arg(long, value_name = "FILE")]
+    pub lora: Option<PathBuf>,
+    /// How strongly the adapter applies (1.0: as trained).
+    #[arg(long, default_value_t = 1.0)]
+    pub lora_scale: f32,
+}
+
+impl Default for LoraOpts {
+    /// No adapter.
+    fn default() -> Self {
+        LoraOpts {
+            lora: None,
+            lora_scale: 1.0,
+        }
     }
 }
 

@@ -102,6 +102,11 @@ fn library_crates_depend_downwards_only() {
         vec!["hamlet-core", "hamlet-prompts"],
         "the town runs on the Llm trait and core's event types; the binary picks the backend"
     );
+    assert_eq!(
+        internal("hamlet-tui"),
+        vec!["hamlet-core"],
+        "the TUI draws snapshots and events: no agent loop, no town, no model backend"
+    );
     assert!(
         internal("hamlet-prompts").is_empty(),
         "the template loader sits beside core, on minijinja alone: {:?}",
@@ -117,6 +122,7 @@ fn library_crates_depend_downwards_only() {
         "hamlet-tools",
         "hamlet-agent",
         "hamlet-town",
+        "hamlet-tui",
     ] {
         assert!(
             !internal(p).contains(&"hamlet".to_string()),

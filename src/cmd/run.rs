@@ -10,9 +10,10 @@ use hamlet_agent::runner::load_run;
 use hamlet_agent::{AgentSpec, Approval, Approver, Prompts, Runner};
 use hamlet_core::trace::{Action, ObservationStatus, TraceEvent};
 use hamlet_core::{Llm, MemoryStream};
-use hamlet_tools::{Policy, Recall, Registry, Remember, Tool, ToolContext, Workspace};
+use hamlet_tools::{Recall, Registry, Remember, Tool, ToolContext, Workspace};
 
-use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
+use crate::cmd::clip;
+use crate::opts::{load_embedder, LoraOpts, ModelOpts, DEFAULT_EMBED_MODEL};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,11 +47,8 @@ pub struct Args {
     /// A directory whose agent/*.j2 files replace the built-in prompt templates.
     #[arg(long, value_name = "DIR", env = "HAMLET_PROMPTS")]
     pub prompts: Option<PathBuf>,
-    /// A llama.cpp LoRA adapter (GGUF) to apply.
-    #[arg(long, value_name = "FILE")]
-    pub lora: Option<PathBuf>,
-    #[arg(long, default_value_t = 1.0)]
-    pub lora_scale: f32,
+    #[command(flatten)]
+    pub lora: LoraOpts,
     /// Print only the final answer.
     #[arg(long, short)]
     pub quiet: bool,
@@ -157,15 +155,6 @@ pub fn timestamp() -> String {
         .collect()
 }
 
-fn clip(s: &str, n: usize) -> String {
-    let one_line = s.replace('\n', " ⏎ ");
-    if one_line.chars().count() > n {
-        format!("{}…", one_line.chars().take(n).collect::<String>())
-    } else {
-        one_line
-    }
-}
-
 /// Prints an event readably.
 pub fn print_event(e: &TraceEvent) {
     match e {
@@ -177,14 +166,8 @@ pub fn print_event(e: &TraceEvent) {
             println!("\n── step {} ──", s.step);
             match &s.action {
                 Some(a) => {
-                    for (label, text) in [
-                        ("thought", &a.thoughts.reasoning),
-                        ("plan", &a.thoughts.plan),
-                        ("criticism", &a.thoughts.criticism),
-                    ] {
-                        if !text.trim().is_empty() {
-                            println!("{label:>11}: {}", clip(text, 200));
-                        }
+                    for (label, text) in a.thoughts.labelled() {
+                        println!("{:>11}: {}", label.to_lowercase(), clip(text, 200));
                     }
                     println!(
                         "{:>11}: {} {}",
@@ -278,7 +261,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     model.context = model.context.max(spec.context);
-    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, a.lora.clone(), a.lora_scale)?);
+    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, &a.lora)?);
     let info = llm.info();
     if (info.context_length as u32) < spec.context {
         spec.context = info.context_length as u32;
@@ -288,14 +271,7 @@ pub fn run(a: Args) -> Result<()> {
 
     let workspace = Workspace::new(&workspace)
         .with_context(|| format!("opening workspace {}", workspace.display()))?;
-    let policy = Policy {
-        allow_private_network: spec.allow_private_network,
-        allow_hosts: spec.allow_hosts.clone(),
-        shell_allow: spec.shell_allow.clone(),
-        shell_timeout: spec.shell_timeout(),
-        ..Policy::default()
-    };
-    let mut ctx = ToolContext::new(workspace, policy);
+    let mut ctx = ToolContext::new(workspace, spec.policy.clone());
     if spec
         .tools
         .iter()

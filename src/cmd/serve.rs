@@ -16,7 +16,7 @@ use hamlet_llm::openai::{
     EmbeddingsResponse, ErrorBody, ModelEntry, ModelList,
 };
 
-use crate::opts::ModelOpts;
+use crate::opts::{LoraOpts, ModelOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,7 +43,7 @@ struct Served {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let llm = a.model.backend(a.parallel, None, 1.0)?;
+    let llm = a.model.backend(a.parallel, &LoraOpts::default())?;
     let embedder: Option<Box<dyn Embedder>> = match &a.embed_model {
         Some(m) => Some(Box::new(crate::opts::load_embedder(m, a.model.threads())?)),
         None => None,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hamlet_core::{line_of, Sampling};
 use hamlet_tools::{
-    AppendFile, Calculator, Finish, ListDir, ReadFile, SearchFiles, Shell, Tool, WriteFile,
+    AppendFile, Calculator, Finish, ListDir, Policy, ReadFile, SearchFiles, Shell, Tool, WriteFile,
 };
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -39,10 +39,8 @@ pub struct AgentSpec {
     pub budgets: Budgets,
     /// Tool outputs longer than this many characters are cut, with a note the model sees.
     pub observation_chars: usize,
-    pub allow_private_network: bool,
-    pub allow_hosts: Vec<String>,
-    pub shell_allow: Vec<String>,
-    pub shell_timeout_secs: u64,
+    /// What the runtime lets the agent's tools reach and run (`[network]`, `[shell]`).
+    pub policy: Policy,
     /// Where the agent came from (for messages).
     pub source: Option<String>,
 }
@@ -130,16 +128,9 @@ impl AgentSpec {
             sampling: Sampling::default(),
             budgets: Budgets::default(),
             observation_chars: 1500,
-            allow_private_network: false,
-            allow_hosts: Vec::new(),
-            shell_allow: Vec::new(),
-            shell_timeout_secs: 20,
+            policy: Policy::default(),
             source: None,
         }
-    }
-
-    pub fn shell_timeout(&self) -> Duration {
-        Duration::from_secs(self.shell_timeout_secs)
     }
 
     /// The rules every spec keeps, whether it came from a file, a run folder or code changed
@@ -177,7 +168,7 @@ impl AgentSpec {
                 format!("lacks {:?}: a run ends by it", Finish::NAME),
             );
         }
-        if self.tools.iter().any(|t| t == Shell::NAME) && self.shell_allow.is_empty() {
+        if self.tools.iter().any(|t| t == Shell::NAME) && self.policy.shell_allow.is_empty() {
             return bad("tools", SHELL_WITHOUT_ALLOW.into());
         }
         let values = [
@@ -227,8 +218,8 @@ impl AgentSpec {
         }
         let shell = (self.tools.iter().any(|t| t == Shell::NAME)).then(|| {
             at(ShellRaw {
-                allow: self.shell_allow.clone(),
-                timeout_secs: Some(self.shell_timeout_secs),
+                allow: self.policy.shell_allow.clone(),
+                timeout_secs: Some(self.policy.shell_timeout.as_secs()),
             })
         });
         let raw = AgentFileRaw {
@@ -251,8 +242,8 @@ impl AgentSpec {
                 max_failures: Some(at(self.budgets.max_failures)),
             },
             network: NetworkRaw {
-                allow_private: self.allow_private_network,
-                allow_hosts: self.allow_hosts.clone(),
+                allow_private: self.policy.allow_private_network,
+                allow_hosts: self.policy.allow_hosts.clone(),
             },
             shell,
         };
@@ -404,12 +395,15 @@ impl AgentFileRaw {
                 max_failures: value(&b.max_failures, defaults.budgets.max_failures),
             },
             observation_chars: value(&self.model.observation_chars, defaults.observation_chars),
-            allow_private_network: self.network.allow_private,
-            allow_hosts: self.network.allow_hosts.clone(),
-            shell_allow: shell.map(|s| s.allow.clone()).unwrap_or_default(),
-            shell_timeout_secs: shell
-                .and_then(|s| s.timeout_secs)
-                .unwrap_or(defaults.shell_timeout_secs),
+            policy: Policy {
+                allow_private_network: self.network.allow_private,
+                allow_hosts: self.network.allow_hosts.clone(),
+                shell_allow: shell.map(|s| s.allow.clone()).unwrap_or_default(),
+                shell_timeout: shell
+                    .and_then(|s| s.timeout_secs)
+                    .map_or(defaults.policy.shell_timeout, Duration::from_secs),
+                ..defaults.policy.clone()
+            },
             source: Some(file.to_string()),
         };
         let at = |span: Option<Range<usize>>| match span {
@@ -455,7 +449,7 @@ mod tests {
         let s = parse("name = \"t\"\nrole = \"r\"\ntools = [\"read_file\"]\n").unwrap();
         assert_eq!(s.tools, ["read_file", "finish"]);
         assert_eq!(s.budgets, Budgets::default());
-        assert!(s.shell_allow.is_empty());
+        assert!(s.policy.shell_allow.is_empty());
     }
 
     #[test]
@@ -489,7 +483,7 @@ mod tests {
             "name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n",
         )
         .unwrap();
-        assert_eq!(s.shell_allow, ["python3"]);
+        assert_eq!(s.policy.shell_allow, ["python3"]);
         let e = error("tools = []\n[shell]\nallow = [\"ls\"]\n");
         assert!(e.contains("not in `tools`"), "{e}");
     }
@@ -514,7 +508,7 @@ mod tests {
         let shipped = AgentSpec::load(Path::new(coder), &names).unwrap();
         let mut tuned = AgentSpec::default_agent();
         tuned.model = Some("qwen".into());
-        tuned.allow_hosts = vec!["example.org".into()];
+        tuned.policy.allow_hosts = vec!["example.org".into()];
         tuned.sampling.temperature = 0.7;
         for spec in [AgentSpec::default_agent(), shipped, tuned] {
             let text = spec.to_toml().unwrap();

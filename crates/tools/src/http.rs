@@ -10,7 +10,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::{Policy, Tool, ToolContext, ToolError, ToolResult};
+use crate::registry::tool;
+use crate::{Policy, ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,18 +20,14 @@ pub struct HttpArgs {
     pub url: String,
 }
 
-/// Fetches a URL.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HttpGet;
+tool! {
+    /// Fetches a URL.
+    HttpGet = "http_get", Read, HttpArgs, http_get,
+    "Fetch a web page by URL and return its readable text."
+}
 
-impl Tool for HttpGet {
-    const NAME: &'static str = "http_get";
-    type Args = HttpArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str = "Fetch a web page by URL and return its readable text.";
-    fn call(&self, ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
-        fetch(&ctx.policy, &a.url)
-    }
+fn http_get(ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
+    fetch(&ctx.policy, &a.url)
 }
 
 /// Why an address may not be reached, or `None` when it is a public address.

@@ -39,7 +39,7 @@ use std::time::Duration;
 use hamlet_core::MemoryStream;
 
 /// What the runtime lets tools do. The defaults are the safe ones.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
     /// Let `http_get` reach loopback, private and link-local addresses.
     pub allow_private_network: bool,

@@ -9,7 +9,7 @@ use hamlet_core::town::{
     EventRecord, PlanItem, PlanLevel, RunMetrics, SimTime, Tile, TownEvent, TownSnapshot,
 };
 use ratatui::crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Rect;
 use ratatui::Frame;
@@ -53,6 +53,11 @@ pub struct Extra {
     pub events: Vec<(SimTime, String)>,
     pub topics: Vec<String>,
     pub metrics: Option<RunMetrics>,
+}
+
+/// `prefix` and the value, or nothing when there is none (" at the cafe", "").
+fn phrase(prefix: &str, value: &Option<String>) -> String {
+    value.as_deref().map(|v| format!("{prefix}{v}")).unwrap_or_default()
 }
 
 fn keep_last<T>(v: &mut Vec<T>, n: usize) {
@@ -120,10 +125,7 @@ impl Extra {
                 topic,
                 ..
             } => {
-                let about = topic
-                    .as_deref()
-                    .map(|t| format!(" about {t}"))
-                    .unwrap_or_default();
+                let about = phrase(" about ", topic);
                 event(format!("{} talk at {place}{about}", agents.join(" & ")));
             }
             TownEvent::Utterance {
@@ -144,20 +146,12 @@ impl Extra {
             TownEvent::EventInjected {
                 description, place, ..
             } => {
-                let at = place
-                    .as_deref()
-                    .map(|p| format!(" at {p}"))
-                    .unwrap_or_default();
-                event(format!("event: {description}{at}"));
+                event(format!("event: {description}{}", phrase(" at ", place)));
             }
             TownEvent::TopicLearned {
                 agent, topic, from, ..
             } => {
-                let by = from
-                    .as_deref()
-                    .map(|f| format!(" from {f}"))
-                    .unwrap_or_default();
-                event(format!("{agent} learned {topic}{by}"));
+                event(format!("{agent} learned {topic}{}", phrase(" from ", from)));
                 if !self.topics.contains(topic) {
                     self.topics.push(topic.clone());
                 }
@@ -322,6 +316,29 @@ impl TownApp {
         }
     }
 
+
+
+    /// Where an agent stands (for tests and the map).
+    pub fn tile_of(&self, name: &str) -> Option<Tile> {
+        self.snap.agents.get(name).map(|a| a.tile)
+    }
+}
+
+impl Screen for TownApp {
+    type Msg = EventRecord;
+
+    fn apply(&mut self, rec: EventRecord) {
+        let at_head = self.cursor == self.log.len();
+        self.log.push(rec);
+        if self.live && self.playing && at_head {
+            self.fold_next();
+            self.clamp_selection();
+        } else if self.cursor == 0 {
+            // The first record (the world) always shows.
+            self.fold_next();
+        }
+    }
+
     fn key(&mut self, key: &KeyEvent) -> Control {
         if key.kind == KeyEventKind::Release {
             return Control::Continue;
@@ -392,40 +409,8 @@ impl TownApp {
         }
     }
 
-    /// Where an agent stands (for tests and the map).
-    pub fn tile_of(&self, name: &str) -> Option<Tile> {
-        self.snap.agents.get(name).map(|a| a.tile)
-    }
-}
-
-impl Screen for TownApp {
-    type Msg = EventRecord;
-
-    fn apply(&mut self, rec: EventRecord) {
-        let at_head = self.cursor == self.log.len();
-        self.log.push(rec);
-        if self.live && self.playing && at_head {
-            self.fold_next();
-            self.clamp_selection();
-        } else if self.cursor == 0 {
-            // The first record (the world) always shows.
-            self.fold_next();
-        }
-    }
-
-    fn handle(&mut self, event: &Event) -> Control {
-        match event {
-            Event::Key(k) => self.key(k),
-            Event::Mouse(m) => {
-                self.mouse(m);
-                Control::Continue
-            }
-            Event::Resize(w, h) => {
-                self.size = (*w, *h);
-                Control::Continue
-            }
-            _ => Control::Continue,
-        }
+    fn resize(&mut self, width: u16, height: u16) {
+        self.size = (width, height);
     }
 
     fn tick(&mut self, elapsed: Duration) {
