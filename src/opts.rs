@@ -33,6 +33,9 @@ pub struct ModelOpts {
     /// http://127.0.0.1:8080/v1) instead of loading one; --model is then the server's model name.
     #[arg(long, env = "HAMLET_SERVER", value_name = "URL")]
     pub server: Option<String>,
+    /// Seconds one reply from --server may take, streamed or not.
+    #[arg(long, env = "HAMLET_SERVER_TIMEOUT", default_value_t = 300, value_name = "SECS")]
+    pub server_timeout: u64,
     /// API key for --server (sent as a bearer token).
     #[arg(long, env = "HAMLET_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -68,6 +71,7 @@ impl ModelOpts {
                 }
                 let mut c = HttpConfig::new(url, &self.model);
                 c.api_key = self.api_key.clone();
+                c.timeout = std::time::Duration::from_secs(self.server_timeout.max(1));
                 c.parallel = parallel.max(1) as usize;
                 c.context_length = self.context as usize;
                 Ok(Box::new(

@@ -171,3 +171,32 @@ fn remember_and_recall_go_through_the_real_memory_store() {
         s.observation.text
     );
 }
+
+/// A run folder is data: its agent.toml edited to allow more than the agent the run was started
+/// with (here a private network) is refused on resume, unless the user vouches for it.
+#[test]
+fn a_resume_may_not_widen_what_the_agent_may_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let run_dir = dir.path().join("run");
+    let o = hamlet(&run_args(&ws, &run_dir, "Say hello.", &["--max-steps", "1"]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let spec = run_dir.join("agent.toml");
+    let saved = std::fs::read_to_string(&spec).unwrap();
+    let widened = if saved.contains("allow-private = false") {
+        saved.replace("allow-private = false", "allow-private = true")
+    } else {
+        format!("{saved}\n[network]\nallow-private = true\n")
+    };
+    std::fs::write(&spec, widened).unwrap();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["run", "--resume", run_dir.to_str().unwrap(), "--yes"];
+        args.extend(extra);
+        hamlet(&args)
+    };
+    let o = resume(&[]);
+    assert_one_line_error(&o, "allows more than the built-in agent does (private network addresses)");
+    let o = resume(&["--trust-run-folder"]);
+    assert!(!text(&o.stderr).contains("allows more than"), "{}", text(&o.stderr));
+}

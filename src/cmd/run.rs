@@ -32,6 +32,10 @@ pub struct Args {
     /// Continue an interrupted run.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["goal", "agent", "workspace", "run_dir"])]
     pub resume: Option<PathBuf>,
+    /// With --resume: accept a run folder whose agent.toml allows more than the agent file it
+    /// was started from (by default that is refused: a run folder may have been tampered with).
+    #[arg(long, requires = "resume")]
+    pub trust_run_folder: bool,
     /// Override the agent's step budget.
     #[arg(long)]
     pub max_steps: Option<u32>,
@@ -229,6 +233,27 @@ pub fn run(a: Args) -> Result<()> {
     let (mut spec, run_dir, workspace, resume) = match &a.resume {
         Some(dir) => {
             let (spec, start) = load_run(dir)?;
+            if !a.trust_run_folder {
+                // The run folder is data: an edit to its agent.toml must not widen what the
+                // agent may do beyond the agent file the run was started from.
+                let (original, from) = match &start.agent_file {
+                    Some(f) => (
+                        AgentSpec::load(Path::new(f), &names).with_context(|| {
+                            "checking the run against its agent file (resume with --trust-run-folder if it moved)"
+                        })?,
+                        f.clone(),
+                    ),
+                    None => (AgentSpec::default_agent(), "the built-in agent".to_string()),
+                };
+                let wider = spec.wider_than(&original);
+                if !wider.is_empty() {
+                    bail!(
+                        "{}: allows more than {from} does ({}); if you made that change, resume with --trust-run-folder",
+                        dir.join(hamlet_agent::runner::SPEC_FILE).display(),
+                        wider.join("; ")
+                    );
+                }
+            }
             (spec, dir.clone(), PathBuf::from(start.workspace), true)
         }
         None => {

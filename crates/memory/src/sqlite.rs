@@ -43,7 +43,18 @@ impl SqliteRecords {
             .max_connections(4)
             .connect_with(opts.clone())
             .await
-            .map_err(|e| db_err(path, "opening (is the path writable?)", e))?;
+            .map_err(|e| {
+                let corrupt = e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == "26" || c == "11");
+                let what = if corrupt {
+                    "opening: it is not an SQLite database, or a damaged one (move it aside to start a new store)"
+                } else {
+                    "opening (is the path writable?)"
+                };
+                db_err(path, what, e)
+            })?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await

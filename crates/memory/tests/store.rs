@@ -418,3 +418,12 @@ fn a_snapshot_reopens_to_the_same_answers_even_with_many_ties() {
     let restored = MemoryStore::open(&copy, emb()).unwrap();
     assert_eq!(answers(&restored), from_live);
 }
+
+/// A damaged database used to be reported as "opening (is the path writable?)".
+#[test]
+fn a_file_that_is_not_a_database_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("memory.sqlite"), vec![0x5au8; 8192]).unwrap();
+    let e = MemoryStore::open(dir.path(), emb()).unwrap_err().to_string();
+    assert!(e.contains("not an SQLite database") && !e.contains("writable"), "{e}");
+}

@@ -39,7 +39,7 @@ fn read_file(ctx: &ToolContext, a: PathArgs) -> ToolResult<String> {
             a.path
         )));
     }
-    let file = std::fs::File::open(&path).map_err(|e| io_err("read", &a.path, e))?;
+    let file = open_regular(&path, &a.path, std::fs::OpenOptions::new().read(true), "read")?;
     let mut bytes = Vec::new();
     let limit = ctx.policy.max_read_bytes;
     file.take(limit + 1)
@@ -63,6 +63,30 @@ pub struct WriteArgs {
     pub content: String,
 }
 
+/// Opens `path` (`rel` in the workspace) without waiting on a FIFO or a device, and refuses
+/// anything but a regular file: reading a FIFO would wait for a writer forever, and a device may
+/// never end. The check is on the opened file, so nothing can be swapped in after it.
+fn open_regular(
+    path: &Path,
+    rel: &str,
+    opts: &mut std::fs::OpenOptions,
+    verb: &str,
+) -> ToolResult<std::fs::File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = opts.open(path).map_err(|e| io_err(verb, rel, e))?;
+    let meta = file.metadata().map_err(|e| io_err(verb, rel, e))?;
+    if !meta.is_file() {
+        return Err(ToolError::refused(format!(
+            "{rel:?} is not a regular file (a FIFO, socket or device): the file tools only read and write regular files"
+        )));
+    }
+    Ok(file)
+}
+
 fn write(ctx: &ToolContext, a: &WriteArgs, append: bool) -> ToolResult<String> {
     if a.path.trim().is_empty() {
         return Err(ToolError::InvalidArgs("path is empty: name a file".into()));
@@ -71,13 +95,9 @@ fn write(ctx: &ToolContext, a: &WriteArgs, append: bool) -> ToolResult<String> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", &a.path, e))?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(append)
-        .truncate(!append)
-        .open(&path)
-        .map_err(|e| io_err("open", &a.path, e))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).write(true).append(append).truncate(!append);
+    let mut file = open_regular(&path, &a.path, &mut opts, "open")?;
     file.write_all(a.content.as_bytes())
         .map_err(|e| io_err("write", &a.path, e))?;
     drop(file);
@@ -246,9 +266,14 @@ fn search_files(ctx: &ToolContext, a: SearchArgs) -> ToolResult<String> {
         if too_big {
             continue;
         }
-        let Ok(bytes) = std::fs::read(entry.path()) else {
+        let mut opts = std::fs::OpenOptions::new();
+        let Ok(mut file) = open_regular(entry.path(), &rel, opts.read(true), "read") else {
             continue;
         };
+        let mut bytes = Vec::new();
+        if file.read_to_end(&mut bytes).is_err() {
+            continue;
+        }
         let text = String::from_utf8_lossy(&bytes);
         for (i, line) in text.lines().enumerate() {
             if re.is_match(line) {

@@ -325,3 +325,33 @@ fn finish_returns_its_answer() {
     let (_d, c) = ctx(Policy::default());
     assert_eq!(call(&c, "finish", json!({"answer": "42"})).unwrap(), "42");
 }
+
+/// A FIFO in the workspace used to hang `read_file` forever (open waits for a writer). Every file
+/// tool now refuses it at once, and `search_files` passes over it.
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let (_d, c) = ctx(Policy::default());
+    let fifo = c.workspace.root().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    std::fs::write(c.workspace.root().join("note.txt"), "pipe dreams").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c2 = c.clone();
+    std::thread::spawn(move || {
+        let read = call(&c2, "read_file", json!({"path": "pipe"}));
+        let write = call(&c2, "write_file", json!({"path": "pipe", "content": "x"}));
+        let append = call(&c2, "append_file", json!({"path": "pipe", "content": "x"}));
+        let search = call(&c2, "search_files", json!({"pattern": "pipe"}));
+        let _ = tx.send((read, write, append, search));
+    });
+    let (read, write, append, search) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a file tool blocked on a FIFO");
+    let read = read.unwrap_err();
+    assert!(matches!(read, ToolError::Refused(_)), "{read}");
+    assert!(read.to_string().contains("not a regular file"), "{read}");
+    // With no reader, opening for writing fails at once (ENXIO) or is refused: never a hang.
+    assert!(write.is_err() && append.is_err());
+    let hits = search.unwrap();
+    assert!(hits.contains("note.txt:1"), "{hits}");
+}

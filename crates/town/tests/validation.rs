@@ -139,3 +139,12 @@ fn scenario_unknown_agent_and_unknown_field() {
     let e = scenario_error("name = \"bad\"\ncolour = 1\n");
     assert!(e.contains("bad.toml:2") && e.contains("colour"), "{e}");
 }
+
+/// A map that is not UTF-8 used to be reported as "not found".
+#[test]
+fn a_map_that_is_not_utf8_says_so() {
+    let d = tiny();
+    std::fs::write(d.path().join("map.txt"), b"#####\n#a\xff\xfe#\n#####\n").expect("write");
+    let e = err_of(World::load(d.path()));
+    assert!(e.contains("map.txt") && e.contains("not UTF-8") && !e.contains("not found"), "{e}");
+}
