@@ -51,7 +51,7 @@ ensure_build_deps() {
     fi
     command -v cmake >/dev/null 2>&1 || die "cmake is still missing"
     # The TUI's end-to-end tests drive the real binary in tmux.
-    command -v tmux >/dev/null 2>&1 || apt_install tmux || log "tmux is missing and could not be installed: the TUI end-to-end tests will be SKIPPED"
+    command -v tmux >/dev/null 2>&1 || apt_install tmux || log "tmux is missing and could not be installed: the TUI end-to-end tests will fail"
 }
 
 # The web viewer's tests drive a real headless Chromium through chromedriver (Debian's chromium

@@ -33,6 +33,9 @@ pub struct ModelOpts {
     /// http://127.0.0.1:8080/v1) instead of loading one; --model is then the server's model name.
     #[arg(long, env = "HAMLET_SERVER", value_name = "URL")]
     pub server: Option<String>,
+    /// Seconds one reply from --server may take, streamed or not.
+    #[arg(long, env = "HAMLET_SERVER_TIMEOUT", default_value_t = 300, value_name = "SECS")]
+    pub server_timeout: u64,
     /// API key for --server (sent as a bearer token).
     #[arg(long, env = "HAMLET_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -60,36 +63,53 @@ impl ModelOpts {
     }
 
     /// The chat backend: a server when --server is given, else the local model.
-    pub fn backend(
-        &self,
-        parallel: u32,
-        lora: Option<PathBuf>,
-        lora_scale: f32,
-    ) -> Result<Box<dyn Llm>> {
+    pub fn backend(&self, parallel: u32, lora: &LoraOpts) -> Result<Box<dyn Llm>> {
         match &self.server {
             Some(url) => {
-                if lora.is_some() {
+                if lora.lora.is_some() {
                     bail!("--lora applies an adapter to a local model; it cannot be used with --server");
                 }
                 let mut c = HttpConfig::new(url, &self.model);
                 c.api_key = self.api_key.clone();
+                c.timeout = std::time::Duration::from_secs(self.server_timeout.max(1));
                 c.parallel = parallel.max(1) as usize;
                 c.context_length = self.context as usize;
                 Ok(Box::new(
                     HttpLlm::new(c).with_context(|| format!("connecting to {url}"))?,
                 ))
             }
-            None => Ok(Box::new(self.load(parallel, lora, lora_scale)?)),
+            None => Ok(Box::new(self.load(parallel, lora)?)),
         }
     }
 
-    pub fn load(&self, parallel: u32, lora: Option<PathBuf>, lora_scale: f32) -> Result<LlamaLlm> {
+    pub fn load(&self, parallel: u32, lora: &LoraOpts) -> Result<LlamaLlm> {
         let mut c = self.config()?;
         c.parallel = parallel;
-        c.lora = lora;
-        c.lora_scale = lora_scale;
+        c.lora = lora.lora.clone();
+        c.lora_scale = lora.lora_scale;
         let shown = c.model.display().to_string();
         LlamaLlm::load(c).with_context(|| format!("loading {shown}"))
+    }
+}
+
+/// A LoRA adapter to apply to the local model (`hamlet tune` writes them).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoraOpts {
+    /// A llama.cpp LoRA adapter (GGUF) to apply.
+    #[arg(long, value_name = "FILE")]
+    pub lora: Option<PathBuf>,
+    /// How strongly the adapter applies (1.0: as trained).
+    #[arg(long, default_value_t = 1.0)]
+    pub lora_scale: f32,
+}
+
+impl Default for LoraOpts {
+    /// No adapter.
+    fn default() -> Self {
+        LoraOpts {
+            lora: None,
+            lora_scale: 1.0,
+        }
     }
 }
 

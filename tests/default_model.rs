@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{hamlet_default_model, stderr, stdout};
+use common::{eval_tasks_args, hamlet_default_model, run_args, stderr, stdout, task_results};
 
 fn need_default_model() {
     if let Err(e) = hamlet_models::ModelCache::open_default().resolve("qwen2.5-coder-1.5b") {
@@ -27,20 +27,10 @@ fn the_readme_goal_is_solved_by_the_default_model() {
         std::fs::copy(from, ws.join(f)).unwrap();
     }
     let run_dir = dir.path().join("run");
-    let o = hamlet_default_model(&[
-        "run",
-        "--yes",
-        "--max-steps",
-        "6",
-        "--workspace",
-        ws.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-        "--goal",
-        "Read notes.txt and write the day of the launch review meeting to answer.txt.",
-    ])
-    .output()
-    .unwrap();
+    let goal = "Read notes.txt and write the day of the launch review meeting to answer.txt.";
+    let o = hamlet_default_model(&run_args(&ws, &run_dir, goal, &["--max-steps", "6"]))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let answer = std::fs::read_to_string(ws.join("answer.txt"))
         .unwrap_or_else(|e| panic!("no answer.txt ({e}):\n{}", stdout(&o)));
@@ -60,26 +50,12 @@ fn the_readme_goal_is_solved_by_the_default_model() {
 fn suite_tasks_pass_on_the_default_model() {
     need_default_model();
     let dir = tempfile::tempdir().unwrap();
-    let o = hamlet_default_model(&[
-        "eval",
-        "tasks",
-        "--dir",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tasks"),
-        "--only",
-        "copy_file",
-        "--only",
-        "answer_from_doc",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let args = eval_tasks_args(&["copy_file", "answer_from_doc"], dir.path(), &[]);
+    let o = hamlet_default_model(&args).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
-    let results = results["tasks"].as_array().unwrap();
+    let results = task_results(dir.path());
     assert_eq!(results.len(), 2, "{}", stdout(&o));
-    for r in results {
+    for r in &results {
         assert_eq!(r["passed"], true, "{r}\n{}", stdout(&o));
         assert_eq!(r["stop"], "finished", "{r}");
     }

@@ -107,6 +107,11 @@ fn library_crates_depend_downwards_only() {
         vec!["hamlet-core"],
         "the web viewer folds core's event types with core's folds; the binary wires it to the runner"
     );
+    assert_eq!(
+        internal("hamlet-tui"),
+        vec!["hamlet-core"],
+        "the TUI draws snapshots and events: no agent loop, no town, no model backend"
+    );
     assert!(
         internal("hamlet-prompts").is_empty(),
         "the template loader sits beside core, on minijinja alone: {:?}",
@@ -123,6 +128,7 @@ fn library_crates_depend_downwards_only() {
         "hamlet-agent",
         "hamlet-town",
         "hamlet-web",
+        "hamlet-tui",
     ] {
         assert!(
             !internal(p).contains(&"hamlet".to_string()),

@@ -55,44 +55,20 @@ fn add_search_stats_rebuild() {
         "Klaus will finish his paper on gentrification at the library",
     ]));
 
+    let search = |args: &[&str]| ok(&hamlet(&[&["memory", "search", "--db", &db], args].concat()));
     // Full recall (recency + importance + relevance), JSON lines.
-    let out = ok(&hamlet(&[
-        "memory",
-        "search",
-        "--db",
-        &db,
-        "--json",
-        "-k",
-        "2",
-        "--at",
-        "3000",
-        "Who is throwing a celebration at the cafe?",
-    ]));
+    let out = search(&["--json", "-k", "2", "--at", "3000", "Who is throwing a celebration at the cafe?"]);
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(first["id"], 1, "{out}");
     assert!(first["relevance"].as_f64().is_some());
     assert_eq!(out.lines().count(), 2);
 
     // Filters and relevance-only modes.
-    let out = ok(&hamlet(&[
-        "memory", "search", "--db", &db, "--agent", "klaus", "paper",
-    ]));
+    let out = search(&["--agent", "klaus", "paper"]);
     assert!(out.contains("Klaus") && !out.contains("Isabella"), "{out}");
-    let out = ok(&hamlet(&[
-        "memory", "search", "--db", &db, "--mode", "bm25", "--kind", "plan", "library",
-    ]));
+    let out = search(&["--mode", "bm25", "--kind", "plan", "library"]);
     assert_eq!(out.lines().count(), 1, "{out}");
-    let out = ok(&hamlet(&[
-        "memory",
-        "search",
-        "--db",
-        &db,
-        "--mode",
-        "vector",
-        "-k",
-        "1",
-        "medicine store hours",
-    ]));
+    let out = search(&["--mode", "vector", "-k", "1", "medicine store hours"]);
     assert!(out.contains("pharmacy"), "{out}");
 
     let out = ok(&hamlet(&["memory", "stats", "--db", &db, "--json"]));
@@ -115,15 +91,7 @@ fn add_search_stats_rebuild() {
     );
     let out = ok(&hamlet(&["memory", "rebuild", "--db", &db]));
     assert!(out.contains("from 3 memories"), "{out}");
-    let out = ok(&hamlet(&[
-        "memory",
-        "search",
-        "--db",
-        &db,
-        "--mode",
-        "bm25",
-        "gentrification",
-    ]));
+    let out = search(&["--mode", "bm25", "gentrification"]);
     assert!(out.contains("Klaus"), "{out}");
 }
 

@@ -10,7 +10,7 @@ use hamlet_tools::{Policy, ToolContext, Workspace};
 use serde_json::json;
 
 mod common;
-use common::{assert_one_line_error, hamlet, text};
+use common::{assert_one_line_error, eval_tasks_args, hamlet, run_args, task_results, text};
 
 #[test]
 fn run_pursues_a_goal_with_the_real_model_and_leaves_a_trace() {
@@ -19,18 +19,8 @@ fn run_pursues_a_goal_with_the_real_model_and_leaves_a_trace() {
     std::fs::create_dir_all(&ws).unwrap();
     std::fs::write(ws.join("notes.txt"), "The meeting is on Tuesday.").unwrap();
     let run_dir = dir.path().join("run");
-    let o = hamlet(&[
-        "run",
-        "--goal",
-        "Read notes.txt and say which day the meeting is.",
-        "--workspace",
-        ws.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-        "--max-steps",
-        "3",
-        "--yes",
-    ]);
+    let goal = "Read notes.txt and say which day the meeting is.";
+    let o = hamlet(&run_args(&ws, &run_dir, goal, &["--max-steps", "3"]));
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
@@ -63,31 +53,17 @@ fn run_pursues_a_goal_with_the_real_model_and_leaves_a_trace() {
 #[test]
 fn eval_tasks_runs_two_tasks_with_the_real_model() {
     let dir = tempfile::tempdir().unwrap();
-    let o = hamlet(&[
-        "eval",
-        "tasks",
-        "--dir",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tasks"),
-        "--only",
-        "write_hello",
-        "--only",
-        "agb_read_file",
-        "--max-steps",
-        "3",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
+    let tasks = ["write_hello", "agb_read_file"];
+    let o = hamlet(&eval_tasks_args(&tasks, dir.path(), &["--max-steps", "3"]));
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
         out.contains("write_hello") && out.contains("agb_read_file") && out.contains("passed "),
         "{out}"
     );
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
-    let tasks = results["tasks"].as_array().unwrap();
+    let tasks = task_results(dir.path());
     assert_eq!(tasks.len(), 2);
-    for r in tasks {
+    for r in &tasks {
         assert!(r["steps"].as_u64().unwrap() <= 3, "{r}");
         assert!(r["stop"].is_string(), "{r}");
     }
@@ -194,4 +170,33 @@ fn remember_and_recall_go_through_the_real_memory_store() {
         "{}",
         s.observation.text
     );
+}
+
+/// A run folder is data: its agent.toml edited to allow more than the agent the run was started
+/// with (here a private network) is refused on resume, unless the user vouches for it.
+#[test]
+fn a_resume_may_not_widen_what_the_agent_may_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let run_dir = dir.path().join("run");
+    let o = hamlet(&run_args(&ws, &run_dir, "Say hello.", &["--max-steps", "1"]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let spec = run_dir.join("agent.toml");
+    let saved = std::fs::read_to_string(&spec).unwrap();
+    let widened = if saved.contains("allow-private = false") {
+        saved.replace("allow-private = false", "allow-private = true")
+    } else {
+        format!("{saved}\n[network]\nallow-private = true\n")
+    };
+    std::fs::write(&spec, widened).unwrap();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["run", "--resume", run_dir.to_str().unwrap(), "--yes"];
+        args.extend(extra);
+        hamlet(&args)
+    };
+    let o = resume(&[]);
+    assert_one_line_error(&o, "allows more than the built-in agent does (private network addresses)");
+    let o = resume(&["--trust-run-folder"]);
+    assert!(!text(&o.stderr).contains("allows more than"), "{}", text(&o.stderr));
 }

@@ -107,6 +107,26 @@ fn the_served_model_answers_like_the_local_one() {
         "{answer}"
     );
 
+    // Fields of the wrong type or range, an unknown response format and an unknown model are
+    // each a 400 that names what is wrong (they used to pass as defaults, or wrap through `as`).
+    let hi = r#""messages": [{"role": "user", "content": "hi"}]"#;
+    for (field, want) in [
+        (r#""temperature": "hot""#, "temperature"),
+        (r#""max_tokens": "ten""#, "max_tokens"),
+        (r#""max_tokens": -5"#, "max_tokens"),
+        (r#""max_tokens": 1e12"#, "max_tokens"),
+        (r#""max_tokens": 4294967297"#, "max_tokens"),
+        (r#""seed": 4294967297"#, "seed"),
+        (r#""response_format": {"type": "yaml"}"#, "yaml"),
+        (r#""model": "gpt-9""#, "unknown model"),
+    ] {
+        let answer = post(&url, "/chat/completions", &format!("{{{hi}, {field}}}"));
+        assert!(
+            answer.starts_with("HTTP/1.1 400") && answer.contains(want),
+            "{field}: {answer}"
+        );
+    }
+
     // Embeddings through the same server.
     let e = HttpEmbedder::connect(HttpConfig::new(&url, "minilm")).unwrap();
     assert_eq!(e.dim(), 384);

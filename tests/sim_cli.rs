@@ -11,20 +11,13 @@ fn sim_runs_resumes_and_replays() {
     let run = d.path().join("run");
     let run_s = run.to_str().expect("utf-8 path");
     let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
-    let o = hamlet(&[
-        "sim",
-        world,
-        "--scenario",
-        "valentines",
-        "--until",
-        "day 1 10:00",
-        "--seed",
-        "3",
-        "--run-dir",
-        run_s,
-        "--fake-model",
-        "-q",
-    ]);
+    let valentines = |run: &str| {
+        hamlet(&[
+            "sim", world, "--scenario", "valentines", "--until", "day 1 10:00", "--seed", "3",
+            "--run-dir", run, "--fake-model", "-q",
+        ])
+    };
+    let o = valentines(run_s);
     let out = text(&o.stdout);
     assert!(o.status.success(), "{out}{}", text(&o.stderr));
     for want in [
@@ -64,30 +57,9 @@ fn sim_runs_resumes_and_replays() {
 
     // The same seed again gives the same log (apart from the metrics line with wall time).
     let run2 = d.path().join("run2");
-    let o = hamlet(&[
-        "sim",
-        world,
-        "--scenario",
-        "valentines",
-        "--until",
-        "day 1 10:00",
-        "--seed",
-        "3",
-        "--run-dir",
-        run2.to_str().expect("utf-8"),
-        "--fake-model",
-        "-q",
-    ]);
+    let o = valentines(run2.to_str().expect("utf-8"));
     assert!(o.status.success());
-    let log = |p: &std::path::Path| -> Vec<String> {
-        std::fs::read_to_string(p.join("events.jsonl"))
-            .expect("log")
-            .lines()
-            .filter(|l| !l.contains("\"type\":\"metrics\""))
-            .map(str::to_string)
-            .collect()
-    };
-    assert_eq!(log(&run), log(&run2));
+    assert_eq!(log_lines(&run), log_lines(&run2));
 
     // A run directory is never overwritten.
     let o = hamlet(&["sim", world, "--run-dir", run_s, "--fake-model", "-q"]);
@@ -152,14 +124,15 @@ fn broken_world_is_one_clear_error() {
     );
 }
 
-/// Runs `hamlet sim ARGS` to the end in one directory, and in another SIGKILLs it once its log
+/// Runs `hamlet sim SMALLVILLE --scenario valentines ARGS` to the end in one directory, and in another SIGKILLs it once its log
 /// holds half as many bytes as the whole run's, then resumes it without repeating the model
 /// options. Returns both logs (without the metrics line, which holds wall time) and the step of
 /// the checkpoint the resume started from (`None`: the run ended before the kill).
 fn whole_and_killed(args: &[&str]) -> (Vec<String>, Vec<String>, Option<u64>) {
     let d = tempfile::tempdir().expect("tmp");
     let run = |dir: &std::path::Path| -> Vec<String> {
-        let mut a: Vec<String> = vec!["sim".into()];
+        let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
+        let mut a: Vec<String> = vec!["sim".into(), world.into(), "--scenario".into(), "valentines".into()];
         a.extend(args.iter().map(|s| s.to_string()));
         a.extend([
             "--run-dir".into(),
@@ -167,14 +140,6 @@ fn whole_and_killed(args: &[&str]) -> (Vec<String>, Vec<String>, Option<u64>) {
             "-q".into(),
         ]);
         a
-    };
-    let lines = |p: &std::path::Path| -> Vec<String> {
-        std::fs::read_to_string(p.join("events.jsonl"))
-            .expect("log")
-            .lines()
-            .filter(|l| !l.contains("\"type\":\"metrics\""))
-            .map(str::to_string)
-            .collect()
     };
     let whole = d.path().join("whole");
     let a = run(&whole);
@@ -211,16 +176,12 @@ fn whole_and_killed(args: &[&str]) -> (Vec<String>, Vec<String>, Option<u64>) {
     // No model options: the run remembers the model and embedder it was started with.
     let o = hamlet(&["sim", "--resume", killed.to_str().expect("utf-8"), "-q"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    (lines(&whole), lines(&killed), from)
+    (log_lines(&whole), log_lines(&killed), from)
 }
 
 #[test]
 fn killed_process_resumes_to_the_same_log() {
-    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
     let (whole, killed, _) = whole_and_killed(&[
-        world,
-        "--scenario",
-        "valentines",
         "--until",
         "day 3 12:00",
         "--seed",
@@ -230,6 +191,16 @@ fn killed_process_resumes_to_the_same_log() {
         "20",
     ]);
     assert_same_log(&killed, &whole);
+}
+
+/// The lines of a run's event log, without the metrics line (it holds wall time).
+fn log_lines(run: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("events.jsonl"))
+        .expect("log")
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"metrics\""))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Compares two logs and shows only the first difference (a log is thousands of lines).
@@ -254,11 +225,7 @@ fn assert_same_log(got: &[String], want: &[String]) {
 /// how much of it came from the cache, so a greedy choice can flip (docs/BENCHMARKS.md, Town).
 #[test]
 fn killed_real_model_run_resumes_from_its_checkpoint() {
-    let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
     let (whole, killed, from) = whole_and_killed(&[
-        world,
-        "--scenario",
-        "valentines",
         "--agents",
         "4",
         "--until",

@@ -21,15 +21,16 @@ struct Tmux {
 
 impl Tmux {
     /// `None` (after a loud message) when tmux is not installed: scripts/setup.sh installs it.
-    fn start(name: &str, width: u16, height: u16, command: &str) -> Option<Tmux> {
+    /// A detached tmux session running `command`; fails the test when tmux is missing (the test
+    /// set-up installs it).
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
         if Command::new("tmux")
             .arg("-V")
             .output()
             .map(|o| !o.status.success())
             .unwrap_or(true)
         {
-            eprintln!("\n\n!!!!!!!! SKIPPED: tmux is not installed, so the TUI end-to-end test did not run. !!!!!!!!\n!!!!!!!! Install it (Debian: apt-get install tmux; scripts/setup.sh does this). !!!!!!!!\n");
-            return None;
+            panic!("tmux is not installed, and the TUI end-to-end tests drive the binary in it: install it (Debian: apt-get install tmux; scripts/setup.sh does this)");
         }
         let t = Tmux {
             socket: format!("hamlet-test-{}-{name}", std::process::id()),
@@ -49,7 +50,7 @@ impl Tmux {
             .status
             .success();
         assert!(ok, "tmux new-session failed");
-        Some(t)
+        t
     }
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
@@ -270,14 +271,12 @@ fn hamlet_cmd(args: &str) -> String {
 fn watch_replays_an_agent_run_in_a_terminal() {
     let dir = tempfile::tempdir().expect("tempdir");
     agent_run(dir.path());
-    let Some(tmux) = Tmux::start(
+    let tmux = Tmux::start(
         "agent",
         80,
         24,
         &hamlet_cmd(&format!("watch {}", dir.path().display())),
-    ) else {
-        return;
-    };
+    );
     let screen = tmux.wait_for("When is the meeting?");
     assert!(screen.contains("finished"), "{screen}");
     assert!(screen.contains("2 ✓ read_file"), "{screen}");
@@ -318,9 +317,7 @@ fn watch_replays_a_town_run_and_seeks() {
     let dir = tempfile::tempdir().expect("tempdir");
     town_run(dir.path());
     let args = format!("watch --paused {}", dir.path().display());
-    let Some(tmux) = Tmux::start("town", 80, 24, &hamlet_cmd(&args)) else {
-        return;
-    };
+    let tmux = Tmux::start("town", 80, 24, &hamlet_cmd(&args));
     let screen = tmux.wait_for("tinytown");
     assert!(screen.contains("day 1 08:00"), "{screen}");
     assert!(screen.contains("AN"), "{screen}");
@@ -363,9 +360,7 @@ fn sim_tui_shows_a_live_town_and_restores_the_terminal() {
         world.display(),
         dir.path().join("run").display()
     );
-    let Some(tmux) = Tmux::start("sim", 100, 30, &hamlet_cmd(&args)) else {
-        return;
-    };
+    let tmux = Tmux::start("sim", 100, 30, &hamlet_cmd(&args));
     let screen = tmux.wait_for("the run has ended");
     assert!(screen.contains("live"), "{screen}");
     assert!(screen.contains("Agents"), "{screen}");
@@ -393,9 +388,7 @@ fn run_tui_asks_for_approval_in_the_ui_with_the_real_model() {
         "HAMLET_THREADS=${{HAMLET_THREADS:-1}} {}",
         hamlet_cmd(&args)
     );
-    let Some(tmux) = Tmux::start("run", 90, 26, &command) else {
-        return;
-    };
+    let tmux = Tmux::start("run", 90, 26, &command);
     let model_step = Duration::from_secs(300);
     let screen = tmux.wait_long("approve?", model_step);
     assert!(screen.contains("Step 1 wants to run:"), "{screen}");

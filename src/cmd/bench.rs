@@ -169,11 +169,8 @@ fn batching(a: &LlmArgs, max_batch: usize, unified: bool, report: &mut String) -
     Ok(())
 }
 
-fn bench_llm(a: LlmArgs) -> Result<()> {
-    let threads = a.model.threads();
-    let path = a.model.model_path()?;
-    let max_batch = a.batch.iter().copied().max().unwrap_or(1).max(1);
-    let mut report = String::new();
+/// The CPU's model name and how many cores this process sees, for a benchmark's header line.
+pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -182,16 +179,25 @@ fn bench_llm(a: LlmArgs) -> Result<()> {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{cpu}, {cores} cores visible")
+}
+
+fn bench_llm(a: LlmArgs) -> Result<()> {
+    let threads = a.model.threads();
+    let path = a.model.model_path()?;
+    let max_batch = a.batch.iter().copied().max().unwrap_or(1).max(1);
+    let mut report = String::new();
+    let cpu = machine();
     writeln!(
         report,
-        "model `{}`, {threads} thread(s), OMP_WAIT_POLICY={}, {cpu}, {} cores visible\n",
+        "model `{}`, {threads} thread(s), OMP_WAIT_POLICY={}, {cpu}\n",
         path.file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
         std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "unset".into()),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
     )?;
 
     // 1. Throughput against the raw loop.

@@ -208,21 +208,11 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         Some(_) => format!("{real} memories and all queries embedded with `{}` ({dim} dims); the other {} memories have random unit vectors", a.embed_model, a.count - real),
         None => format!("random unit vectors ({dim} dims) for memories and queries: the embedding model is not loaded"),
     };
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     writeln!(
         report,
-        "{} memories over {agents} agents; {how}. {cpu}, {cores} cores visible.\n",
-        a.count
+        "{} memories over {agents} agents; {how}. {}.\n",
+        a.count,
+        super::bench::machine()
     )?;
 
     let tmp =

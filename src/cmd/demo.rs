@@ -5,7 +5,7 @@ use anyhow::Result;
 use hamlet_core::{GenerateRequest, Message};
 use serde_json::json;
 
-use crate::opts::ModelOpts;
+use crate::opts::{LoraOpts, ModelOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let llm = a.model.backend(1, None, 1.0)?;
+    let llm = a.model.backend(1, &LoraOpts::default())?;
     let info = llm.info();
     println!(
         "model: {} ({} tokens of context)\n",

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use hamlet_eval::data::{load, Category};
 use hamlet_eval::run::{run, scores, CaseResult, Mode, RunOptions};
 
-use crate::opts::ModelOpts;
+use crate::opts::{LoraOpts, ModelOpts};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -47,9 +47,8 @@ pub struct BfclArgs {
     /// parallel cases (60% at 1.0 against 40% at 1.1 on the first 10).
     #[arg(long, default_value_t = 1.0)]
     pub repeat_penalty: f32,
-    /// A llama.cpp LoRA adapter (GGUF) to apply.
-    #[arg(long, value_name = "FILE")]
-    pub lora: Option<PathBuf>,
+    #[command(flatten)]
+    pub lora: LoraOpts,
     /// Where to write one JSON line per case (default: $HAMLET_HOME/evals/bfcl-<time>.jsonl).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -99,7 +98,7 @@ fn bfcl(a: BfclArgs) -> Result<()> {
     };
     let mut model = a.model.clone();
     model.context = model.context.max(8192);
-    let llm = model.backend(a.batch.max(1), a.lora.clone(), 1.0)?;
+    let llm = model.backend(a.batch.max(1), &a.lora)?;
     let out_path = match &a.out {
         Some(p) => p.clone(),
         None => {

@@ -14,7 +14,8 @@ use hamlet_agent::{AgentSpec, Prompts};
 use hamlet_core::{Embedder, Llm, MemoryStream};
 use serde::Serialize;
 
-use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
+use crate::cmd::clip;
+use crate::opts::{load_embedder, LoraOpts, ModelOpts, DEFAULT_EMBED_MODEL};
 
 #[derive(Debug, clap::Args)]
 pub struct TasksArgs {
@@ -32,9 +33,8 @@ pub struct TasksArgs {
     /// Cap every task's step budget.
     #[arg(long)]
     pub max_steps: Option<u32>,
-    /// A llama.cpp LoRA adapter (GGUF) to apply.
-    #[arg(long, value_name = "FILE")]
-    pub lora: Option<PathBuf>,
+    #[command(flatten)]
+    pub lora: LoraOpts,
     /// Embedding model for the memory tasks' long-term store.
     #[arg(long, default_value = DEFAULT_EMBED_MODEL)]
     pub embed_model: String,
@@ -88,11 +88,11 @@ fn summarize(results: &[TaskResult], model: String) -> Summary {
         ran: ran.len(),
         skipped: results.len() - ran.len(),
         pass_rate: passed as f64 / n,
-        invalid_actions: ran.iter().map(|r| r.invalid).sum(),
-        escapes: ran.iter().map(|r| r.escapes.len()).sum(),
-        tasks_with_escapes: ran.iter().filter(|r| !r.escapes.is_empty()).count(),
-        mean_steps: f64::from(ran.iter().map(|r| r.steps).sum::<u32>()) / n,
-        mean_tokens: ran.iter().map(|r| r.tokens).sum::<u64>() as f64 / n,
+        invalid_actions: ran.iter().map(|r| r.total.invalid).sum(),
+        escapes: ran.iter().map(|r| r.total.escapes.len()).sum(),
+        tasks_with_escapes: ran.iter().filter(|r| !r.total.escapes.is_empty()).count(),
+        mean_steps: f64::from(ran.iter().map(|r| r.total.steps).sum::<u32>()) / n,
+        mean_tokens: ran.iter().map(|r| r.total.tokens).sum::<u64>() as f64 / n,
         by_category,
     }
 }
@@ -107,15 +107,6 @@ fn stops(r: &TaskResult) -> String {
         })
         .collect::<Vec<_>>()
         .join("→")
-}
-
-fn clip(s: &str, n: usize) -> String {
-    let line = s.replace('\n', " ");
-    if line.chars().count() > n {
-        format!("{}…", line.chars().take(n).collect::<String>())
-    } else {
-        line
-    }
 }
 
 fn print_table(out: &mut impl Write, results: &[TaskResult], s: &Summary) -> Result<()> {
@@ -149,10 +140,10 @@ fn print_table(out: &mut impl Write, results: &[TaskResult], s: &Summary) -> Res
             r.name,
             r.category,
             result,
-            r.steps,
-            r.invalid,
-            r.escapes.len(),
-            r.tokens,
+            r.total.steps,
+            r.total.invalid,
+            r.total.escapes.len(),
+            r.total.tokens,
             r.seconds,
             stops(r),
             clip(&detail, 110)
@@ -199,7 +190,7 @@ pub fn run(a: TasksArgs) -> Result<()> {
     let prompts = Prompts::builtin();
     let mut model = a.model.clone();
     model.context = model.context.max(base.context);
-    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, a.lora.clone(), 1.0)?);
+    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, &a.lora)?);
     // The embedding model is loaded once, and only when a selected task needs memory.
     let embedder: Option<Arc<dyn Embedder>> = if tasks.iter().any(|t| t.needs_memory()) {
         let e = load_embedder(&a.embed_model, model.threads())
@@ -271,14 +262,17 @@ mod tests {
             category: category.into(),
             passed,
             skipped: None,
-            steps: 4,
-            tokens: 100,
+            total: hamlet_agent::tasks::Tally {
+                steps: 4,
+                tokens: 100,
+                invalid: 1,
+                refused: 0,
+                escapes: vec!["main run: created outside/x".into(); escapes],
+            },
             stop: Some(hamlet_core::trace::StopReason::Finished),
             stop_message: "finished".into(),
             seconds: 1.0,
             detail: if passed { String::new() } else { "nope".into() },
-            invalid: 1,
-            escapes: vec!["main run: created outside/x".into(); escapes],
             runs: Vec::new(),
             run_dir: PathBuf::from("/tmp/x"),
         }

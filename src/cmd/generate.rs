@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use hamlet_core::{GenerateRequest, Message, Prompt, Sampling};
 
-use crate::opts::ModelOpts;
+use crate::opts::{LoraOpts, ModelOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -41,11 +41,8 @@ pub struct Args {
     /// Stop before this text (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
-    /// A llama.cpp LoRA adapter (GGUF) to apply.
-    #[arg(long, value_name = "FILE")]
-    pub lora: Option<PathBuf>,
-    #[arg(long, default_value_t = 1.0)]
-    pub lora_scale: f32,
+    #[command(flatten)]
+    pub lora: LoraOpts,
     /// Print token counts and speed to stderr at the end.
     #[arg(long, short)]
     pub verbose: bool,
@@ -97,7 +94,7 @@ pub fn run(a: Args) -> Result<()> {
     req.stop = a.stop.clone();
     req.json_schema = schema;
     req.sampling.validate()?;
-    let llm = a.model.backend(1, a.lora.clone(), a.lora_scale)?;
+    let llm = a.model.backend(1, &a.lora)?;
     let mut out = std::io::stdout().lock();
     let completion = llm.generate_stream(&req, &mut |piece| {
         let _ = out.write_all(piece.as_bytes());

@@ -8,7 +8,7 @@ use hamlet_core::{now_ms, Embedder, Llm, MemoryKind, NewMemory, RecallQuery};
 use hamlet_memory::{ImportanceRater, MemoryConfig, MemoryStore, SearchMode, VectorBackend};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::opts::{ModelOpts, DEFAULT_EMBED_MODEL};
+use crate::opts::{LoraOpts, ModelOpts, DEFAULT_EMBED_MODEL};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -154,7 +154,7 @@ fn add(a: AddArgs) -> Result<()> {
     let llm: Option<Arc<dyn Llm>> = if a.importance.is_some() || a.no_rate {
         None
     } else {
-        Some(Arc::from(a.model.backend(1, None, 1.0).context(
+        Some(Arc::from(a.model.backend(1, &LoraOpts::default()).context(
             "loading the chat model to rate importance (give --importance N or --no-rate to skip it)",
         )?))
     };

@@ -13,6 +13,16 @@ pub mod sim;
 pub mod tune;
 pub mod watch;
 
+/// `s` on one line (newlines shown as ⏎), cut to `n` characters with an ellipsis.
+pub fn clip(s: &str, n: usize) -> String {
+    let one_line = s.replace('\n', " ⏎ ");
+    if one_line.chars().count() > n {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
 /// Tokens per second of `tokens` made in `ms` milliseconds.
 pub fn rate(tokens: u64, ms: f64) -> f64 {
     tokens as f64 / (ms / 1e3).max(1e-9)

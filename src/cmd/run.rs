@@ -10,9 +10,10 @@ use hamlet_agent::runner::load_run;
 use hamlet_agent::{AgentSpec, Approval, Approver, Prompts, Runner};
 use hamlet_core::trace::{Action, ObservationStatus, TraceEvent};
 use hamlet_core::{Llm, MemoryStream};
-use hamlet_tools::{Policy, Recall, Registry, Remember, Tool, ToolContext, Workspace};
+use hamlet_tools::{Recall, Registry, Remember, Tool, ToolContext, Workspace};
 
-use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
+use crate::cmd::clip;
+use crate::opts::{load_embedder, LoraOpts, ModelOpts, DEFAULT_EMBED_MODEL};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +32,10 @@ pub struct Args {
     /// Continue an interrupted run.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["goal", "agent", "workspace", "run_dir"])]
     pub resume: Option<PathBuf>,
+    /// With --resume: accept a run folder whose agent.toml allows more than the agent file it
+    /// was started from (by default that is refused: a run folder may have been tampered with).
+    #[arg(long, requires = "resume")]
+    pub trust_run_folder: bool,
     /// Override the agent's step budget.
     #[arg(long)]
     pub max_steps: Option<u32>,
@@ -46,11 +51,8 @@ pub struct Args {
     /// A directory whose agent/*.j2 files replace the built-in prompt templates.
     #[arg(long, value_name = "DIR", env = "HAMLET_PROMPTS")]
     pub prompts: Option<PathBuf>,
-    /// A llama.cpp LoRA adapter (GGUF) to apply.
-    #[arg(long, value_name = "FILE")]
-    pub lora: Option<PathBuf>,
-    #[arg(long, default_value_t = 1.0)]
-    pub lora_scale: f32,
+    #[command(flatten)]
+    pub lora: LoraOpts,
     /// Print only the final answer.
     #[arg(long, short)]
     pub quiet: bool,
@@ -160,15 +162,6 @@ pub fn timestamp() -> String {
         .collect()
 }
 
-fn clip(s: &str, n: usize) -> String {
-    let one_line = s.replace('\n', " ⏎ ");
-    if one_line.chars().count() > n {
-        format!("{}…", one_line.chars().take(n).collect::<String>())
-    } else {
-        one_line
-    }
-}
-
 /// Prints an event readably.
 pub fn print_event(e: &TraceEvent) {
     match e {
@@ -180,14 +173,8 @@ pub fn print_event(e: &TraceEvent) {
             println!("\n── step {} ──", s.step);
             match &s.action {
                 Some(a) => {
-                    for (label, text) in [
-                        ("thought", &a.thoughts.reasoning),
-                        ("plan", &a.thoughts.plan),
-                        ("criticism", &a.thoughts.criticism),
-                    ] {
-                        if !text.trim().is_empty() {
-                            println!("{label:>11}: {}", clip(text, 200));
-                        }
+                    for (label, text) in a.thoughts.labelled() {
+                        println!("{:>11}: {}", label.to_lowercase(), clip(text, 200));
                     }
                     println!(
                         "{:>11}: {} {}",
@@ -253,6 +240,27 @@ pub fn run(a: Args) -> Result<()> {
     let (mut spec, run_dir, workspace, resume) = match &a.resume {
         Some(dir) => {
             let (spec, start) = load_run(dir)?;
+            if !a.trust_run_folder {
+                // The run folder is data: an edit to its agent.toml must not widen what the
+                // agent may do beyond the agent file the run was started from.
+                let (original, from) = match &start.agent_file {
+                    Some(f) => (
+                        AgentSpec::load(Path::new(f), &names).with_context(|| {
+                            "checking the run against its agent file (resume with --trust-run-folder if it moved)"
+                        })?,
+                        f.clone(),
+                    ),
+                    None => (AgentSpec::default_agent(), "the built-in agent".to_string()),
+                };
+                let wider = spec.wider_than(&original);
+                if !wider.is_empty() {
+                    bail!(
+                        "{}: allows more than {from} does ({}); if you made that change, resume with --trust-run-folder",
+                        dir.join(hamlet_agent::runner::SPEC_FILE).display(),
+                        wider.join("; ")
+                    );
+                }
+            }
             (spec, dir.clone(), PathBuf::from(start.workspace), true)
         }
         None => {
@@ -285,7 +293,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     model.context = model.context.max(spec.context);
-    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, a.lora.clone(), a.lora_scale)?);
+    let llm: Arc<dyn Llm> = Arc::from(model.backend(1, &a.lora)?);
     let info = llm.info();
     if (info.context_length as u32) < spec.context {
         spec.context = info.context_length as u32;
@@ -295,14 +303,7 @@ pub fn run(a: Args) -> Result<()> {
 
     let workspace = Workspace::new(&workspace)
         .with_context(|| format!("opening workspace {}", workspace.display()))?;
-    let policy = Policy {
-        allow_private_network: spec.allow_private_network,
-        allow_hosts: spec.allow_hosts.clone(),
-        shell_allow: spec.shell_allow.clone(),
-        shell_timeout: spec.shell_timeout(),
-        ..Policy::default()
-    };
-    let mut ctx = ToolContext::new(workspace, policy);
+    let mut ctx = ToolContext::new(workspace, spec.policy.clone());
     if spec
         .tools
         .iter()

@@ -16,7 +16,7 @@ use hamlet_llm::openai::{
     EmbeddingsResponse, ErrorBody, ModelEntry, ModelList,
 };
 
-use crate::opts::ModelOpts;
+use crate::opts::{LoraOpts, ModelOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,7 +43,7 @@ struct Served {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let llm = a.model.backend(a.parallel, None, 1.0)?;
+    let llm = a.model.backend(a.parallel, &LoraOpts::default())?;
     let embedder: Option<Box<dyn Embedder>> = match &a.embed_model {
         Some(m) => Some(Box::new(crate::opts::load_embedder(m, a.model.threads())?)),
         None => None,
@@ -93,7 +93,14 @@ fn read_body<T: serde::de::DeserializeOwned>(
     if body.trim().is_empty() {
         body = "{}".into();
     }
-    serde_json::from_str(&body).map_err(|e| format!("the body does not fit: {e}"))
+    let de = &mut serde_json::Deserializer::from_str(&body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = e.path().to_string();
+        match at.as_str() {
+            "." | "" => format!("the body does not fit: {}", e.inner()),
+            _ => format!("the body does not fit: `{at}`: {}", e.inner()),
+        }
+    })
 }
 
 /// One server-sent event.
@@ -163,7 +170,16 @@ impl Read for ChannelReader {
 }
 
 fn complete(served: &Served, mut request: tiny_http::Request, chat: bool) -> std::io::Result<()> {
-    let body = read_body::<CompletionRequest>(&mut request);
+    let body = read_body::<CompletionRequest>(&mut request).and_then(|b| {
+        if b.model.is_empty() || b.model == served.name {
+            Ok(b)
+        } else {
+            Err(format!(
+                "unknown model {:?}: this server serves {:?} (see GET /v1/models); send that name, or none",
+                b.model, served.name
+            ))
+        }
+    });
     let stream = body.as_ref().is_ok_and(|b| b.stream);
     let req = match body.and_then(|b| b.into_generate(chat)) {
         Ok(r) => r,

@@ -14,7 +14,7 @@ use hamlet_town::testing::TownFake;
 use hamlet_town::{replay, LlmTownModel, Run, RunConfig, SimConfig, TownModel};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::opts::{load_embedder, ModelOpts, DEFAULT_EMBED_MODEL};
+use crate::opts::{load_embedder, LoraOpts, ModelOpts, DEFAULT_EMBED_MODEL};
 
 /// The model name a run records when it runs on the stand-in model.
 const FAKE: &str = "fake";
@@ -186,7 +186,7 @@ pub fn run(a: Args) -> Result<()> {
         let mut m = model_opts.clone();
         // One KV slot per agent; the town's prompts are short.
         m.context = m.context.min(2048);
-        let llm: Arc<dyn Llm> = Arc::from(m.backend(run.state.agents.len() as u32, None, 1.0)?);
+        let llm: Arc<dyn Llm> = Arc::from(m.backend(run.state.agents.len() as u32, &LoraOpts::default())?);
         Box::new(LlmTownModel(llm))
     };
     eprintln!(

@@ -2,6 +2,7 @@
 //! checking that a failure is one clear `error:` line.
 #![allow(dead_code)] // each test binary uses a subset
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// The `hamlet` binary under test.
@@ -34,6 +35,36 @@ pub fn hamlet_default_model(args: &[&str]) -> Command {
 /// Runs `hamlet ARGS` (see [`hamlet_cmd`]) to completion.
 pub fn hamlet(args: &[&str]) -> Output {
     hamlet_cmd(args).output().expect("run hamlet")
+}
+
+/// The arguments of `hamlet run --yes` on `goal` in workspace `ws`, tracing into `run_dir`, and
+/// then `extra`.
+pub fn run_args<'a>(ws: &'a Path, run_dir: &'a Path, goal: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let path = |p: &'a Path| p.to_str().expect("a UTF-8 path");
+    let mut args = vec!["run", "--yes", "--workspace", path(ws), "--run-dir", path(run_dir)];
+    args.extend(["--goal", goal]);
+    args.extend(extra);
+    args
+}
+
+/// The arguments of `hamlet eval tasks` on the repository's suite, running only `tasks` and
+/// writing results to `out`, then `extra`.
+pub fn eval_tasks_args<'a>(tasks: &[&'a str], out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tasks");
+    let mut args = vec!["eval", "tasks", "--dir", suite];
+    for t in tasks {
+        args.extend(["--only", t]);
+    }
+    args.extend(["--out", out.to_str().expect("a UTF-8 path")]);
+    args.extend(extra);
+    args
+}
+
+/// The `tasks` array of an `eval tasks` run's `results.json` in `out`.
+pub fn task_results(out: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read(out.join("results.json")).expect("results.json");
+    let results: serde_json::Value = serde_json::from_slice(&text).expect("results.json is JSON");
+    results["tasks"].as_array().expect("a tasks array").clone()
 }
 
 pub fn text(b: &[u8]) -> String {

@@ -10,8 +10,8 @@ pub enum Error {
     #[error("{file}: {message}")]
     Task { file: String, message: String },
     /// A prompt template does not parse or render.
-    #[error("prompt template {template}: {message}")]
-    Template { template: String, message: String },
+    #[error(transparent)]
+    Template(#[from] hamlet_prompts::TemplateError),
     /// The trace of a run cannot be read or continued.
     #[error("{path}: {message}")]
     Trace { path: String, message: String },

@@ -114,6 +114,36 @@ pub fn needs_approval(effect: Effect) -> bool {
     effect != Effect::Finishing
 }
 
+/// The longest cycle of calls [`cycle`] looks for.
+pub const MAX_CYCLE: usize = 4;
+
+/// The period of the cycle the run has fallen into, if any: the last `p` steps (`p` ≤
+/// [`MAX_CYCLE`]) made the same successful calls as the `p` before them and saw the same results (a single
+/// call must come round three times: writing a file again once, unchanged, is common and
+/// harmless). The repeat rule does not catch such a cycle when it writes (a write is a change),
+/// but a write of what was already there changes nothing the agent sees, so the next round would
+/// go the same way.
+pub fn cycle(steps: &[&StepRecord]) -> Option<usize> {
+    let n = steps.len();
+    (1..=MAX_CYCLE).find(|&p| {
+        let rounds = if p == 1 { 3 } else { 2 };
+        n >= rounds * p
+            && (0..(rounds - 1) * p).all(|k| {
+                let (now, then) = (steps[n - 1 - k], steps[n - 1 - k - p]);
+                match (&now.action, &then.action) {
+                    // Calls that ran and succeeded: failures and refusals have their own rules.
+                    (Some(a), Some(b)) => {
+                        call_key(a) == call_key(b)
+                            && now.observation.is_ok()
+                            && then.observation.is_ok()
+                            && now.observation.text == then.observation.text
+                    }
+                    _ => false,
+                }
+            })
+    })
+}
+
 /// Whether the last step was a repeat that the runtime refused.
 fn refused_repeat(steps: &[&StepRecord], i: usize, effect_of: &dyn Fn(&str) -> Effect) -> bool {
     steps[i].observation.status == ObservationStatus::Refused
@@ -149,6 +179,19 @@ pub fn next_move(
             format!(
                 "the agent kept repeating the same action ({}) after reflecting on it",
                 last.action.as_ref().map(|a| a.tool.as_str()).unwrap_or("?")
+            ),
+        );
+    }
+    if let Some(period) = cycle(steps) {
+        let calls: Vec<&str> = steps[steps.len() - period..]
+            .iter()
+            .filter_map(|s| s.action.as_ref().map(|a| a.tool.as_str()))
+            .collect();
+        return Next::Stop(
+            StopReason::Loop,
+            format!(
+                "the agent went round the same {period} action(s) ({}) twice and saw the same results",
+                calls.join(", ")
             ),
         );
     }
@@ -517,5 +560,55 @@ mod tests {
         assert!(e.contains("log.txt") && e.contains("append_file"), "{e}");
         let keep = call("write_file", json!({"path": "log.txt", "content": "done!"}));
         assert_eq!(refuse(&[&append], &keep, true, Some("done")), None);
+    }
+
+    #[test]
+    fn a_cycle_that_writes_the_same_thing_again_stops_the_run() {
+        let write = || json!({"path": "a.txt", "content": "1"});
+        let read = || json!({"path": "a.txt"});
+        let list = || json!({});
+        let mut steps = Vec::new();
+        for (i, (tool, args)) in [
+            ("write_file", write()),
+            ("read_file", read()),
+            ("list_dir", list()),
+            ("write_file", write()),
+            ("read_file", read()),
+            ("list_dir", list()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            steps.push(step(i as u32 + 1, tool, args, Fine));
+        }
+        let all: Vec<&StepRecord> = steps.iter().collect();
+        assert_eq!(cycle(&all[..5]), None, "one round and a bit is not a cycle");
+        assert_eq!(cycle(&all), Some(3));
+        let spec = AgentSpec::default_agent();
+        match next_move(&spec, &all, false, &effect) {
+            Next::Stop(StopReason::Loop, why) => {
+                assert!(why.contains("3 action(s) (write_file, read_file, list_dir)"), "{why}")
+            }
+            other => panic!("expected a loop stop, got {other:?}"),
+        }
+        // The same calls with a result that changed are progress, not a cycle.
+        let mut changed = steps.clone();
+        changed[4].observation.text = "2".into();
+        let all: Vec<&StepRecord> = changed.iter().collect();
+        assert_eq!(cycle(&all), None);
+        // One call must come round three times.
+        let same: Vec<StepRecord> = (0..3).map(|i| step(i + 1, "write_file", write(), Fine)).collect();
+        let same: Vec<&StepRecord> = same.iter().collect();
+        assert_eq!(cycle(&same[..2]), None);
+        assert_eq!(cycle(&same), Some(1));
+        // Four different calls, twice, are found too; five are not looked for.
+        let four: Vec<StepRecord> = (0..8)
+            .map(|i| step(i + 1, "write_file", json!({"path": format!("{}.txt", i % 4)}), Fine))
+            .collect();
+        assert_eq!(cycle(&four.iter().collect::<Vec<_>>()), Some(4));
+        let five: Vec<StepRecord> = (0..10)
+            .map(|i| step(i + 1, "write_file", json!({"path": format!("{}.txt", i % 5)}), Fine))
+            .collect();
+        assert_eq!(cycle(&five.iter().collect::<Vec<_>>()), None);
     }
 }

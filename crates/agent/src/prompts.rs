@@ -2,9 +2,9 @@
 //!
 //! The templates in the repository are compiled in as defaults; a user's own directory (laid out
 //! like `prompts/`, i.e. `DIR/agent/system.j2`) overrides any of them at run time. Loading, overriding and strict rendering are
-//! `hamlet_prompts::Prompts`; this module holds the table and maps its errors.
+//! `hamlet_prompts::Prompts`; this module holds the table.
 
-use hamlet_prompts::{PromptTable, TemplateError};
+use hamlet_prompts::PromptTable;
 
 use crate::Error;
 
@@ -31,12 +31,3 @@ impl PromptTable for AgentTemplates {
 
 /// Loaded templates.
 pub type Prompts = hamlet_prompts::Prompts<AgentTemplates>;
-
-impl From<TemplateError> for Error {
-    fn from(e: TemplateError) -> Self {
-        Error::Template {
-            template: e.template,
-            message: e.message,
-        }
-    }
-}

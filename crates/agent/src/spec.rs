@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hamlet_core::{line_of, Sampling};
 use hamlet_tools::{
-    AppendFile, Calculator, Finish, ListDir, ReadFile, SearchFiles, Shell, Tool, WriteFile,
+    AppendFile, Calculator, Finish, ListDir, Policy, ReadFile, SearchFiles, Shell, Tool, WriteFile,
 };
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -39,10 +39,8 @@ pub struct AgentSpec {
     pub budgets: Budgets,
     /// Tool outputs longer than this many characters are cut, with a note the model sees.
     pub observation_chars: usize,
-    pub allow_private_network: bool,
-    pub allow_hosts: Vec<String>,
-    pub shell_allow: Vec<String>,
-    pub shell_timeout_secs: u64,
+    /// What the runtime lets the agent's tools reach and run (`[network]`, `[shell]`).
+    pub policy: Policy,
     /// Where the agent came from (for messages).
     pub source: Option<String>,
 }
@@ -101,6 +99,23 @@ const MINIMUMS: [(&str, u64); 6] = [
     ("budgets.max-failures", 1),
 ];
 
+/// The largest value each setting may take: far above any real need, low enough that the
+/// arithmetic on them cannot overflow and that llama.cpp is never asked for an absurd context.
+const MAXIMUMS: [(&str, u64); 6] = [
+    ("model.context", 1 << 20),
+    ("model.max-step-tokens", 1 << 19),
+    ("model.observation-chars", 1_000_000),
+    ("budgets.max-steps", 100_000),
+    ("budgets.max-wall-secs", 7 * 24 * 3600),
+    ("budgets.max-failures", 1_000),
+];
+
+/// The longest agent or tool name (names become folder names and schema constants).
+const MAX_NAME: usize = 64;
+
+/// The longest `shell` time limit, in seconds (a day).
+const MAX_SHELL_SECS: u64 = 24 * 3600;
+
 const SHELL_WITHOUT_ALLOW: &str = "lists \"shell\" but no program is allowed: add a [shell] table with allow = [\"python3\"] (the programs it may run), or remove \"shell\"";
 
 impl AgentSpec {
@@ -130,16 +145,27 @@ impl AgentSpec {
             sampling: Sampling::default(),
             budgets: Budgets::default(),
             observation_chars: 1500,
-            allow_private_network: false,
-            allow_hosts: Vec::new(),
-            shell_allow: Vec::new(),
-            shell_timeout_secs: 20,
+            policy: Policy::default(),
             source: None,
         }
     }
 
-    pub fn shell_timeout(&self) -> Duration {
-        Duration::from_secs(self.shell_timeout_secs)
+    /// What this spec lets the agent do that `other` does not: tools, and what its policy allows
+    /// (see [`Policy::wider_than`]). A run folder's copy must not allow more than the agent file
+    /// it was started from.
+    pub fn wider_than(&self, other: &AgentSpec) -> Vec<String> {
+        let tools: Vec<&str> = self
+            .tools
+            .iter()
+            .filter(|t| !other.tools.contains(t))
+            .map(String::as_str)
+            .collect();
+        let mut wider = Vec::new();
+        if !tools.is_empty() {
+            wider.push(format!("tools {}", tools.join(", ")));
+        }
+        wider.extend(self.policy.wider_than(&other.policy));
+        wider
     }
 
     /// The rules every spec keeps, whether it came from a file, a run folder or code changed
@@ -152,22 +178,25 @@ impl AgentSpec {
             })
         };
         let name_ok = !self.name.is_empty()
+            && self.name.len() <= MAX_NAME
             && self
                 .name
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
         if !name_ok {
-            return bad("name", format!("{:?} is not a usable name: use letters, digits, '-' or '_' (it names run folders)", self.name));
+            return bad("name", format!("{:?} is not a usable name: use at most {MAX_NAME} letters, digits, '-' or '_' (it names run folders)", clip(&self.name)));
         }
         for (i, t) in self.tools.iter().enumerate() {
             if !known_tools.contains(&t.as_str()) {
-                let hint = closest(t, known_tools)
+                let hint = (t.len() <= MAX_NAME)
+                    .then(|| closest(t, known_tools))
+                    .flatten()
                     .map(|c| format!("did you mean {c:?}? "))
                     .unwrap_or_default();
                 let known = known_tools.join(", ");
                 return bad(
                     &format!("tools[{i}]"),
-                    format!("unknown tool {t:?}: {hint}the tools are {known}"),
+                    format!("unknown tool {:?}: {hint}the tools are {known}", clip(t)),
                 );
             }
         }
@@ -177,7 +206,7 @@ impl AgentSpec {
                 format!("lacks {:?}: a run ends by it", Finish::NAME),
             );
         }
-        if self.tools.iter().any(|t| t == Shell::NAME) && self.shell_allow.is_empty() {
+        if self.tools.iter().any(|t| t == Shell::NAME) && self.policy.shell_allow.is_empty() {
             return bad("tools", SHELL_WITHOUT_ALLOW.into());
         }
         let values = [
@@ -188,12 +217,22 @@ impl AgentSpec {
             self.budgets.max_wall_secs,
             u64::from(self.budgets.max_failures),
         ];
-        for ((field, min), value) in MINIMUMS.into_iter().zip(values) {
+        for (((field, min), (_, max)), value) in MINIMUMS.into_iter().zip(MAXIMUMS).zip(values) {
             if value < min {
                 return bad(field, format!("{value} is too small: use at least {min}"));
             }
+            if value > max {
+                return bad(field, format!("{value} is too large: use at most {max}"));
+            }
         }
-        if self.max_step_tokens * 2 > self.context {
+        let shell_secs = self.policy.shell_timeout.as_secs();
+        if !(1..=MAX_SHELL_SECS).contains(&shell_secs) {
+            return bad(
+                "shell.timeout-secs",
+                format!("{shell_secs} is not a usable time limit: use 1 to {MAX_SHELL_SECS} seconds"),
+            );
+        }
+        if u64::from(self.max_step_tokens) * 2 > u64::from(self.context) {
             return bad("model.max-step-tokens", format!("{} leaves too little of the {}-token context for the prompt: keep it under half of model.context", self.max_step_tokens, self.context));
         }
         self.sampling
@@ -227,8 +266,8 @@ impl AgentSpec {
         }
         let shell = (self.tools.iter().any(|t| t == Shell::NAME)).then(|| {
             at(ShellRaw {
-                allow: self.shell_allow.clone(),
-                timeout_secs: Some(self.shell_timeout_secs),
+                allow: self.policy.shell_allow.clone(),
+                timeout_secs: Some(self.policy.shell_timeout.as_secs()),
             })
         });
         let raw = AgentFileRaw {
@@ -251,8 +290,8 @@ impl AgentSpec {
                 max_failures: Some(at(self.budgets.max_failures)),
             },
             network: NetworkRaw {
-                allow_private: self.allow_private_network,
-                allow_hosts: self.allow_hosts.clone(),
+                allow_private: self.policy.allow_private_network,
+                allow_hosts: self.policy.allow_hosts.clone(),
             },
             shell,
         };
@@ -315,6 +354,14 @@ struct ShellRaw {
 }
 
 /// The known name closest to `name` (for "did you mean").
+/// At most 40 characters of `s`, for echoing a bad value in an error.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     fn distance(a: &str, b: &str) -> usize {
         let b: Vec<char> = b.chars().collect();
@@ -369,6 +416,7 @@ impl AgentFileRaw {
             "budgets.max-steps" => span(&self.budgets.max_steps),
             "budgets.max-wall-secs" => span(&self.budgets.max_wall_secs),
             "budgets.max-failures" => span(&self.budgets.max_failures),
+            "shell.timeout-secs" => self.shell.as_ref().map(Spanned::span),
             _ => None,
         }
     }
@@ -404,12 +452,15 @@ impl AgentFileRaw {
                 max_failures: value(&b.max_failures, defaults.budgets.max_failures),
             },
             observation_chars: value(&self.model.observation_chars, defaults.observation_chars),
-            allow_private_network: self.network.allow_private,
-            allow_hosts: self.network.allow_hosts.clone(),
-            shell_allow: shell.map(|s| s.allow.clone()).unwrap_or_default(),
-            shell_timeout_secs: shell
-                .and_then(|s| s.timeout_secs)
-                .unwrap_or(defaults.shell_timeout_secs),
+            policy: Policy {
+                allow_private_network: self.network.allow_private,
+                allow_hosts: self.network.allow_hosts.clone(),
+                shell_allow: shell.map(|s| s.allow.clone()).unwrap_or_default(),
+                shell_timeout: shell
+                    .and_then(|s| s.timeout_secs)
+                    .map_or(defaults.policy.shell_timeout, Duration::from_secs),
+                ..defaults.policy.clone()
+            },
             source: Some(file.to_string()),
         };
         let at = |span: Option<Range<usize>>| match span {
@@ -455,7 +506,7 @@ mod tests {
         let s = parse("name = \"t\"\nrole = \"r\"\ntools = [\"read_file\"]\n").unwrap();
         assert_eq!(s.tools, ["read_file", "finish"]);
         assert_eq!(s.budgets, Budgets::default());
-        assert!(s.shell_allow.is_empty());
+        assert!(s.policy.shell_allow.is_empty());
     }
 
     #[test]
@@ -489,7 +540,7 @@ mod tests {
             "name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n",
         )
         .unwrap();
-        assert_eq!(s.shell_allow, ["python3"]);
+        assert_eq!(s.policy.shell_allow, ["python3"]);
         let e = error("tools = []\n[shell]\nallow = [\"ls\"]\n");
         assert!(e.contains("not in `tools`"), "{e}");
     }
@@ -514,7 +565,7 @@ mod tests {
         let shipped = AgentSpec::load(Path::new(coder), &names).unwrap();
         let mut tuned = AgentSpec::default_agent();
         tuned.model = Some("qwen".into());
-        tuned.allow_hosts = vec!["example.org".into()];
+        tuned.policy.allow_hosts = vec!["example.org".into()];
         tuned.sampling.temperature = 0.7;
         for spec in [AgentSpec::default_agent(), shipped, tuned] {
             let text = spec.to_toml().unwrap();
@@ -551,5 +602,31 @@ mod tests {
         let mut s = ok;
         s.context = 1024;
         assert_eq!(s.check(&names).unwrap_err().field, "model.max-step-tokens");
+    }
+
+    #[test]
+    fn absurd_numbers_and_names_are_refused_with_their_line() {
+        // 2^31 passed the half-context check through `* 2` overflowing u32.
+        let e = error("tools = []\n[model]\nmax-step-tokens = 2147483648\n");
+        assert!(e.contains("t.toml:5") && e.contains("max-step-tokens") && e.contains("too large"), "{e}");
+        // llama.cpp failed with "null reference" instead.
+        let e = error("tools = []\n[model]\ncontext = 4294967295\n");
+        assert!(e.contains("model.context") && e.contains("at most 1048576"), "{e}");
+        let e = error("tools = [\"shell\"]\n[shell]\nallow = [\"echo\"]\ntimeout-secs = 0\n");
+        assert!(e.contains("t.toml:") && e.contains("timeout-secs") && e.contains("1 to 86400"), "{e}");
+        // A huge unknown name is neither searched for a near miss nor echoed whole.
+        let long = "x".repeat(1_000_000);
+        let started = std::time::Instant::now();
+        let e = error(&format!("tools = [\"{long}\"]\n"));
+        assert!(started.elapsed().as_secs() < 2, "took {:?}", started.elapsed());
+        assert!(e.len() < 400 && e.contains("unknown tool") && e.contains('…'), "{}", &e[..400.min(e.len())]);
+        let e = error_named(&"n".repeat(65));
+        assert!(e.contains("at most 64") && e.len() < 400, "{e}");
+    }
+
+    fn error_named(name: &str) -> String {
+        parse(&format!("name = \"{name}\"\nrole = \"r\"\ntools = []\n"))
+            .unwrap_err()
+            .to_string()
     }
 }

@@ -39,15 +39,10 @@ fn every_template_renders_with_the_values_the_loop_passes() {
         "{system}"
     );
     let start = RunStart {
-        run_id: "r".into(),
-        agent: "a".into(),
-        agent_file: None,
         goal: "g".into(),
-        model: "m".into(),
-        workspace: ".".into(),
-        started: 0,
         tools: spec.tools.clone(),
         intro: "a.txt (3 bytes)".into(),
+        ..RunStart::default()
     };
     let step = StepRecord {
         step: 1,

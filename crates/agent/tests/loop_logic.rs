@@ -142,12 +142,8 @@ fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
         act("write_file", json!({"path": "total.txt", "content": "42"})),
         act("finish", json!({"answer": "42"})),
     ]);
-    let out = f.start(
-        spec(),
-        &llm,
-        "r",
-        "Add up the numbers and write the total to total.txt.",
-    );
+    let goal = "Add up the numbers and write the total to total.txt.";
+    let out = f.start(spec(), &llm, "r", goal);
     assert_eq!(out.end.reason, StopReason::Finished);
     let st = steps(&f.run_dir("r"));
     assert_eq!(st.len(), 3);
@@ -172,12 +168,8 @@ fn a_finish_before_the_file_the_goal_names_is_written_is_refused_once() {
         act("list_dir", json!({})),
         act("finish", json!({"answer": "it says hi"})),
     ]);
-    let out = f.start(
-        spec(),
-        &llm,
-        "r2",
-        "Tell me what notes.md would say if it existed.",
-    );
+    let goal = "Tell me what notes.md would say if it existed.";
+    let out = f.start(spec(), &llm, "r2", goal);
     assert_eq!(out.end.reason, StopReason::Finished);
     assert_eq!(out.end.answer.as_deref(), Some("it says hi"));
     assert_eq!(steps(&f.run_dir("r2")).len(), 3);

@@ -107,7 +107,7 @@ fn the_second_run_recalls_what_the_first_run_remembered() {
         .runs
         .iter()
         .all(|run| run.stop == Some(StopReason::Finished)));
-    assert_eq!(r.steps, 7);
+    assert_eq!(r.total.steps, 7);
     assert_eq!(memory.all().len(), 1);
     // the main run's workspace is fresh: the note stayed with the first run
     let main_obs = observations(&r.run_dir);
@@ -157,9 +157,9 @@ fn escape_of(command: &str) -> String {
     ]);
     let r = run(&task, &llm, None).1;
     assert!(!r.passed);
-    assert_eq!(r.escapes.len(), 1, "{:?}", r.escapes);
+    assert_eq!(r.total.escapes.len(), 1, "{:?}", r.total.escapes);
     assert!(r.detail.starts_with("escape: "), "{}", r.detail);
-    r.escapes[0].clone()
+    r.total.escapes[0].clone()
 }
 
 #[test]
@@ -206,8 +206,8 @@ fn refused_and_invalid_actions_are_counted_and_every_run_says_why_it_stopped() {
     ]);
     let (_out, r) = run(&task, &llm, None);
     assert!(r.passed, "{r:#?}");
-    assert!(r.escapes.is_empty(), "{:?}", r.escapes);
-    assert_eq!((r.invalid, r.runs[0].refused), (1, 1), "{r:#?}");
+    assert!(r.total.escapes.is_empty(), "{:?}", r.total.escapes);
+    assert_eq!((r.total.invalid, r.runs[0].tally.refused), (1, 1), "{r:#?}");
     assert_eq!(r.stop, Some(StopReason::Finished));
     assert!(!r.stop_message.is_empty());
     let listing = &observations(&r.run_dir)[2];
@@ -256,23 +256,23 @@ fn a_web_task_gets_its_site_for_the_run_only() {
 fn each_task_gets_only_the_tools_and_network_it_needs() {
     let mut coder_base = base();
     coder_base.tools.push("shell".into());
-    coder_base.shell_allow = vec!["python3".into(), "bash".into()];
-    coder_base.allow_private_network = true;
-    coder_base.allow_hosts = vec!["intranet".into()];
+    coder_base.policy.shell_allow = vec!["python3".into(), "bash".into()];
+    coder_base.policy.allow_private_network = true;
+    coder_base.policy.allow_hosts = vec!["intranet".into()];
 
     let files = task_spec(&suite_task("copy_file"), &coder_base);
     assert!(!files.tools.iter().any(|t| t == "shell" || t == "http_get"));
-    assert!(files.shell_allow.is_empty() && !files.allow_private_network);
-    assert!(files.allow_hosts.is_empty());
+    assert!(files.policy.shell_allow.is_empty() && !files.policy.allow_private_network);
+    assert!(files.policy.allow_hosts.is_empty());
     assert_eq!(files.budgets.max_steps, 5);
 
     let coder = task_spec(&suite_task("coder_primes"), &base());
     assert!(coder.tools.iter().any(|t| t == "shell"));
-    assert_eq!(coder.shell_allow, ["python3"]);
-    assert!(!coder.allow_private_network);
+    assert_eq!(coder.policy.shell_allow, ["python3"]);
+    assert!(!coder.policy.allow_private_network);
 
     let web = task_spec(&suite_task("web_tent_price"), &base());
-    assert!(web.tools.iter().any(|t| t == "http_get") && web.allow_private_network);
+    assert!(web.tools.iter().any(|t| t == "http_get") && web.policy.allow_private_network);
 
     let memory = task_spec(&suite_task("memory_wifi"), &base());
     assert!(memory.tools.iter().any(|t| t == "remember"));

@@ -388,6 +388,13 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A log file in a fresh folder, holding `text`.
+    fn log_holding(text: &str) -> PathBuf {
+        let path = dir().join("log.jsonl");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
     fn dir() -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
@@ -428,8 +435,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_is_dropped_and_truncate_cuts_it_off() {
-        let path = dir().join("log.jsonl");
-        std::fs::write(&path, "{\"n\":1}\n\n{\"n\":2}\n{\"n\":").expect("write");
+        let path = log_holding("{\"n\":1}\n\n{\"n\":2}\n{\"n\":");
         let read = Journal::<Rec>::read_all(&path).expect("read");
         assert_eq!(read.records, vec![rec(1), rec(2)]);
         let torn = read.extent.torn_tail.expect("torn");
@@ -447,8 +453,7 @@ mod tests {
 
     #[test]
     fn an_unterminated_last_record_is_kept_and_appending_starts_a_new_line() {
-        let path = dir().join("log.jsonl");
-        std::fs::write(&path, "{\"n\":1}\n{\"n\":2}").expect("write");
+        let path = log_holding("{\"n\":1}\n{\"n\":2}");
         let read = Journal::<Rec>::read_all(&path).expect("read");
         assert_eq!(read.records, vec![rec(1), rec(2)]);
         assert_eq!(read.extent.valid_len, 15);
@@ -480,8 +485,7 @@ mod tests {
 
     #[test]
     fn read_each_streams_the_same_records() {
-        let path = dir().join("log.jsonl");
-        std::fs::write(&path, "{\"n\":1}\n{\"n\":2}\n{\"n\"").expect("write");
+        let path = log_holding("{\"n\":1}\n{\"n\":2}\n{\"n\"");
         let mut seen = Vec::new();
         let extent = Journal::<Rec>::read_each(&path, |r| seen.push(r.n)).expect("read");
         assert_eq!(seen, vec![1, 2]);

@@ -111,6 +111,24 @@ pub struct NewMemory {
 }
 
 impl NewMemory {
+    /// The record this memory becomes once stored as `id`, with its importance decided and its
+    /// embedding computed (last accessed when created).
+    pub fn into_record(self, id: MemoryId, importance: u8, embedding: Vec<f32>) -> MemoryRecord {
+        MemoryRecord {
+            id,
+            agent: self.agent,
+            kind: self.kind,
+            text: self.text,
+            created: self.created,
+            last_accessed: self.created,
+            importance,
+            embedding,
+            evidence: self.evidence,
+            expires: self.expires,
+            metadata: self.metadata,
+        }
+    }
+
     pub fn new(
         agent: impl Into<String>,
         kind: MemoryKind,

@@ -24,7 +24,7 @@ pub enum TraceEvent {
 }
 
 /// How the run began (written once, first).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunStart {
     pub run_id: String,
     /// The agent's name, and the file it came from (if any).
@@ -59,6 +59,20 @@ pub struct Thoughts {
     pub plan: String,
     #[serde(default)]
     pub criticism: String,
+}
+
+impl Thoughts {
+    /// The parts that say something, labelled ("Thought", "Plan", "Criticism"), in that order.
+    pub fn labelled(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("Thought", &self.reasoning),
+            ("Plan", &self.plan),
+            ("Criticism", &self.criticism),
+        ]
+        .into_iter()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(label, text)| (label, text.as_str()))
+    }
 }
 
 /// How an action turned out.

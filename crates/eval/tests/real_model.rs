@@ -20,10 +20,7 @@ fn a_handful_of_cases_in_both_modes() {
         .resolve("smollm2-135m")
         .expect("run scripts/test.sh to pull the model");
     let mut cfg = LlamaConfig::new(model);
-    cfg.threads = std::env::var("HAMLET_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
+    cfg.threads = hamlet_core::testing::threads();
     cfg.parallel = 3;
     cfg.context = 4096;
     let llm = LlamaLlm::load(cfg).unwrap();

@@ -5,7 +5,7 @@
 //! embeddings to `POST {base}/embeddings`. JSON-Schema requests ask the server for
 //! `response_format: json_schema`, and the reply is validated here again, whatever the server did.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use hamlet_core::{
@@ -28,7 +28,11 @@ pub struct HttpConfig {
     pub model: String,
     /// Sent as `Authorization: Bearer ...` when set.
     pub api_key: Option<String>,
+    /// How long one reply may take, streamed or not (`--server-timeout`).
     pub timeout: Duration,
+    /// The longest reply text kept; a server that sends more is cut off there (finish: length),
+    /// so a runaway reply cannot fill memory, the next prompt or the trace.
+    pub max_reply_bytes: usize,
     /// Requests of a batch sent at once (the server batches them).
     pub parallel: usize,
     /// The context length to report (the server's own limit is what counts).
@@ -45,11 +49,24 @@ impl HttpConfig {
             model: model.into(),
             api_key: None,
             timeout: Duration::from_secs(300),
+            max_reply_bytes: 1 << 20,
             parallel: 4,
             context_length: 4096,
             extended_sampling: true,
         }
     }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn cut_at(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Joins an error and its sources into one line ("sending request: connection refused").
@@ -164,7 +181,9 @@ impl Llm for HttpLlm {
         let mut text = String::new();
         let (mut finish, mut first, mut chunks) = (FinishReason::Stop, None, 0u64);
         let mut usage = Usage::default();
-        for line in BufReader::new(resp).lines() {
+        // The stream's own bound: its JSON framing costs a few hundred bytes per piece.
+        let stream_cap = (cfg.max_reply_bytes as u64).saturating_mul(64).max(1 << 20);
+        for line in BufReader::new(resp.take(stream_cap)).lines() {
             let line =
                 line.map_err(|e| Error::backend("reading the server's stream", chain(&e)))?;
             let Some(data) = line.strip_prefix("data:").map(str::trim) else {
@@ -189,8 +208,15 @@ impl Llm for HttpLlm {
             if !piece.is_empty() {
                 first.get_or_insert_with(Instant::now);
                 chunks += 1;
+                let room = cfg.max_reply_bytes.saturating_sub(text.len());
+                let piece = cut_at(piece, room);
                 text.push_str(piece);
                 on_text(piece);
+                if text.len() >= cfg.max_reply_bytes {
+                    tracing::warn!(bytes = cfg.max_reply_bytes, "the server's reply was cut off");
+                    finish = FinishReason::Length;
+                    break;
+                }
             }
             if let Some(f) = choice.finish() {
                 finish = f;

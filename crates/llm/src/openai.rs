@@ -118,8 +118,7 @@ pub enum ResponseFormat {
         json_schema: JsonSchemaFormat,
     },
     JsonObject,
-    /// `text` and anything else: no constraint.
-    #[serde(other)]
+    /// No constraint. Any other `type` is an error (it used to pass as `text`, silently).
     Text,
 }
 

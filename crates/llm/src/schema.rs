@@ -83,7 +83,76 @@ pub fn check(schema: &Value) -> Result<()> {
             if at.is_empty() { "/" } else { &at }
         )));
     }
-    Ok(())
+    check_bounds(schema, &mut String::new())
+}
+
+/// The largest length, item count or property count a schema may ask for: llama.cpp's grammar
+/// builder writes a rule per repetition, and `maxLength: 100000000` exhausted memory.
+pub const MAX_REPEAT: u64 = 10_000;
+
+/// Bounds that no value can meet (`minLength` above `maxLength`, and the same for items,
+/// properties and numbers) and repetition counts above [`MAX_REPEAT`], anywhere in the schema.
+/// Both are valid under the meta-schema; the grammar builder would then allocate until it fails.
+fn check_bounds(schema: &Value, at: &mut String) -> Result<()> {
+    let bad = |at: &str, what: String| {
+        Error::InvalidRequest(format!(
+            "JSON schema at '{}': {what}",
+            if at.is_empty() { "/" } else { at }
+        ))
+    };
+    match schema {
+        Value::Object(map) => {
+            for (lo, hi) in [
+                ("minLength", "maxLength"),
+                ("minItems", "maxItems"),
+                ("minProperties", "maxProperties"),
+                ("minContains", "maxContains"),
+            ] {
+                for key in [lo, hi] {
+                    if let Some(n) = map.get(key).and_then(Value::as_u64) {
+                        if n > MAX_REPEAT {
+                            return Err(bad(at, format!("{key} {n} is more than {MAX_REPEAT}, too many repetitions to build a grammar for: use at most {MAX_REPEAT}")));
+                        }
+                    }
+                }
+                if let (Some(min), Some(max)) = (
+                    map.get(lo).and_then(Value::as_u64),
+                    map.get(hi).and_then(Value::as_u64),
+                ) {
+                    if min > max {
+                        return Err(bad(at, format!("{lo} {min} is more than {hi} {max}: no value can meet both")));
+                    }
+                }
+            }
+            let number = |key: &str| map.get(key).and_then(Value::as_f64);
+            let low = number("minimum").or(number("exclusiveMinimum"));
+            let high = number("maximum").or(number("exclusiveMaximum"));
+            if let (Some(low), Some(high)) = (low, high) {
+                let exclusive = map.contains_key("exclusiveMinimum") || map.contains_key("exclusiveMaximum");
+                if low > high || (exclusive && low >= high) {
+                    return Err(bad(at, format!("the lower bound {low} is not below the upper bound {high}: no number can meet both")));
+                }
+            }
+            for (key, value) in map {
+                let len = at.len();
+                at.push('/');
+                at.push_str(key);
+                check_bounds(value, at)?;
+                at.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                check_bounds(value, at)?;
+                at.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Converts a JSON Schema to a GBNF grammar with llama.cpp's own converter.
@@ -132,6 +201,35 @@ fn kind(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Valid under the meta-schema, and each used to make llama.cpp's grammar builder allocate
+    /// gigabytes (or forever): refused before the grammar is built, naming the place.
+    #[test]
+    fn impossible_bounds_and_absurd_repetitions_are_refused() {
+        for (schema, want) in [
+            (json!({"type": "string", "minLength": 10, "maxLength": 5}), "minLength 10 is more than maxLength 5"),
+            (json!({"type": "object", "properties": {"name": {"type": "string", "maxLength": 100000000u64}}}), "/properties/name"),
+            (json!({"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 2}), "minItems 3"),
+            (json!({"type": "array", "maxItems": 1000000}), "maxItems 1000000 is more than 10000"),
+            (json!({"type": "integer", "minimum": 5, "maximum": 1}), "lower bound 5"),
+            (json!({"type": "number", "exclusiveMinimum": 1, "exclusiveMaximum": 1}), "lower bound 1"),
+            (json!({"anyOf": [{"type": "string"}, {"type": "string", "minLength": 20000}]}), "/anyOf/1"),
+            (json!({"type": "object", "minProperties": 4, "maxProperties": 1}), "minProperties 4"),
+        ] {
+            let started = std::time::Instant::now();
+            let e = CompiledSchema::new(&schema).unwrap_err().to_string();
+            assert!(e.contains(want), "{schema}: {e}");
+            assert!(started.elapsed().as_secs() < 2, "{schema}");
+        }
+        // Tight but possible bounds still build.
+        for schema in [
+            json!({"type": "string", "minLength": 3, "maxLength": 3}),
+            json!({"type": "integer", "minimum": 1, "maximum": 1}),
+            json!({"type": "array", "items": {"type": "string"}, "maxItems": 100}),
+        ] {
+            CompiledSchema::new(&schema).unwrap_or_else(|e| panic!("{schema}: {e}"));
+        }
+    }
 
     fn tool_call_schema() -> Value {
         json!({

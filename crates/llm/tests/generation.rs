@@ -11,9 +11,8 @@ fn ask(q: &str) -> GenerateRequest {
 #[test]
 fn answers_a_question() {
     let llm = common::llm(1);
-    let c = llm
-        .generate(&ask("What is the capital of France?"))
-        .unwrap();
+    let question = ask("What is the capital of France?");
+    let c = llm.generate(&question).unwrap();
     assert!(c.text.contains("Paris"), "{:?}", c.text);
     assert!(c.usage.completion_tokens > 0 && c.usage.prompt_tokens > 5);
 }
@@ -63,13 +62,10 @@ fn seeds_reproduce_and_differ() {
 #[test]
 fn stop_strings_and_max_tokens_end_generation() {
     let llm = common::llm(1);
-    let full = llm
-        .generate(&ask("Count from 1 to 20, separated by commas."))
-        .unwrap();
+    let count = ask("Count from 1 to 20, separated by commas.");
+    let full = llm.generate(&count).unwrap();
     assert!(full.text.contains("5"), "{:?}", full.text);
-    let cut = llm
-        .generate(&ask("Count from 1 to 20, separated by commas.").with_stop("5"))
-        .unwrap();
+    let cut = llm.generate(&count.clone().with_stop("5")).unwrap();
     assert_eq!(cut.finish, FinishReason::StopString);
     assert!(
         !cut.text.contains('5') && full.text.starts_with(&cut.text),

@@ -250,3 +250,21 @@ fn embeddings_are_ordered_by_index_and_normalised() {
         .to_string()
         .contains("text 1 is empty"));
 }
+
+/// A server that sends far more than anyone asked for (30 MB of text here) is cut off at the
+/// client's `max_reply_bytes`: the reply ends there with finish "length", and nothing past it is
+/// kept for the next prompt or the trace.
+#[test]
+fn a_runaway_reply_is_cut_off_at_the_limit() {
+    let big = "x".repeat(1 << 20);
+    let pieces: Vec<&str> = std::iter::repeat_n(big.as_str(), 30).collect();
+    let body = sse_chat(&pieces, "stop");
+    let server = serve(move |_, _| (200, body.clone()));
+    let mut cfg = HttpConfig::new(&server.url, "test-model");
+    cfg.max_reply_bytes = 100_000;
+    let llm = HttpLlm::new(cfg).unwrap();
+    let req = GenerateRequest::chat(vec![Message::user("hi")]).with_max_tokens(10);
+    let c = llm.generate(&req).unwrap();
+    assert_eq!(c.text.len(), 100_000);
+    assert_eq!(c.finish, FinishReason::Length);
+}

@@ -65,14 +65,8 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
             }
             rows.push(NewRow {
                 importance: m.importance.unwrap_or(self.config.default_importance),
-                agent: m.agent,
-                kind: m.kind,
-                text: m.text,
-                created: m.created,
+                memory: m,
                 embedding,
-                evidence: m.evidence,
-                expires: m.expires,
-                metadata: m.metadata,
             });
         }
         if rows.is_empty() {

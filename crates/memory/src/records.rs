@@ -9,41 +9,25 @@
 
 use std::future::Future;
 
-use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, RecallQuery, TimeMs};
+use hamlet_core::{MemoryId, MemoryRecord, NewMemory, RecallQuery, TimeMs};
 
 use crate::Result;
 
 /// A memory ready to be written: validated, importance decided, embedding computed.
 #[derive(Debug, Clone)]
 pub struct NewRow {
-    pub agent: String,
-    pub kind: MemoryKind,
-    pub text: String,
-    pub created: TimeMs,
+    /// The memory as the caller gave it (validated).
+    pub memory: NewMemory,
+    /// Its own importance, or the store's default.
     pub importance: u8,
     /// Unit length.
     pub embedding: Vec<f32>,
-    pub evidence: Vec<MemoryId>,
-    pub expires: Option<TimeMs>,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl NewRow {
     /// The record this row becomes once stored as `id` (last accessed when created).
     pub fn into_record(self, id: MemoryId) -> MemoryRecord {
-        MemoryRecord {
-            id,
-            agent: self.agent,
-            kind: self.kind,
-            text: self.text,
-            created: self.created,
-            last_accessed: self.created,
-            importance: self.importance,
-            embedding: self.embedding,
-            evidence: self.evidence,
-            expires: self.expires,
-            metadata: self.metadata,
-        }
+        self.memory.into_record(id, self.importance, self.embedding)
     }
 }
 

@@ -18,6 +18,7 @@ const RECORD_COLUMNS: &str =
     "id, agent, kind, text, created, last_accessed, importance, embedding, evidence, expires, metadata";
 
 /// The rows of a store in one SQLite file (WAL mode).
+#[derive(Debug)]
 pub struct SqliteRecords {
     pool: SqlitePool,
     /// One connection with `synchronous = NORMAL` for last-accessed updates: in WAL mode it
@@ -25,14 +26,6 @@ pub struct SqliteRecords {
     /// the newest access times, never a memory (inserts go through `pool`, fully synced).
     touch_pool: SqlitePool,
     path: PathBuf,
-}
-
-impl std::fmt::Debug for SqliteRecords {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteRecords")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SqliteRecords {
@@ -50,7 +43,18 @@ impl SqliteRecords {
             .max_connections(4)
             .connect_with(opts.clone())
             .await
-            .map_err(|e| db_err(path, "opening (is the path writable?)", e))?;
+            .map_err(|e| {
+                let corrupt = e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == "26" || c == "11");
+                let what = if corrupt {
+                    "opening: it is not an SQLite database, or a damaged one (move it aside to start a new store)"
+                } else {
+                    "opening (is the path writable?)"
+                };
+                db_err(path, what, e)
+            })?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -85,6 +89,28 @@ impl SqliteRecords {
             .await
             .map_err(self.err("writing a snapshot (VACUUM INTO)"))?;
         Ok(())
+    }
+
+    /// The `columns` of the rows of `ids`, in chunks that keep under SQLite's parameter limit.
+    async fn rows_of(
+        &self,
+        columns: &str,
+        ids: &[MemoryId],
+        what: &str,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {columns} FROM memories WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(&self.pool).await.map_err(self.err(what))?);
+        }
+        Ok(out)
     }
 
     fn decode_record(&self, row: &sqlx::sqlite::SqliteRow) -> Result<MemoryRecord> {
@@ -123,21 +149,21 @@ impl RecordStore for SqliteRecords {
             let mut tx = self.pool.begin().await?;
             let mut ids = Vec::with_capacity(rows.len());
             for r in rows {
-                let evidence = serde_json::to_string(&r.evidence).unwrap_or_else(|_| "[]".into());
-                let metadata = serde_json::to_string(&r.metadata).unwrap_or_else(|_| "{}".into());
+                let evidence = serde_json::to_string(&r.memory.evidence).unwrap_or_else(|_| "[]".into());
+                let metadata = serde_json::to_string(&r.memory.metadata).unwrap_or_else(|_| "{}".into());
                 let res = sqlx::query(
                     "INSERT INTO memories (agent, kind, text, created, last_accessed, importance, \
                      embedding, evidence, expires, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
-                .bind(&r.agent)
-                .bind(r.kind.as_str())
-                .bind(&r.text)
-                .bind(r.created)
-                .bind(r.created)
+                .bind(&r.memory.agent)
+                .bind(r.memory.kind.as_str())
+                .bind(&r.memory.text)
+                .bind(r.memory.created)
+                .bind(r.memory.created)
                 .bind(i64::from(r.importance))
                 .bind(encode_vector(&r.embedding))
                 .bind(evidence)
-                .bind(r.expires)
+                .bind(r.memory.expires)
                 .bind(metadata)
                 .execute(&mut *tx)
                 .await?;
@@ -150,25 +176,8 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn records(&self, ids: &[MemoryId]) -> Result<Vec<MemoryRecord>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM memories WHERE id IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id);
-            }
-            let rows = q
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.err("reading memories"))?;
-            for row in rows {
-                out.push(self.decode_record(&row)?);
-            }
-        }
-        Ok(out)
+        let rows = self.rows_of(RECORD_COLUMNS, ids, "reading memories").await?;
+        rows.iter().map(|r| self.decode_record(r)).collect()
     }
 
     async fn records_after(&self, after: MemoryId, limit: usize) -> Result<Vec<MemoryRecord>> {
@@ -183,27 +192,20 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn score_rows(&self, ids: &[MemoryId]) -> Result<Vec<ScoreRow>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT id, importance, last_accessed FROM memories WHERE id IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id);
-            }
-            let rows = q
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.err("reading memories to score"))?;
-            out.extend(rows.into_iter().map(|(id, imp, la)| ScoreRow {
-                id,
-                importance: imp.clamp(1, 10) as u8,
-                last_accessed: la,
-            }));
-        }
-        Ok(out)
+        let what = "reading memories to score";
+        let rows = self.rows_of("id, importance, last_accessed", ids, what).await?;
+        rows.iter()
+            .map(|row| {
+                let (id, importance, last_accessed): (i64, i64, i64) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                Ok(ScoreRow {
+                    id,
+                    importance: importance.clamp(1, 10) as u8,
+                    last_accessed,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(self.err(what))
     }
 
     /// On the second connection (`synchronous = NORMAL`): in WAL mode it does not fsync per

@@ -105,10 +105,7 @@ fn embedder() -> LlamaEmbedder {
         .resolve("minilm")
         .unwrap_or_else(|e| panic!("{e}\nThis test needs the embedding model: run `hamlet models pull minilm` (scripts/test.sh does)."));
     let mut c = EmbedConfig::new(path);
-    c.threads = std::env::var("HAMLET_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
+    c.threads = hamlet_core::testing::threads();
     LlamaEmbedder::load(c).expect("load MiniLM")
 }
 

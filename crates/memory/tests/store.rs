@@ -223,6 +223,11 @@ fn errors_say_what_and_how_to_fix() {
     );
 }
 
+/// An observation of Ada's, unrated (importance 0: the rater decides).
+fn seen(text: &str) -> NewMemory {
+    NewMemory::new("ada", MemoryKind::Observation, text, 0)
+}
+
 #[test]
 fn importance_is_rated_by_the_llm_once_per_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,24 +237,10 @@ fn importance_is_rated_by_the_llm_once_per_memory() {
         MemoryStore::open(dir.path(), emb()).unwrap(),
         ImportanceRater::new(llm.clone()),
     );
-    let a = store
-        .add(NewMemory::new(
-            "ada",
-            MemoryKind::Observation,
-            "Ada got engaged",
-            0,
-        ))
-        .unwrap();
-    let b = store
-        .add(NewMemory::new(
-            "ada",
-            MemoryKind::Observation,
-            "Ada ate toast",
-            0,
-        ))
-        .unwrap();
+    let a = store.add(seen("Ada got engaged")).unwrap();
+    let b = store.add(seen("Ada ate toast")).unwrap();
     let c = store
-        .add(NewMemory::new("ada", MemoryKind::Observation, "Ada tied her shoes", 0).importance(2))
+        .add(seen("Ada tied her shoes").importance(2))
         .unwrap();
     assert_eq!(store.get(a).unwrap().unwrap().importance, 9);
     assert_eq!(store.get(b).unwrap().unwrap().importance, 10, "clamped");
@@ -258,14 +249,7 @@ fn importance_is_rated_by_the_llm_once_per_memory() {
     assert_eq!(reqs.len(), 2, "no call when importance is given");
     assert!(reqs[0].json_schema.is_some());
     // With the scripted replies used up, rating falls back to the default rather than failing.
-    let d = store
-        .add(NewMemory::new(
-            "ada",
-            MemoryKind::Observation,
-            "Ada yawned",
-            0,
-        ))
-        .unwrap();
+    let d = store.add(seen("Ada yawned")).unwrap();
     assert_eq!(store.get(d).unwrap().unwrap().importance, 5);
     assert_eq!(llm.requests().len(), 3, "one request per unrated memory");
 }
@@ -433,4 +417,13 @@ fn a_snapshot_reopens_to_the_same_answers_even_with_many_ties() {
     }
     let restored = MemoryStore::open(&copy, emb()).unwrap();
     assert_eq!(answers(&restored), from_live);
+}
+
+/// A damaged database used to be reported as "opening (is the path writable?)".
+#[test]
+fn a_file_that_is_not_a_database_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("memory.sqlite"), vec![0x5au8; 8192]).unwrap();
+    let e = MemoryStore::open(dir.path(), emb()).unwrap_err().to_string();
+    assert!(e.contains("not an SQLite database") && !e.contains("writable"), "{e}");
 }

@@ -335,6 +335,17 @@ impl ModelCache {
             crate::gguf::check_gguf_magic(as_path)?;
             return Ok(as_path.to_path_buf());
         }
+        if let Ok(meta) = std::fs::metadata(as_path) {
+            // A folder, a FIFO or a device: not something llama.cpp can load.
+            let what = if meta.is_dir() { "a folder" } else { "not a regular file" };
+            return Err(Error::io(
+                "open model file",
+                as_path,
+                std::io::Error::other(format!(
+                    "it is {what}: pass the path of a .gguf file, or a name from `hamlet models list`"
+                )),
+            ));
+        }
         if registry::find(name_or_path).is_some() {
             return self.path_of(name_or_path).ok_or_else(|| Error::NotInCache {
                 name: name_or_path.to_string(),
@@ -355,7 +366,10 @@ impl ModelCache {
             return Err(Error::io(
                 "open model file",
                 as_path,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file: check the path, or pull a model (`hamlet models list`)",
+                ),
             ));
         }
         Err(self.unknown(name_or_path))

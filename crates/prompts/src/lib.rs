@@ -215,12 +215,18 @@ mod tests {
         assert_eq!(t.text("bye").unwrap(), "Goodbye, {{ name }}.");
     }
 
-    #[test]
-    fn an_override_file_replaces_its_builtin_only() {
+    /// A folder with `x/NAME` holding `text`, and that file's path.
+    fn override_of(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("x")).unwrap();
-        let path = dir.path().join("x/greet.j2");
-        std::fs::write(&path, "Hi {{ name }}\n").unwrap();
+        let path = dir.path().join("x").join(name);
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn an_override_file_replaces_its_builtin_only() {
+        let (dir, path) = override_of("greet.j2", "Hi {{ name }}\n");
         let t = Templates::load(&BUILTIN_TABLE, "x", Some(dir.path())).unwrap();
         assert_eq!(
             t.render("greet", context! { name => "Ada" }).unwrap(),
@@ -256,10 +262,7 @@ mod tests {
 
     #[test]
     fn a_bad_override_file_is_an_error_naming_its_path() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("x")).unwrap();
-        let path = dir.path().join("x/bye.j2");
-        std::fs::write(&path, "{% if %}").unwrap();
+        let (dir, path) = override_of("bye.j2", "{% if %}");
         let e = Templates::load(&BUILTIN_TABLE, "x", Some(dir.path())).unwrap_err();
         assert_eq!(e.template, path.display().to_string());
         assert!(e.to_string().contains("bye.j2"), "{e}");

@@ -4,7 +4,8 @@ use evalexpr::{ContextWithMutableFunctions, DefaultNumericTypes, Function, HashM
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::{Tool, ToolContext, ToolError, ToolResult};
+use crate::registry::tool;
+use crate::{ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -13,18 +14,14 @@ pub struct CalcArgs {
     pub expression: String,
 }
 
-/// Evaluates arithmetic.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Calculator;
+tool! {
+    /// Evaluates arithmetic.
+    Calculator = "calculator", Read, CalcArgs, calculator,
+    "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns."
+}
 
-impl Tool for Calculator {
-    const NAME: &'static str = "calculator";
-    type Args = CalcArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str = "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns.";
-    fn call(&self, _ctx: &ToolContext, a: CalcArgs) -> ToolResult<String> {
-        evaluate(&a.expression)
-    }
+fn calculator(_ctx: &ToolContext, a: CalcArgs) -> ToolResult<String> {
+    evaluate(&a.expression)
 }
 
 /// Evaluates an expression with decimal division (`7/2` is 3.5) and prints integral results

@@ -10,7 +10,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::{Policy, Tool, ToolContext, ToolError, ToolResult};
+use crate::registry::tool;
+use crate::{Policy, ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,63 +20,14 @@ pub struct HttpArgs {
     pub url: String,
 }
 
-/// Fetches a URL.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HttpGet;
-
-impl Tool for HttpGet {
-    const NAME: &'static str = "http_get";
-    type Args = HttpArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str = "Fetch a web page by URL and return its readable text.";
-    fn call(&self, ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
-        fetch(&ctx.policy, &a.url)
-    }
+tool! {
+    /// Fetches a URL.
+    HttpGet = "http_get", Read, HttpArgs, http_get,
+    "Fetch a web page by URL and return its readable text."
 }
 
-/// Why an address may not be reached, or `None` when it is a public address.
-fn private_kind(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            if v4.is_loopback() {
-                Some("loopback")
-            } else if v4.is_private() {
-                Some("private")
-            } else if v4.is_link_local() {
-                Some("link-local")
-            } else if v4.is_unspecified() || o[0] == 0 {
-                Some("unspecified")
-            } else if v4.is_broadcast() || v4.is_multicast() {
-                Some("broadcast/multicast")
-            } else if o[0] == 100 && (64..128).contains(&o[1]) {
-                Some("carrier-grade NAT")
-            } else if v4.is_documentation() || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) {
-                Some("reserved")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return private_kind(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if v6.is_unspecified() {
-                Some("unspecified")
-            } else if (s[0] & 0xfe00) == 0xfc00 {
-                Some("private (unique local)")
-            } else if (s[0] & 0xffc0) == 0xfe80 {
-                Some("link-local")
-            } else if v6.is_multicast() {
-                Some("multicast")
-            } else {
-                None
-            }
-        }
-    }
+fn http_get(ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
+    fetch(&ctx.policy, &a.url)
 }
 
 /// Checks that `addr` may be reached under `policy`.
@@ -87,7 +39,7 @@ pub fn check_address(policy: &Policy, host: &str, ip: IpAddr) -> ToolResult<()> 
     if listed {
         return Ok(());
     }
-    match private_kind(ip) {
+    match crate::address::reserved(ip) {
         Some(kind) if !policy.allow_private_network => Err(ToolError::refused(format!(
             "{host} resolves to {ip}, a {kind} address; private, loopback and link-local addresses are refused unless the agent allows them ([network] allow-private = true, or the host in [network] allow-hosts)"
         ))),
@@ -269,7 +221,7 @@ mod tests {
             ("2606:4700::1111", false),
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(private_kind(ip).is_some(), private, "{ip}");
+            assert_eq!(crate::address::reserved(ip).is_some(), private, "{ip}");
         }
     }
 

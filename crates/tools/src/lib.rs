@@ -14,6 +14,7 @@
 //!   workspace, with a timeout;
 //! - a failing tool returns a [`ToolError`], which the loop shows the model as an observation.
 
+mod address;
 mod calc;
 mod error;
 mod fs;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use hamlet_core::MemoryStream;
 
 /// What the runtime lets tools do. The defaults are the safe ones.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
     /// Let `http_get` reach loopback, private and link-local addresses.
     pub allow_private_network: bool,
@@ -53,6 +54,31 @@ pub struct Policy {
     pub http_max_bytes: usize,
     /// Largest file `read_file` reads, in bytes.
     pub max_read_bytes: u64,
+}
+
+impl Policy {
+    /// What this policy allows that `other` does not (empty when it allows nothing more): a
+    /// private network, hosts, shell programs, a longer shell time limit.
+    pub fn wider_than(&self, other: &Policy) -> Vec<String> {
+        let mut wider = Vec::new();
+        if self.allow_private_network && !other.allow_private_network {
+            wider.push("private network addresses".to_string());
+        }
+        let extra = |mine: &[String], theirs: &[String], what: &str| {
+            let extra: Vec<&str> = mine
+                .iter()
+                .filter(|m| !theirs.contains(m))
+                .map(String::as_str)
+                .collect();
+            (!extra.is_empty()).then(|| format!("{what} {}", extra.join(", ")))
+        };
+        wider.extend(extra(&self.allow_hosts, &other.allow_hosts, "hosts"));
+        wider.extend(extra(&self.shell_allow, &other.shell_allow, "shell programs"));
+        if self.shell_timeout > other.shell_timeout {
+            wider.push(format!("a {} s shell time limit", self.shell_timeout.as_secs()));
+        }
+        wider
+    }
 }
 
 impl Default for Policy {

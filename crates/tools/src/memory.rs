@@ -4,7 +4,8 @@ use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::{now_ms, Effect, Tool, ToolContext, ToolError, ToolResult};
+use crate::registry::tool;
+use crate::{now_ms, ToolContext, ToolError, ToolResult};
 
 fn store(ctx: &ToolContext) -> ToolResult<&dyn MemoryStream> {
     ctx.memory.as_deref().ok_or_else(|| {
@@ -23,28 +24,22 @@ pub struct RememberArgs {
     pub importance: Option<u8>,
 }
 
-/// Stores a fact in long-term memory.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Remember;
+tool! {
+    /// Stores a fact in long-term memory.
+    Remember = "remember", Mutating, RememberArgs, remember,
+    "Save a fact to long-term memory so it can be recalled in this or a later run."
+}
 
-impl Tool for Remember {
-    const NAME: &'static str = "remember";
-    const EFFECT: Effect = Effect::Mutating;
-    type Args = RememberArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str =
-        "Save a fact to long-term memory so it can be recalled in this or a later run.";
-    fn call(&self, ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
-        if a.text.trim().is_empty() {
-            return Err(ToolError::InvalidArgs("text is empty".into()));
-        }
-        let mut memory = NewMemory::new(&ctx.agent, MemoryKind::ToolResult, a.text, now_ms());
-        memory.importance = a.importance.map(|i| i.clamp(1, 10));
-        let id = store(ctx)?
-            .add(memory)
-            .map_err(|e| ToolError::failed(format!("cannot save the memory: {e}")))?;
-        Ok(format!("remembered as memory #{id}"))
+fn remember(ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
+    if a.text.trim().is_empty() {
+        return Err(ToolError::InvalidArgs("text is empty".into()));
     }
+    let mut memory = NewMemory::new(&ctx.agent, MemoryKind::ToolResult, a.text, now_ms());
+    memory.importance = a.importance.map(|i| i.clamp(1, 10));
+    let id = store(ctx)?
+        .add(memory)
+        .map_err(|e| ToolError::failed(format!("cannot save the memory: {e}")))?;
+    Ok(format!("remembered as memory #{id}"))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -58,28 +53,24 @@ pub struct RecallArgs {
     pub k: Option<u8>,
 }
 
-/// Retrieves memories relevant to a query.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Recall;
+tool! {
+    /// Retrieves memories relevant to a query.
+    Recall = "recall", Read, RecallArgs, recall,
+    "Search long-term memory for facts related to a query."
+}
 
-impl Tool for Recall {
-    const NAME: &'static str = "recall";
-    type Args = RecallArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str = "Search long-term memory for facts related to a query.";
-    fn call(&self, ctx: &ToolContext, a: RecallArgs) -> ToolResult<String> {
-        let k = usize::from(a.k.unwrap_or(5).clamp(1, 20));
-        let query = RecallQuery::new(a.query, k, now_ms()).agent(&ctx.agent);
-        let hits = store(ctx)?
-            .recall(&query)
-            .map_err(|e| ToolError::failed(format!("cannot search memory: {e}")))?;
-        if hits.is_empty() {
-            return Ok("no memories found".into());
-        }
-        Ok(hits
-            .iter()
-            .map(|h| format!("#{} ({:.2}) {}", h.record.id, h.score, h.record.text))
-            .collect::<Vec<_>>()
-            .join("\n"))
+fn recall(ctx: &ToolContext, a: RecallArgs) -> ToolResult<String> {
+    let k = usize::from(a.k.unwrap_or(5).clamp(1, 20));
+    let query = RecallQuery::new(a.query, k, now_ms()).agent(&ctx.agent);
+    let hits = store(ctx)?
+        .recall(&query)
+        .map_err(|e| ToolError::failed(format!("cannot search memory: {e}")))?;
+    if hits.is_empty() {
+        return Ok("no memories found".into());
     }
+    Ok(hits
+        .iter()
+        .map(|h| format!("#{} ({:.2}) {}", h.record.id, h.score, h.record.text))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }

@@ -38,6 +38,36 @@ pub trait Tool: Send + Sync + 'static {
     fn call(&self, ctx: &ToolContext, args: Self::Args) -> ToolResult<Self::Output>;
 }
 
+/// Declares a built-in tool: a unit struct and its [`Tool`] impl, whose `call` is the function
+/// `$call(ctx, args)` (written out below the declaration, as ordinary code).
+macro_rules! tool {
+    (
+        $(#[$doc:meta])*
+        $tool:ident = $name:literal, $effect:ident, $args:ty, $call:ident,
+        $description:expr $(,)?
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $tool;
+
+        impl $crate::Tool for $tool {
+            const NAME: &'static str = $name;
+            const EFFECT: $crate::Effect = $crate::Effect::$effect;
+            type Args = $args;
+            type Output = String;
+            const DESCRIPTION: &'static str = $description;
+            fn call(
+                &self,
+                ctx: &$crate::ToolContext,
+                args: $args,
+            ) -> $crate::ToolResult<String> {
+                $call(ctx, args)
+            }
+        }
+    };
+}
+pub(crate) use tool;
+
 /// The object-safe form of [`Tool`], for a registry chosen at run time.
 pub trait DynTool: Send + Sync {
     fn name(&self) -> &'static str;
@@ -82,20 +112,14 @@ pub struct FinishArgs {
     pub answer: String,
 }
 
-/// Ends the run with an answer (the loop stops when it sees this tool).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Finish;
+tool! {
+    /// Ends the run with an answer (the loop stops when it sees this tool).
+    Finish = "finish", Finishing, FinishArgs, finish,
+    "End the task and give the final answer. Call it once the goal is achieved."
+}
 
-impl Tool for Finish {
-    const NAME: &'static str = "finish";
-    const EFFECT: Effect = Effect::Finishing;
-    type Args = FinishArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str =
-        "End the task and give the final answer. Call it once the goal is achieved.";
-    fn call(&self, _ctx: &ToolContext, args: FinishArgs) -> ToolResult<String> {
-        Ok(args.answer)
-    }
+fn finish(_ctx: &ToolContext, args: FinishArgs) -> ToolResult<String> {
+    Ok(args.answer)
 }
 
 /// The tools by name.

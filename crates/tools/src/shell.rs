@@ -8,8 +8,9 @@
 
 use std::process::Command;
 
+use crate::registry::tool;
 use crate::process::run_bounded;
-use crate::{Effect, Tool, ToolContext, ToolError, ToolResult};
+use crate::{ToolContext, ToolError, ToolResult};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -20,82 +21,77 @@ pub struct ShellArgs {
     pub command: String,
 }
 
-/// Runs an allowed program.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Shell;
+tool! {
+    /// Runs an allowed program.
+    Shell = "shell", Mutating, ShellArgs, shell,
+    "Run an allowed program in the workspace, e.g. \"python3 main.py\", and return its exit code and output. A trailing \"> out.txt\" (or \">> out.txt\") saves its stdout to that file; there are no pipes, and files are written with write_file."
+}
 
 const MAX_OUTPUT: usize = 64 * 1024;
 
-impl Tool for Shell {
-    const NAME: &'static str = "shell";
-    const EFFECT: Effect = Effect::Mutating;
-    type Args = ShellArgs;
-    type Output = String;
-    const DESCRIPTION: &'static str = "Run an allowed program in the workspace, e.g. \"python3 main.py\", and return its exit code and output. A trailing \"> out.txt\" (or \">> out.txt\") saves its stdout to that file; there are no pipes, and files are written with write_file.";
-    fn call(&self, ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
-        let policy = &ctx.policy;
-        if policy.shell_allow.is_empty() {
-            return Err(ToolError::refused(
-                "the shell is off for this agent; allow programs with [shell] allow = [...] in the agent file",
-            ));
-        }
-        let mut words = shell_words::split(&a.command)
-            .map_err(|e| ToolError::InvalidArgs(format!("cannot split {:?}: {e}", a.command)))?;
-        let redirect = match take_redirect(&mut words) {
-            Some((target, append)) => Some((ctx.workspace.resolve(&target)?, target, append)),
-            None => None,
-        };
-        let (program, args) = words
-            .split_first()
-            .ok_or_else(|| ToolError::InvalidArgs("command is empty".into()))?;
-        if !policy.shell_allow.iter().any(|p| p == program) {
-            return Err(ToolError::refused(format!(
-                "program {program:?} is not allowed; allowed: {}",
-                policy.shell_allow.join(", ")
-            )));
-        }
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .current_dir(ctx.workspace.root())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", ctx.workspace.root())
-            .env("LANG", "C.UTF-8");
-        let done = run_bounded(cmd, policy.shell_timeout, MAX_OUTPUT)
-            .map_err(|e| ToolError::failed(format!("cannot run {program:?}: {e}")))?;
-        if done.status.is_none() {
-            return Err(ToolError::failed(format!(
-                "{program:?} did not finish within {} s and was stopped",
-                policy.shell_timeout.as_secs()
-            )));
-        }
-        let code = done.code();
-        let [stdout, stderr] = [done.stdout, done.stderr].map(|c| {
-            let mut s = c.text;
-            if c.cut {
-                s.push_str("\n[output cut]");
-            }
-            s
-        });
-        let mut out = format!("exit code {code}\n");
-        if let Some((path, target, append)) = redirect {
-            save(&path, &stdout, append).map_err(|e| {
-                ToolError::failed(format!("cannot write the output to {target}: {e}"))
-            })?;
-            let verb = if append { "appended to" } else { "saved to" };
-            out.push_str(&format!(
-                "stdout ({} bytes, {verb} {target}):\n{}\n",
-                stdout.len(),
-                stdout.trim_end()
-            ));
-        } else if !stdout.trim().is_empty() {
-            out.push_str(&format!("stdout:\n{}\n", stdout.trim_end()));
-        }
-        if !stderr.trim().is_empty() {
-            out.push_str(&format!("stderr:\n{}\n", stderr.trim_end()));
-        }
-        Ok(out.trim_end().to_string())
+fn shell(ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
+    let policy = &ctx.policy;
+    if policy.shell_allow.is_empty() {
+        return Err(ToolError::refused(
+            "the shell is off for this agent; allow programs with [shell] allow = [...] in the agent file",
+        ));
     }
+    let mut words = shell_words::split(&a.command)
+        .map_err(|e| ToolError::InvalidArgs(format!("cannot split {:?}: {e}", a.command)))?;
+    let redirect = match take_redirect(&mut words) {
+        Some((target, append)) => Some((ctx.workspace.resolve(&target)?, target, append)),
+        None => None,
+    };
+    let (program, args) = words
+        .split_first()
+        .ok_or_else(|| ToolError::InvalidArgs("command is empty".into()))?;
+    if !policy.shell_allow.iter().any(|p| p == program) {
+        return Err(ToolError::refused(format!(
+            "program {program:?} is not allowed; allowed: {}",
+            policy.shell_allow.join(", ")
+        )));
+    }
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(ctx.workspace.root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", ctx.workspace.root())
+        .env("LANG", "C.UTF-8");
+    let done = run_bounded(cmd, policy.shell_timeout, MAX_OUTPUT)
+        .map_err(|e| ToolError::failed(format!("cannot run {program:?}: {e}")))?;
+    if done.status.is_none() {
+        return Err(ToolError::failed(format!(
+            "{program:?} did not finish within {} s and was stopped",
+            policy.shell_timeout.as_secs()
+        )));
+    }
+    let code = done.code();
+    let [stdout, stderr] = [done.stdout, done.stderr].map(|c| {
+        let mut s = c.text;
+        if c.cut {
+            s.push_str("\n[output cut]");
+        }
+        s
+    });
+    let mut out = format!("exit code {code}\n");
+    if let Some((path, target, append)) = redirect {
+        save(&path, &stdout, append).map_err(|e| {
+            ToolError::failed(format!("cannot write the output to {target}: {e}"))
+        })?;
+        let verb = if append { "appended to" } else { "saved to" };
+        out.push_str(&format!(
+            "stdout ({} bytes, {verb} {target}):\n{}\n",
+            stdout.len(),
+            stdout.trim_end()
+        ));
+    } else if !stdout.trim().is_empty() {
+        out.push_str(&format!("stdout:\n{}\n", stdout.trim_end()));
+    }
+    if !stderr.trim().is_empty() {
+        out.push_str(&format!("stderr:\n{}\n", stderr.trim_end()));
+    }
+    Ok(out.trim_end().to_string())
 }
 
 /// Takes a trailing `> FILE` / `>> FILE` (or `>FILE`) off the words: the file and whether to append.

@@ -17,6 +17,11 @@ fn call(ctx: &ToolContext, tool: &str, args: serde_json::Value) -> Result<String
     Registry::builtin().call(ctx, tool, args)
 }
 
+/// The message of a call that must fail.
+fn error_of(ctx: &ToolContext, tool: &str, args: serde_json::Value) -> String {
+    call(ctx, tool, args).unwrap_err().to_string()
+}
+
 #[test]
 fn files_round_trip_inside_the_workspace() {
     let (_d, c) = ctx(Policy::default());
@@ -100,18 +105,14 @@ fn symlinks_that_escape_are_refused_and_inner_ones_work() {
 #[test]
 fn file_errors_say_what_to_do() {
     let (_d, c) = ctx(Policy::default());
-    let err = call(&c, "read_file", json!({"path": "missing.txt"}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "read_file", json!({"path": "missing.txt"}));
     assert!(
         err.contains("missing.txt") && err.contains("list_dir"),
         "{err}"
     );
     let err = call(&c, "read_file", json!({"file": "x"})).unwrap_err();
     assert!(matches!(err, ToolError::InvalidArgs(_)), "{err}");
-    let err = call(&c, "read_fil", json!({"path": "x"}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "read_fil", json!({"path": "x"}));
     assert!(
         err.contains("unknown tool") && err.contains("read_file"),
         "{err}"
@@ -191,9 +192,7 @@ fn http_get_limits_size_and_reports_status() {
     let (_d, c) = ctx(policy);
     let text = call(&c, "http_get", json!({"url": format!("{base}/big")})).unwrap();
     assert!(text.starts_with(&"x".repeat(1000)) && text.contains("[page cut at 1000 bytes]"));
-    let err = call(&c, "http_get", json!({"url": format!("{base}/missing")}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "http_get", json!({"url": format!("{base}/missing")}));
     assert!(err.contains("404"), "{err}");
 }
 
@@ -211,9 +210,7 @@ fn redirects_into_private_networks_are_refused() {
         ..Policy::default()
     };
     let (_d, c) = ctx(policy);
-    let err = call(&c, "http_get", json!({"url": base}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "http_get", json!({"url": base}));
     assert!(err.contains("10.0.0.1") && err.contains("private"), "{err}");
 }
 
@@ -238,15 +235,11 @@ fn shell_is_off_by_default_and_allow_listed_when_on() {
         out.contains(&c.workspace.root().display().to_string()),
         "{out}"
     );
-    let err = call(&c, "shell", json!({"command": "rm -rf x"}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "shell", json!({"command": "rm -rf x"}));
     assert!(err.contains("not allowed") && err.contains("echo"), "{err}");
     let err = call(&c, "shell", json!({"command": "/bin/echo hi"})).unwrap_err();
     assert!(matches!(err, ToolError::Refused(_)), "{err}");
-    let err = call(&c, "shell", json!({"command": "sleep 5"}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "shell", json!({"command": "sleep 5"}));
     assert!(err.contains("did not finish"), "{err}");
 }
 
@@ -262,13 +255,7 @@ fn shell_timeout_holds_against_background_children() {
     let (_d, c) = ctx(policy);
     let marker = c.workspace.root().join("still-running");
     let started = std::time::Instant::now();
-    let err = call(
-        &c,
-        "shell",
-        json!({"command": "sh -c 'sleep 3 && touch still-running & sleep 30'"}),
-    )
-    .unwrap_err()
-    .to_string();
+    let err = error_of(&c, "shell", json!({"command": "sh -c 'sleep 3 && touch still-running & sleep 30'"}));
     assert!(err.contains("did not finish"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -316,9 +303,7 @@ fn calculator_evaluates_and_reports_bad_expressions() {
 #[test]
 fn remember_and_recall_use_the_memory_stream() {
     let (_d, c) = ctx(Policy::default());
-    let err = call(&c, "remember", json!({"text": "x"}))
-        .unwrap_err()
-        .to_string();
+    let err = error_of(&c, "remember", json!({"text": "x"}));
     assert!(err.contains("not enabled"), "{err}");
     let memory = Arc::new(VecMemory::new());
     let c = c.with_memory(memory.clone(), "ada");
@@ -339,4 +324,34 @@ fn remember_and_recall_use_the_memory_stream() {
 fn finish_returns_its_answer() {
     let (_d, c) = ctx(Policy::default());
     assert_eq!(call(&c, "finish", json!({"answer": "42"})).unwrap(), "42");
+}
+
+/// A FIFO in the workspace used to hang `read_file` forever (open waits for a writer). Every file
+/// tool now refuses it at once, and `search_files` passes over it.
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let (_d, c) = ctx(Policy::default());
+    let fifo = c.workspace.root().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    std::fs::write(c.workspace.root().join("note.txt"), "pipe dreams").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c2 = c.clone();
+    std::thread::spawn(move || {
+        let read = call(&c2, "read_file", json!({"path": "pipe"}));
+        let write = call(&c2, "write_file", json!({"path": "pipe", "content": "x"}));
+        let append = call(&c2, "append_file", json!({"path": "pipe", "content": "x"}));
+        let search = call(&c2, "search_files", json!({"pattern": "pipe"}));
+        let _ = tx.send((read, write, append, search));
+    });
+    let (read, write, append, search) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a file tool blocked on a FIFO");
+    let read = read.unwrap_err();
+    assert!(matches!(read, ToolError::Refused(_)), "{read}");
+    assert!(read.to_string().contains("not a regular file"), "{read}");
+    // With no reader, opening for writing fails at once (ENXIO) or is refused: never a hang.
+    assert!(write.is_err() && append.is_err());
+    let hits = search.unwrap();
+    assert!(hits.contains("note.txt:1"), "{hits}");
 }

@@ -27,6 +27,17 @@ pub trait Decision: Serialize {
     }
 }
 
+/// Implements [`Decision`] for an ask: its reply, its template and its token budget.
+macro_rules! decision {
+    ($ask:ty => $reply:ty, $template:literal, $max_tokens:literal) => {
+        impl Decision for $ask {
+            type Reply = $reply;
+            const TEMPLATE: &'static str = $template;
+            const MAX_TOKENS: u32 = $max_tokens;
+        }
+    };
+}
+
 /// When and where a decision is made, and what the agent recalled for it: the part of the prompt
 /// that most decisions share.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,11 +123,7 @@ pub struct PlanStep {
     pub minutes: u32,
 }
 
-impl Decision for Decompose {
-    type Reply = DecomposeReply;
-    const TEMPLATE: &'static str = "decompose";
-    const MAX_TOKENS: u32 = 200;
-}
+decision!(Decompose => DecomposeReply, "decompose", 200);
 
 /// Whether to start talking to someone newly seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,11 +140,7 @@ pub struct ReactReply {
     pub talk: bool,
 }
 
-impl Decision for React {
-    type Reply = ReactReply;
-    const TEMPLATE: &'static str = "react";
-    const MAX_TOKENS: u32 = 12;
-}
+decision!(React => ReactReply, "react", 12);
 
 /// Whether something noticed (an object someone else put to use) changes what the agent does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -155,11 +158,7 @@ pub struct NoticeReply {
     pub activity: String,
 }
 
-impl Decision for Notice {
-    type Reply = NoticeReply;
-    const TEMPLATE: &'static str = "notice";
-    const MAX_TOKENS: u32 = 40;
-}
+decision!(Notice => NoticeReply, "notice", 40);
 
 /// One line of a conversation so far.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,11 +183,7 @@ pub struct ConverseReply {
     pub end: bool,
 }
 
-impl Decision for Converse {
-    type Reply = ConverseReply;
-    const TEMPLATE: &'static str = "converse";
-    const MAX_TOKENS: u32 = 120;
-}
+decision!(Converse => ConverseReply, "converse", 120);
 
 /// A memory shown as evidence for a reflection, by id.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,11 +205,7 @@ pub struct ReflectReply {
     pub insights: Vec<String>,
 }
 
-impl Decision for Reflect {
-    type Reply = ReflectReply;
-    const TEMPLATE: &'static str = "reflect";
-    const MAX_TOKENS: u32 = 120;
-}
+decision!(Reflect => ReflectReply, "reflect", 120);
 
 macro_rules! decisions {
     ($($kind:ident => $reply:ident),* $(,)?) => {

@@ -7,8 +7,8 @@ pub enum Error {
     #[error("{file}: {message}")]
     Spec { file: String, message: String },
     /// A prompt template does not parse or render.
-    #[error("prompt template {template}: {message}")]
-    Template { template: String, message: String },
+    #[error(transparent)]
+    Template(#[from] hamlet_prompts::TemplateError),
     /// A run directory cannot be written, read or resumed.
     #[error("{path}: {message}")]
     Run { path: String, message: String },

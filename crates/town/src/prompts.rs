@@ -2,9 +2,9 @@
 //!
 //! The templates in the repository are compiled in as defaults; a user's own directory (laid out
 //! like `prompts/`, i.e. `DIR/town/system.j2`) overrides any of them at run time. Loading, overriding and strict rendering are
-//! `hamlet_prompts::Prompts`; this module holds the table and maps its errors.
+//! `hamlet_prompts::Prompts`; this module holds the table.
 
-use hamlet_prompts::{PromptTable, TemplateError};
+use hamlet_prompts::PromptTable;
 
 use crate::Error;
 
@@ -40,15 +40,6 @@ impl PromptTable for TownTemplates {
 
 /// Loaded templates.
 pub type Prompts = hamlet_prompts::Prompts<TownTemplates>;
-
-impl From<TemplateError> for Error {
-    fn from(e: TemplateError) -> Self {
-        Error::Template {
-            template: e.template,
-            message: e.message,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -126,15 +126,21 @@ impl World {
         let text = read(&path)?;
         let raw: WorldRaw = parse_toml(&path, &text)?;
         let map_path = dir.join(raw.map.get_ref());
-        let map_text = read(&map_path).map_err(|_| {
+        let map_text = std::fs::read_to_string(&map_path).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "not found: put the ASCII grid there or fix `map`".to_string()
+                }
+                std::io::ErrorKind::InvalidData => {
+                    "is not UTF-8 text: save the grid as UTF-8".to_string()
+                }
+                _ => format!("cannot be read ({e})"),
+            };
             spec_err(
                 &path,
                 &text,
                 raw.map.span().start,
-                format!(
-                    "map file {} not found: put the ASCII grid there or fix `map`",
-                    map_path.display()
-                ),
+                format!("map file {} {why}", map_path.display()),
             )
         })?;
         World::build(dir, &path, &text, raw, &map_path, &map_text)

@@ -17,10 +17,7 @@ fn an_hour_of_three_agents_on_the_real_model() {
         .resolve("smollm2-135m")
         .expect("run scripts/test.sh to pull the model");
     let mut cfg = LlamaConfig::new(model);
-    cfg.threads = std::env::var("HAMLET_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
+    cfg.threads = hamlet_core::testing::threads();
     cfg.parallel = 3;
     cfg.context = 2048;
     let llm = Arc::new(LlamaLlm::load(cfg).expect("load model"));

@@ -26,6 +26,11 @@ fn config(world: &Path, scenario: Option<&str>, agents: Option<usize>, until: &s
     }
 }
 
+/// A new run in `dir` (see [`config`]) with its memory in the run folder.
+fn create(dir: &Path, world: &Path, scenario: Option<&str>, agents: Option<usize>, until: &str) -> Run {
+    Run::create(dir, &config(world, scenario, agents, until), &open_memory).expect("run")
+}
+
 /// The log without the final metrics line (it holds wall time).
 fn log(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join(EVENTS_FILE))
@@ -49,12 +54,7 @@ fn same_seed_same_log() {
     let mut logs = Vec::new();
     for _ in 0..2 {
         let d = tempfile::tempdir().expect("tmp");
-        let mut run = Run::create(
-            d.path(),
-            &config(&smallville(), Some("valentines"), Some(5), "day 1 10:00"),
-            &open_memory,
-        )
-        .expect("run");
+        let mut run = create(d.path(), &smallville(), Some("valentines"), Some(5), "day 1 10:00");
         run.run(&llm, None, &mut |_| {}).expect("steps");
         run.finish().expect("finish");
         logs.push(log(d.path()));
@@ -67,12 +67,7 @@ fn same_seed_same_log() {
 fn one_batch_per_step_and_idle_agents_cost_nothing() {
     let llm = TownFake::new();
     let d = tempfile::tempdir().expect("tmp");
-    let mut run = Run::create(
-        d.path(),
-        &config(&smallville(), None, Some(6), "day 1 12:00"),
-        &open_memory,
-    )
-    .expect("run");
+    let mut run = create(d.path(), &smallville(), None, Some(6), "day 1 12:00");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     let (m, _) = run.finish().expect("finish");
     let recs = records(d.path());
@@ -124,12 +119,7 @@ fn news_spreads_from_a_to_b_to_c_and_is_counted() {
     tiny_world(d.path());
     let run_dir = d.path().join("run");
     let llm = TownFake::new().with_news(["party"]);
-    let mut run = Run::create(
-        &run_dir,
-        &config(d.path(), Some("news"), None, "day 1 09:00"),
-        &open_memory,
-    )
-    .expect("run");
+    let mut run = create(&run_dir, d.path(), Some("news"), None, "day 1 09:00");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     let (m, checks) = run.finish().expect("finish");
     let learned = &m.diffusion["party"];
@@ -175,12 +165,7 @@ fn noticing_an_object_in_use_re_plans_the_next_minutes() {
     std::fs::write(&world, toml).expect("write");
     let run_dir = d.path().join("run");
     let llm = TownFake::new().reacting();
-    let mut run = Run::create(
-        &run_dir,
-        &config(d.path(), None, None, "day 1 08:30"),
-        &open_memory,
-    )
-    .expect("run");
+    let mut run = create(&run_dir, d.path(), None, None, "day 1 08:30");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     run.finish().expect("finish");
     let recs = records(&run_dir);
@@ -205,24 +190,14 @@ fn noticing_an_object_in_use_re_plans_the_next_minutes() {
 fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     let llm = TownFake::new().with_news(["party", "valentine"]);
     let whole = tempfile::tempdir().expect("tmp");
-    let mut run = Run::create(
-        whole.path(),
-        &config(&smallville(), Some("valentines"), Some(4), "day 1 09:00"),
-        &open_memory,
-    )
-    .expect("run");
+    let mut run = create(whole.path(), &smallville(), Some("valentines"), Some(4), "day 1 09:00");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     run.finish().expect("finish");
     let final_state = serde_json::to_value(&run.state).expect("state");
 
     let broken = tempfile::tempdir().expect("tmp");
     {
-        let mut run = Run::create(
-            broken.path(),
-            &config(&smallville(), Some("valentines"), Some(4), "day 1 09:00"),
-            &open_memory,
-        )
-        .expect("run");
+        let mut run = create(broken.path(), &smallville(), Some("valentines"), Some(4), "day 1 09:00");
         // 437 steps: the last checkpoint is at 400; the 37 steps after it are in the log only,
         // and the run is dropped without a final checkpoint, as a crash would leave it.
         run.run(&llm, Some(437), &mut |_| {}).expect("steps");
@@ -246,12 +221,7 @@ fn resume_without_its_memory_snapshot_is_a_clear_error_and_keeps_the_log() {
     let llm = TownFake::new();
     let d = tempfile::tempdir().expect("tmp");
     {
-        let mut run = Run::create(
-            d.path(),
-            &config(&smallville(), None, Some(3), "day 1 09:00"),
-            &open_memory,
-        )
-        .expect("run");
+        let mut run = create(d.path(), &smallville(), None, Some(3), "day 1 09:00");
         run.run(&llm, Some(120), &mut |_| {}).expect("steps");
     }
     let log_len = std::fs::metadata(d.path().join(EVENTS_FILE))

@@ -30,14 +30,31 @@ fn smallville_loads_with_its_personas_and_scenarios() {
     assert!(world.path(a, b).is_some());
 }
 
+/// A folder holding the tiny world, its personas and scenario.
+fn tiny() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tmp");
+    tiny_world(d.path());
+    d
+}
+
 fn err_of(r: Result<impl std::fmt::Debug, hamlet_town::Error>) -> String {
     r.expect_err("should fail").to_string()
 }
 
+/// The error of loading `text` as `scenarios/bad.toml` of the tiny world.
+fn scenario_error(text: &str) -> String {
+    let d = tiny();
+    let dir = d.path();
+    let world = World::load(dir).expect("world");
+    let personas = Persona::load_dir(&world.agents_dir, &world).expect("personas");
+    let f = dir.join("scenarios/bad.toml");
+    write(&f, text);
+    err_of(Scenario::load(&f, &world, &personas))
+}
+
 #[test]
 fn bad_grid_names_file_line_and_fix() {
-    let d = tempfile::tempdir().expect("tmp");
-    tiny_world(d.path());
+    let d = tiny();
     write(
         &d.path().join("map.txt"),
         "#############\n#aaa.....bbb#\n#aaa....bbb#\n#############\n",
@@ -58,8 +75,7 @@ fn bad_grid_names_file_line_and_fix() {
 
 #[test]
 fn unknown_place_names_line_and_known_places() {
-    let d = tempfile::tempdir().expect("tmp");
-    tiny_world(d.path());
+    let d = tiny();
     let world = World::load(d.path()).expect("world");
     let f = d.path().join("agents/ann.toml");
     write(&f, "name = \"Ann\"\nage = 30\noccupation = \"x\"\nhome = \"Home:room\"\nwake = \"07:00\"\nsleep = \"22:00\"\n[[routine]]\nat = \"08:00\"\nplace = \"Bakery:oven\"\nactivity = \"bake\"\n");
@@ -74,8 +90,7 @@ fn unknown_place_names_line_and_known_places() {
 
 #[test]
 fn unreachable_spawn_is_reported() {
-    let d = tempfile::tempdir().expect("tmp");
-    tiny_world(d.path());
+    let d = tiny();
     // A walled-off room 'c'.
     write(
         &d.path().join("map.txt"),
@@ -100,21 +115,14 @@ fn unreachable_spawn_is_reported() {
 
 #[test]
 fn malformed_times_name_line_and_format() {
-    let d = tempfile::tempdir().expect("tmp");
-    tiny_world(d.path());
-    let world = World::load(d.path()).expect("world");
-    let personas = Persona::load_dir(&world.agents_dir, &world).expect("personas");
-    let f = d.path().join("scenarios/bad.toml");
-    write(
-        &f,
-        "name = \"bad\"\n\n[[event]]\nat = \"day 1 25:00\"\ndescription = \"x\"\n",
-    );
-    let e = err_of(Scenario::load(&f, &world, &personas));
+    let d = tiny();
+    let e = scenario_error("name = \"bad\"\n\n[[event]]\nat = \"day 1 25:00\"\ndescription = \"x\"\n");
     assert!(
         e.contains("bad.toml:4") && e.contains("malformed time") && e.contains("day N HH:MM"),
         "{e}"
     );
 
+    let world = World::load(d.path()).expect("world");
     let p = d.path().join("agents/ann.toml");
     write(&p, "name = \"Ann\"\nage = 30\noccupation = \"x\"\nhome = \"Home:room\"\nwake = \"7am\"\nsleep = \"22:00\"\n");
     let e = err_of(Persona::load(&p, &world));
@@ -123,21 +131,20 @@ fn malformed_times_name_line_and_format() {
 
 #[test]
 fn scenario_unknown_agent_and_unknown_field() {
-    let d = tempfile::tempdir().expect("tmp");
-    tiny_world(d.path());
-    let world = World::load(d.path()).expect("world");
-    let personas = Persona::load_dir(&world.agents_dir, &world).expect("personas");
-    let f = d.path().join("scenarios/bad.toml");
-    write(
-        &f,
-        "name = \"bad\"\n[[knowledge]]\nagent = \"Zed\"\ntext = \"x\"\n",
-    );
-    let e = err_of(Scenario::load(&f, &world, &personas));
+    let e = scenario_error("name = \"bad\"\n[[knowledge]]\nagent = \"Zed\"\ntext = \"x\"\n");
     assert!(
         e.contains("bad.toml:3") && e.contains("unknown agent \"Zed\"") && e.contains("Ann"),
         "{e}"
     );
-    write(&f, "name = \"bad\"\ncolour = 1\n");
-    let e = err_of(Scenario::load(&f, &world, &personas));
+    let e = scenario_error("name = \"bad\"\ncolour = 1\n");
     assert!(e.contains("bad.toml:2") && e.contains("colour"), "{e}");
+}
+
+/// A map that is not UTF-8 used to be reported as "not found".
+#[test]
+fn a_map_that_is_not_utf8_says_so() {
+    let d = tiny();
+    std::fs::write(d.path().join("map.txt"), b"#####\n#a\xff\xfe#\n#####\n").expect("write");
+    let e = err_of(World::load(d.path()));
+    assert!(e.contains("map.txt") && e.contains("not UTF-8") && !e.contains("not found"), "{e}");
 }

@@ -9,7 +9,7 @@ use std::sync::mpsc::Sender;
 use hamlet_core::trace::{Action, RunView, TraceEvent, Usage};
 pub use hamlet_core::trace::{Budget, Entry};
 use ratatui::crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Rect;
 use ratatui::Frame;
@@ -153,6 +153,23 @@ impl AgentApp {
         Some(Control::Continue)
     }
 
+
+}
+
+impl Screen for AgentApp {
+    type Msg = AgentMsg;
+
+    fn apply(&mut self, msg: AgentMsg) {
+        match msg {
+            AgentMsg::Event(e) => self.push(e),
+            AgentMsg::Approve(req) => {
+                self.pending = Some(req);
+                self.feedback = None;
+            }
+            AgentMsg::Status(s) => self.status = Some(s),
+        }
+    }
+
     fn key(&mut self, key: &KeyEvent) -> Control {
         if key.kind == KeyEventKind::Release {
             return Control::Continue;
@@ -224,35 +241,9 @@ impl AgentApp {
             _ => {}
         }
     }
-}
 
-impl Screen for AgentApp {
-    type Msg = AgentMsg;
-
-    fn apply(&mut self, msg: AgentMsg) {
-        match msg {
-            AgentMsg::Event(e) => self.push(e),
-            AgentMsg::Approve(req) => {
-                self.pending = Some(req);
-                self.feedback = None;
-            }
-            AgentMsg::Status(s) => self.status = Some(s),
-        }
-    }
-
-    fn handle(&mut self, event: &Event) -> Control {
-        match event {
-            Event::Key(k) => self.key(k),
-            Event::Mouse(m) => {
-                self.mouse(m);
-                Control::Continue
-            }
-            Event::Resize(w, h) => {
-                self.size = (*w, *h);
-                Control::Continue
-            }
-            _ => Control::Continue,
-        }
+    fn resize(&mut self, width: u16, height: u16) {
+        self.size = (width, height);
     }
 
     fn render(&self, frame: &mut Frame) {

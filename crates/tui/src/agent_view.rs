@@ -169,14 +169,8 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
             )));
             match &s.action {
                 Some(a) => {
-                    for (l, t) in [
-                        ("Thought", &a.thoughts.reasoning),
-                        ("Plan", &a.thoughts.plan),
-                        ("Criticism", &a.thoughts.criticism),
-                    ] {
-                        if !t.trim().is_empty() {
-                            lines.push(label(l, t));
-                        }
+                    for (l, t) in a.thoughts.labelled() {
+                        lines.push(label(l, t));
                     }
                     lines.push(label("Action", &format!("{} {}", a.tool, a.args)));
                 }

@@ -3,7 +3,7 @@
 #[non_exhaustive]
 pub enum Error {
     /// Setting up, drawing to or restoring the terminal.
-    #[error("terminal: {0}")]
+    #[error("the terminal could not be set up, drawn to or restored")]
     Terminal(#[source] std::io::Error),
 }
 

@@ -8,7 +8,9 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyEvent, MouseEvent,
+};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -30,8 +32,27 @@ pub trait Screen {
     type Msg;
     /// Folds one message into the state.
     fn apply(&mut self, msg: Self::Msg);
+    /// Handles a key press.
+    fn key(&mut self, key: &KeyEvent) -> Control;
+    /// Handles a click or a scroll.
+    fn mouse(&mut self, _mouse: &MouseEvent) {}
+    /// The terminal's new size (for mouse hit-testing).
+    fn resize(&mut self, width: u16, height: u16);
     /// Handles a key, mouse or resize event.
-    fn handle(&mut self, event: &Event) -> Control;
+    fn handle(&mut self, event: &Event) -> Control {
+        match event {
+            Event::Key(k) => self.key(k),
+            Event::Mouse(m) => {
+                self.mouse(m);
+                Control::Continue
+            }
+            Event::Resize(w, h) => {
+                self.resize(*w, *h);
+                Control::Continue
+            }
+            _ => Control::Continue,
+        }
+    }
     /// Time passed (replay playback).
     fn tick(&mut self, _elapsed: Duration) {}
     /// Draws the state (pure: the same state draws the same screen).

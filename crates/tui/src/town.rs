@@ -6,7 +6,7 @@ use std::time::Duration;
 use hamlet_core::town::{EventRecord, SimTime, Tile, TownEvent, TownSnapshot};
 pub use hamlet_core::town::{Extra, MemoryLine, TalkLine};
 use ratatui::crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Rect;
 use ratatui::Frame;
@@ -156,6 +156,29 @@ impl TownApp {
         }
     }
 
+
+
+    /// Where an agent stands (for tests and the map).
+    pub fn tile_of(&self, name: &str) -> Option<Tile> {
+        self.snap.agents.get(name).map(|a| a.tile)
+    }
+}
+
+impl Screen for TownApp {
+    type Msg = EventRecord;
+
+    fn apply(&mut self, rec: EventRecord) {
+        let at_head = self.cursor == self.log.len();
+        self.log.push(rec);
+        if self.live && self.playing && at_head {
+            self.fold_next();
+            self.clamp_selection();
+        } else if self.cursor == 0 {
+            // The first record (the world) always shows.
+            self.fold_next();
+        }
+    }
+
     fn key(&mut self, key: &KeyEvent) -> Control {
         if key.kind == KeyEventKind::Release {
             return Control::Continue;
@@ -226,40 +249,8 @@ impl TownApp {
         }
     }
 
-    /// Where an agent stands (for tests and the map).
-    pub fn tile_of(&self, name: &str) -> Option<Tile> {
-        self.snap.agents.get(name).map(|a| a.tile)
-    }
-}
-
-impl Screen for TownApp {
-    type Msg = EventRecord;
-
-    fn apply(&mut self, rec: EventRecord) {
-        let at_head = self.cursor == self.log.len();
-        self.log.push(rec);
-        if self.live && self.playing && at_head {
-            self.fold_next();
-            self.clamp_selection();
-        } else if self.cursor == 0 {
-            // The first record (the world) always shows.
-            self.fold_next();
-        }
-    }
-
-    fn handle(&mut self, event: &Event) -> Control {
-        match event {
-            Event::Key(k) => self.key(k),
-            Event::Mouse(m) => {
-                self.mouse(m);
-                Control::Continue
-            }
-            Event::Resize(w, h) => {
-                self.size = (*w, *h);
-                Control::Continue
-            }
-            _ => Control::Continue,
-        }
+    fn resize(&mut self, width: u16, height: u16) {
+        self.size = (width, height);
     }
 
     fn tick(&mut self, elapsed: Duration) {

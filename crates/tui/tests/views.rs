@@ -29,6 +29,13 @@ fn replayed_agent() -> AgentApp {
     app
 }
 
+/// The recorded town, paused at its start.
+fn paused_town() -> TownApp {
+    let mut app = TownApp::replay(town_log());
+    app.playing = false;
+    app
+}
+
 #[test]
 fn agent_run_80x24() {
     let mut app = replayed_agent();
@@ -79,8 +86,7 @@ fn agent_approval_prompt() {
 
 #[test]
 fn town_map_with_agents_80x24() {
-    let mut app = TownApp::replay(town_log());
-    app.playing = false;
+    let mut app = paused_town();
     app.seek_time(SimTime::at(1, 7, 20));
     let (lines, buf) = draw(&app, 80, 24);
     assert_screen("town_80x24", &lines);
@@ -100,8 +106,7 @@ fn town_map_with_agents_80x24() {
 
 #[test]
 fn town_large_terminal() {
-    let mut app = TownApp::replay(town_log());
-    app.playing = false;
+    let mut app = paused_town();
     app.seek_index(usize::MAX);
     app.handle(&key(KeyCode::Down));
     app.handle(&key(KeyCode::Down));
@@ -114,8 +119,7 @@ fn town_large_terminal() {
 
 #[test]
 fn help_overlay() {
-    let mut app = TownApp::replay(town_log());
-    app.playing = false;
+    let mut app = paused_town();
     app.handle(&key(KeyCode::Char('?')));
     let (lines, _) = draw(&app, 80, 24);
     assert_screen("town_help_80x24", &lines);

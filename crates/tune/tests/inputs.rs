@@ -122,15 +122,9 @@ fn write_run(dir: &std::path::Path, events: &[TraceEvent]) {
 fn successful_runs_become_chat_records() {
     let dir = tempfile::tempdir().unwrap();
     let start = TraceEvent::Start(RunStart {
-        run_id: "r".into(),
-        agent: "a".into(),
-        agent_file: None,
         goal: "g".into(),
-        model: "m".into(),
-        workspace: ".".into(),
-        started: 0,
         tools: vec!["list_dir".into()],
-        intro: String::new(),
+        ..RunStart::default()
     });
     let end = |reason| {
         TraceEvent::End(RunEnd {

@@ -41,7 +41,7 @@ use std::path::Path;
 pub use check::{check_task, evaluate};
 pub use guard::{Canary, Snapshot};
 pub use load::{load_suite, Check, FirstRun, Task};
-pub use run::{run_task, task_spec, BoxError, MemoryFactory, RunReport, TaskResult};
+pub use run::{run_task, task_spec, BoxError, MemoryFactory, RunReport, Tally, TaskResult};
 pub use site::SiteServer;
 
 /// Copies the files under `from` into `to` (created), replacing files of the same name.

@@ -18,6 +18,15 @@ use crate::{
     Timings, TokenUsage,
 };
 
+/// How many llama.cpp threads a test on a real model uses: `HAMLET_THREADS`, or 1 (a busy machine
+/// otherwise stalls the tests; see docs/BENCHMARKS.md).
+pub fn threads() -> usize {
+    std::env::var("HAMLET_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1)
+}
+
 /// An [`Llm`] that answers with scripted replies, in order, and records every request it saw.
 #[derive(Debug, Default)]
 pub struct ScriptedLlm {
@@ -170,19 +179,8 @@ impl MemoryStream for VecMemory {
         m.validate()?;
         let mut records = self.lock()?;
         let id = records.len() as MemoryId + 1;
-        records.push(MemoryRecord {
-            id,
-            agent: m.agent,
-            kind: m.kind,
-            text: m.text,
-            created: m.created,
-            last_accessed: m.created,
-            importance: m.importance.unwrap_or(DEFAULT_IMPORTANCE),
-            embedding: Vec::new(),
-            evidence: m.evidence,
-            expires: m.expires,
-            metadata: m.metadata,
-        });
+        let importance = m.importance.unwrap_or(DEFAULT_IMPORTANCE);
+        records.push(m.into_record(id, importance, Vec::new()));
         Ok(id)
     }
 

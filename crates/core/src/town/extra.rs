@@ -75,6 +75,14 @@ fn keep_last<T>(v: &mut Vec<T>, n: usize) {
     }
 }
 
+/// `prefix` and the value, or nothing when there is none (" at the cafe", "").
+fn phrase(prefix: &str, value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map(|v| format!("{prefix}{v}"))
+        .unwrap_or_default()
+}
+
 impl Extra {
     /// The latest reflection of `agent`.
     pub fn reflection(&self, agent: &str) -> Option<&ReflectionLine> {
@@ -149,10 +157,7 @@ impl Extra {
                 topic,
                 ..
             } => {
-                let about = topic
-                    .as_deref()
-                    .map(|t| format!(" about {t}"))
-                    .unwrap_or_default();
+                let about = phrase(" about ", topic);
                 event(format!("{} talk at {place}{about}", agents.join(" & ")));
                 for a in agents {
                     for b in agents.iter().filter(|b| *b != a) {
@@ -183,19 +188,13 @@ impl Extra {
             TownEvent::EventInjected {
                 description, place, ..
             } => {
-                let at = place
-                    .as_deref()
-                    .map(|p| format!(" at {p}"))
-                    .unwrap_or_default();
+                let at = phrase(" at ", place);
                 event(format!("event: {description}{at}"));
             }
             TownEvent::TopicLearned {
                 agent, topic, from, ..
             } => {
-                let by = from
-                    .as_deref()
-                    .map(|f| format!(" from {f}"))
-                    .unwrap_or_default();
+                let by = phrase(" from ", from);
                 event(format!("{agent} learned {topic}{by}"));
                 if !self.topics.contains(topic) {
                     self.topics.push(topic.clone());

@@ -32,9 +32,7 @@ impl EmbedConfig {
     pub fn new(model: impl Into<PathBuf>) -> Self {
         EmbedConfig {
             model: model.into(),
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            threads: super::cores(),
             parallel: 4,
             max_tokens: 512,
             gpu_layers: 0,

@@ -47,13 +47,18 @@ pub struct LlamaConfig {
     pub kv_unified: bool,
 }
 
+/// The cores this process may use (llama.cpp's default thread count).
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 impl LlamaConfig {
     pub fn new(model: impl Into<PathBuf>) -> Self {
         LlamaConfig {
             model: model.into(),
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            threads: cores(),
             context: 4096,
             parallel: 1,
             batch: 512,

@@ -11,12 +11,7 @@ pub fn cached(name: &str) -> PathBuf {
     })
 }
 
-pub fn threads() -> usize {
-    std::env::var("HAMLET_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1)
-}
+pub use hamlet_core::testing::threads;
 
 pub fn chat_model() -> PathBuf {
     cached("smollm2-135m")

@@ -184,11 +184,8 @@ impl Tick<'_> {
 
 #[cfg(test)]
 mod tests {
-    use hamlet_core::testing::VecMemory;
-
-    use super::super::fixture::{id, state, town};
+    use super::super::fixture::*;
     use super::*;
-    use crate::decision::ReactReply;
 
     fn say(text: &str, end: bool) -> Option<ConverseReply> {
         Some(ConverseReply {
@@ -199,17 +196,11 @@ mod tests {
 
     #[test]
     fn a_listener_learns_news_from_a_speaker_who_knows_it() {
-        let (town, mem) = (town(true), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let (ann, ben) = (id(&st, "Ann"), id(&st, "Ben"));
-        assert!(st.agent(ann).knows.contains("party"), "seeded knowledge");
-        let mut t = Tick::new(&town, &mut st);
-        t.apply(
-            ann,
-            Need::React("Ben".into()),
-            Some(ReactReply { talk: true }.into()),
-        );
-        let conv = t.agent(ann).conversation.expect("talking");
+        let mut f = Fixture::new(true, 7, 0);
+        let (ann, ben) = (f.id("Ann"), f.id("Ben"));
+        assert!(f.st.agent(ann).knows.contains("party"), "seeded knowledge");
+        let mut t = f.tick();
+        let conv = start_talk(&mut t, ann, "Ben");
         t.converse(ann, conv, say("Come to my party tonight!", true));
         assert!(t.agent(ben).knows.contains("party"));
         assert!(t.ev.iter().any(|e| matches!(
@@ -239,16 +230,10 @@ mod tests {
 
     #[test]
     fn an_empty_or_failed_turn_ends_the_conversation() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let mut t = Tick::new(&town, &mut st);
-        t.apply(
-            ann,
-            Need::React("Ben".into()),
-            Some(ReactReply { talk: true }.into()),
-        );
-        let conv = t.agent(ann).conversation.expect("talking");
+        let mut f = Fixture::new(false, 7, 0);
+        let ann = f.id("Ann");
+        let mut t = f.tick();
+        let conv = start_talk(&mut t, ann, "Ben");
         t.converse(ann, conv, None);
         assert!(t.st.conversations.is_empty());
         assert!(matches!(
@@ -259,11 +244,10 @@ mod tests {
 
     #[test]
     fn an_action_puts_an_object_to_use_and_the_next_releases_it() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let cal = id(&st, "Cal");
-        let later = SimTime(st.time.0 + 600);
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 0);
+        let cal = f.id("Cal");
+        let later = SimTime(f.st.time.0 + 600);
+        let mut t = f.tick();
         t.start_action(cal, "cook pancakes".into(), "Cafe:room".into(), later);
         assert_eq!(t.st.objects["Cafe:room:stove"], "cook pancakes");
         assert!(matches!(

@@ -470,30 +470,22 @@ impl Tick<'_> {
 
 #[cfg(test)]
 mod tests {
-    use hamlet_core::testing::VecMemory;
-
-    use super::super::fixture::{id, settled, state, town};
+    use super::super::fixture::*;
     use super::*;
     use crate::decision::{DecomposeReply, PlanDayReply, PlanEntry, PlanStep};
     use crate::testing::TownFake;
 
     #[test]
     fn a_conversation_turn_takes_the_speakers_need_and_the_batch_is_logged() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let (ann, ben) = (id(&st, "Ann"), id(&st, "Ben"));
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 0);
+        let (ann, ben) = (f.id("Ann"), f.id("Ben"));
+        let mut t = Tick::new(&f.town, &mut f.st);
         settled(&mut t, "Ann");
         settled(&mut t, "Ben");
-        t.apply(
-            ann,
-            Need::React("Ben".into()),
-            Some(ReactReply { talk: true }.into()),
-        );
-        let conv = t.agent(ann).conversation.expect("a conversation started");
+        let conv = start_talk(&mut t, ann, "Ben");
         assert_eq!(t.agent(ben).conversation, Some(conv));
         let model = TownFake::new();
-        t.decide(vec![(ann, Need::Reflect(vec![]))], &model, &mem)
+        t.decide(vec![(ann, Need::Reflect(vec![]))], &model, &f.mem)
             .expect("decide");
         assert_eq!(model.calls(), 1, "the turn replaced the reflection");
         let lines = &t.st.conversations[&conv].lines;
@@ -512,10 +504,9 @@ mod tests {
 
     #[test]
     fn a_failed_day_plan_keeps_the_routine() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ben = id(&st, "Ben");
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 0);
+        let ben = f.id("Ben");
+        let mut t = f.tick();
         t.apply(ben, Need::PlanDay, None);
         assert_eq!(t.agent(ben).planned_day, 1);
         assert_eq!(t.agent(ben).schedule, t.persona(ben).routine);
@@ -529,10 +520,9 @@ mod tests {
 
     #[test]
     fn a_day_plan_keeps_only_items_at_known_places_that_say_something() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 0);
+        let ann = f.id("Ann");
+        let mut t = f.tick();
         let item = |time: &str, place: &str, activity: &str| PlanEntry {
             time: time.into(),
             place: place.into(),
@@ -555,11 +545,10 @@ mod tests {
 
     #[test]
     fn a_block_becomes_steps_of_five_to_fifteen_minutes_and_the_first_starts() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 30);
-        let ben = id(&st, "Ben");
-        let block = t_block(&town, "have coffee");
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 30);
+        let ben = f.id("Ben");
+        let block = t_block(&f.town, "have coffee");
+        let mut t = f.tick();
         let steps = vec![
             PlanStep {
                 action: "order a latte".into(),
@@ -599,15 +588,10 @@ mod tests {
 
     #[test]
     fn declining_to_talk_starts_no_conversation() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let mut t = Tick::new(&town, &mut st);
-        t.apply(
-            ann,
-            Need::React("Ben".into()),
-            Some(ReactReply { talk: false }.into()),
-        );
+        let mut f = Fixture::new(false, 7, 0);
+        let ann = f.id("Ann");
+        let mut t = f.tick();
+        react(&mut t, ann, "Ben", false);
         assert!(t.st.conversations.is_empty());
         t.apply(ann, Need::React("Ben".into()), None);
         assert!(

@@ -6,7 +6,8 @@ use std::path::Path;
 use hamlet_core::testing::VecMemory;
 use hamlet_core::town::SimTime;
 
-use super::{SimConfig, Tick, Town};
+use super::{Need, SimConfig, Tick, Town};
+use crate::decision::ReactReply;
 use crate::prompts::Prompts;
 use crate::spec::{Persona, Scenario};
 use crate::state::{AgentId, WorldState};
@@ -57,7 +58,7 @@ fn persona(world: &World, name: &str, home: &str, routine: &str) -> Persona {
 }
 
 /// Ann and Ben live in the home room, Cal in the cafe; Ben has coffee at the cafe from 07:30.
-pub(super) fn town(with_scenario: bool) -> Town {
+fn town(with_scenario: bool) -> Town {
     let world = World::from_text(Path::new("tiny"), WORLD, MAP).expect("world");
     let personas = vec![
         persona(&world, "Ann", "Home:room", ""),
@@ -76,8 +77,44 @@ pub(super) fn town(with_scenario: bool) -> Town {
     Town::new(world, personas, scenario, prompts, SimConfig::default()).expect("town")
 }
 
+/// The tiny town (with its scenario or not), its memories and its state at a time of day 1.
+pub(super) struct Fixture {
+    pub town: Town,
+    pub mem: VecMemory,
+    pub st: WorldState,
+}
+
+impl Fixture {
+    pub fn new(with_scenario: bool, hour: u32, minute: u32) -> Fixture {
+        let (town, mem) = (town(with_scenario), VecMemory::new());
+        let st = state(&town, &mem, hour, minute);
+        Fixture { town, mem, st }
+    }
+
+    /// The agent named `name`.
+    pub fn id(&self, name: &str) -> AgentId {
+        id(&self.st, name)
+    }
+
+    /// A step in progress over the state.
+    pub fn tick(&mut self) -> Tick<'_> {
+        Tick::new(&self.town, &mut self.st)
+    }
+}
+
+/// Agent `id` decides whether to talk to `other`.
+pub(super) fn react(t: &mut Tick<'_>, id: AgentId, other: &str, talk: bool) {
+    t.apply(id, Need::React(other.into()), Some(ReactReply { talk }.into()));
+}
+
+/// Agent `id` decides to talk to `other`: the conversation it starts.
+pub(super) fn start_talk(t: &mut Tick<'_>, id: AgentId, other: &str) -> u64 {
+    react(t, id, other, true);
+    t.agent(id).conversation.expect("a conversation started")
+}
+
 /// The state of `town` at `time` on day 1, with its opening memories in `mem`.
-pub(super) fn state(town: &Town, mem: &VecMemory, hour: u32, minute: u32) -> WorldState {
+fn state(town: &Town, mem: &VecMemory, hour: u32, minute: u32) -> WorldState {
     let start = SimTime::at(1, hour, minute);
     let (mut st, _) = town
         .init(1, start, SimTime::at(2, 0, 0), mem)

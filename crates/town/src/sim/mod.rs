@@ -502,19 +502,16 @@ impl<'a> Tick<'a> {
 
 #[cfg(test)]
 mod tests {
-    use hamlet_core::testing::VecMemory;
-
-    use super::fixture::{id, state, town};
+    use super::fixture::*;
     use super::*;
     use crate::testing::TownFake;
 
     #[test]
     fn a_due_event_reaches_those_at_its_place_and_replans_their_day() {
-        let (town, mem) = (town(true), VecMemory::new());
-        let mut st = state(&town, &mem, 8, 0);
-        let cal = id(&st, "Cal");
-        st.agent_mut(cal).planned_day = 1;
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(true, 8, 0);
+        let cal = f.id("Cal");
+        f.st.agent_mut(cal).planned_day = 1;
+        let mut t = f.tick();
         t.inject();
         assert_eq!(t.st.next_event, 1);
         let reached: Vec<_> =
@@ -530,17 +527,16 @@ mod tests {
 
     #[test]
     fn a_step_runs_the_phases_and_leaves_nothing_pending() {
-        let (town, mem) = (town(true), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
+        let mut f = Fixture::new(true, 7, 0);
         let model = TownFake::new();
-        let ev = town.step(&mut st, &model, &mem).expect("step");
+        let ev = f.town.step(&mut f.st, &model, &f.mem).expect("step");
         assert!(matches!(
             ev.first().map(|e| &e.event),
             Some(TownEvent::Tick)
         ));
         assert_eq!(model.batches(), 1, "one batch for the step");
         assert_eq!(model.calls(), 3, "everyone plans the day");
-        assert!(st.pending.is_empty());
-        assert!(st.agents.iter().all(|a| a.planned_day == 1));
+        assert!(f.st.pending.is_empty());
+        assert!(f.st.agents.iter().all(|a| a.planned_day == 1));
     }
 }

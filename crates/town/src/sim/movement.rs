@@ -66,19 +66,22 @@ impl Tick<'_> {
 
 #[cfg(test)]
 mod tests {
-    use hamlet_core::testing::VecMemory;
-
-    use super::super::fixture::{id, state, town};
+    use super::super::fixture::*;
     use super::*;
+
+    /// Agent `name` sets off for an hour's coffee at the cafe.
+    fn coffee_at_the_cafe(t: &mut Tick<'_>, name: &str) -> AgentId {
+        let who = id(t.st, name);
+        let until = SimTime(t.st.time.0 + 3600);
+        t.start_action(who, "have coffee".into(), "Cafe:room".into(), until);
+        who
+    }
 
     #[test]
     fn an_agent_walks_one_tile_a_step_to_its_action_and_stops_there() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let until = SimTime(st.time.0 + 3600);
-        let mut t = Tick::new(&town, &mut st);
-        t.start_action(ann, "have coffee".into(), "Cafe:room".into(), until);
+        let mut f = Fixture::new(false, 7, 0);
+        let mut t = f.tick();
+        let ann = coffee_at_the_cafe(&mut t, "Ann");
         let mut steps = 0;
         loop {
             let before = t.agent(ann).tile;
@@ -105,12 +108,9 @@ mod tests {
 
     #[test]
     fn an_agent_in_a_conversation_stays_put() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let until = SimTime(st.time.0 + 3600);
-        let mut t = Tick::new(&town, &mut st);
-        t.start_action(ann, "have coffee".into(), "Cafe:room".into(), until);
+        let mut f = Fixture::new(false, 7, 0);
+        let mut t = f.tick();
+        let ann = coffee_at_the_cafe(&mut t, "Ann");
         t.agent_mut(ann).conversation = Some(1);
         let here = t.agent(ann).tile;
         t.advance(ann);
@@ -119,9 +119,8 @@ mod tests {
 
     #[test]
     fn who_is_at_a_gathering_while_it_lasts_is_recorded() {
-        let (town, mem) = (town(true), VecMemory::new());
-        let mut st = state(&town, &mem, 8, 30);
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(true, 8, 30);
+        let mut t = f.tick();
         t.attend();
         let coffee = &t.st.attendance["coffee"];
         assert_eq!(

@@ -184,17 +184,14 @@ impl Tick<'_> {
 
 #[cfg(test)]
 mod tests {
-    use hamlet_core::testing::VecMemory;
-
-    use super::super::fixture::{id, settled, state, town};
+    use super::super::fixture::*;
     use super::*;
 
     #[test]
     fn before_waking_an_agent_sleeps_at_home_and_needs_nothing() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 3, 0);
-        let ann = id(&st, "Ann");
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 3, 0);
+        let ann = f.id("Ann");
+        let mut t = f.tick();
         assert!(t.perceive(ann).is_none());
         let a = t.agent(ann);
         assert!(a.asleep);
@@ -208,10 +205,9 @@ mod tests {
 
     #[test]
     fn an_agent_awake_plans_its_day_first_then_its_current_block() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 40);
-        let ben = id(&st, "Ben");
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 40);
+        let ben = f.id("Ben");
+        let mut t = f.tick();
         assert!(matches!(t.perceive(ben), Some(Need::PlanDay)));
         assert!(!t.agent(ben).asleep);
         t.agent_mut(ben).planned_day = 1;
@@ -228,10 +224,9 @@ mod tests {
 
     #[test]
     fn someone_newly_seen_is_remembered_once_and_considered_for_a_talk() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 0);
+        let ann = f.id("Ann");
+        let mut t = f.tick();
         settled(&mut t, "Ann");
         match t.perceive(ann) {
             Some(Need::React(other)) => assert_eq!(other, "Ben"),
@@ -246,12 +241,11 @@ mod tests {
 
     #[test]
     fn no_talk_is_considered_with_someone_talked_to_lately() {
-        let (town, mem) = (town(false), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let ann = id(&st, "Ann");
-        let now = st.time;
-        st.agent_mut(ann).last_talk.insert("Ben".into(), now);
-        let mut t = Tick::new(&town, &mut st);
+        let mut f = Fixture::new(false, 7, 0);
+        let ann = f.id("Ann");
+        let now = f.st.time;
+        f.st.agent_mut(ann).last_talk.insert("Ben".into(), now);
+        let mut t = f.tick();
         settled(&mut t, "Ann");
         assert!(t.perceive(ann).is_none());
         assert!(t.agent(ann).to_greet.is_none());
@@ -259,12 +253,11 @@ mod tests {
 
     #[test]
     fn an_object_someone_else_put_to_use_is_noticed() {
-        let (town, mem) = (town(true), VecMemory::new());
-        let mut st = state(&town, &mem, 7, 0);
-        let cal = id(&st, "Cal");
-        st.objects
+        let mut f = Fixture::new(true, 7, 0);
+        let cal = f.id("Cal");
+        f.st.objects
             .insert("Cafe:room:stove".into(), "cook for the party".into());
-        let mut t = Tick::new(&town, &mut st);
+        let mut t = f.tick();
         settled(&mut t, "Cal");
         match t.perceive(cal) {
             Some(Need::Notice(text)) => {

@@ -40,12 +40,7 @@ pub fn qwen_backbone() -> &'static Backbone {
     B.get_or_init(|| Backbone::load(&qwen_model(), &Device::Cpu).expect("load the Qwen2 backbone"))
 }
 
-pub fn threads() -> usize {
-    std::env::var("HAMLET_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1)
-}
+pub use hamlet_core::testing::threads;
 
 pub fn llm_for(model: &Path, lora: Option<PathBuf>) -> LlamaLlm {
     let mut c = LlamaConfig::new(model);
