@@ -73,6 +73,14 @@ impl Tmux {
     }
 
     /// Waits (up to 20 s) until the screen shows `want`; returns the screen.
+    /// Quits the UI with `q` and waits for the command to exit 0: the screen after it.
+    fn quit(&self) -> String {
+        self.keys(&["q"]);
+        let screen = self.wait_for("hamlet-exit=");
+        assert!(screen.contains("hamlet-exit=0"), "{screen}");
+        screen
+    }
+
     fn wait_for(&self, want: &str) -> String {
         self.wait_long(want, Duration::from_secs(20))
     }
@@ -299,9 +307,7 @@ fn watch_replays_an_agent_run_in_a_terminal() {
         assert!(Instant::now() < deadline, "help never closed");
         std::thread::sleep(Duration::from_millis(100));
     }
-    tmux.keys(&["q"]);
-    let screen = tmux.wait_for("hamlet-exit=");
-    assert!(screen.contains("hamlet-exit=0"), "{screen}");
+    let screen = tmux.quit();
     assert!(
         !screen.contains("Goal"),
         "the alternate screen is gone: {screen}"
@@ -364,9 +370,7 @@ fn sim_tui_shows_a_live_town_and_restores_the_terminal() {
     let screen = tmux.wait_for("the run has ended");
     assert!(screen.contains("live"), "{screen}");
     assert!(screen.contains("Agents"), "{screen}");
-    tmux.keys(&["q"]);
-    let screen = tmux.wait_for("hamlet-exit=");
-    assert!(screen.contains("hamlet-exit=0"), "{screen}");
+    let screen = tmux.quit();
     assert!(
         screen.contains("wrote "),
         "the summary prints after the UI: {screen}"
@@ -420,9 +424,7 @@ fn run_tui_asks_for_approval_in_the_ui_with_the_real_model() {
         screen.contains("step 2/2") || screen.contains("finished"),
         "{screen}"
     );
-    tmux.keys(&["q"]);
-    let screen = tmux.wait_for("hamlet-exit=");
-    assert!(screen.contains("hamlet-exit=0"), "{screen}");
+    let screen = tmux.quit();
     assert!(
         screen.contains("run: "),
         "the run's summary prints after the UI: {screen}"

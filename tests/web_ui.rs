@@ -19,7 +19,7 @@ use serde_json::Value;
 mod common;
 mod web;
 use common::{hamlet_cmd, one_line_error, text};
-use web::{browser, click, js, wait_for, Chromedriver, Viewer};
+use web::{click, js, open_viewer, wait_for, Chromedriver, Viewer};
 
 /// One browser test at a time: two Chromiums on two cores make both slow.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -122,15 +122,7 @@ fn a_recorded_town_shows_agents_at_their_logged_tiles_plans_and_plays() {
     let viewer = watch_web(run);
     let driver = Chromedriver::start();
     block_on(async {
-        let c = browser(&driver).await;
-        c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(
-            &c,
-            "document.body.dataset.ready === 'true'",
-            "the page to load",
-            30,
-        )
-        .await;
+        let c = open_viewer(&driver, &viewer.url).await;
         let n = wait_for(
             &c,
             "document.querySelectorAll('#markers [data-agent]').length",
@@ -298,15 +290,7 @@ fn a_live_log_with_a_torn_last_line_updates_the_page_as_it_grows() {
     let viewer = watch_web(d.path());
     let driver = Chromedriver::start();
     block_on(async {
-        let c = browser(&driver).await;
-        c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(
-            &c,
-            "document.body.dataset.ready === 'true'",
-            "the page to load",
-            30,
-        )
-        .await;
+        let c = open_viewer(&driver, &viewer.url).await;
         assert_eq!(
             js(&c, "return document.getElementById('live').hidden").await,
             Value::from(false)
@@ -375,15 +359,7 @@ fn sim_with_web_shows_the_town_live_until_the_run_ends() {
     ]));
     let driver = Chromedriver::start();
     block_on(async {
-        let c = browser(&driver).await;
-        c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(
-            &c,
-            "document.body.dataset.ready === 'true'",
-            "the page to load",
-            30,
-        )
-        .await;
+        let c = open_viewer(&driver, &viewer.url).await;
         let n = js(
             &c,
             "return document.querySelectorAll('#markers [data-agent]').length",
@@ -441,15 +417,7 @@ fn an_agent_run_started_with_web_is_approved_in_the_page() {
     let viewer = Viewer::start(cmd);
     let driver = Chromedriver::start();
     block_on(async {
-        let c = browser(&driver).await;
-        c.goto(&viewer.url).await.expect("open the viewer");
-        wait_for(
-            &c,
-            "document.body.dataset.ready === 'true'",
-            "the page to load",
-            30,
-        )
-        .await;
+        let c = open_viewer(&driver, &viewer.url).await;
         let goal = wait_for(
             &c,
             "document.getElementById('goal').textContent",

@@ -112,6 +112,15 @@ pub async fn browser(driver: &Chromedriver) -> Client {
         .expect("a Chromium session through chromedriver")
 }
 
+/// A browser session on the viewer at `url`, once its page has loaded its first data.
+pub async fn open_viewer(driver: &Chromedriver, url: &str) -> Client {
+    let c = browser(driver).await;
+    c.goto(url).await.expect("open the viewer");
+    let ready = "document.body.dataset.ready === 'true'";
+    wait_for(&c, ready, "the page to load", 30).await;
+    c
+}
+
 /// Evaluates `expr` in the page until it is truthy; returns its value.
 pub async fn wait_for(c: &Client, expr: &str, what: &str, secs: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);

@@ -533,29 +533,7 @@ mod tests {
     #[test]
     fn records_round_trip_and_fold() {
         let recs = vec![
-            EventRecord {
-                step: 0,
-                time: SimTime::at(1, 7, 0),
-                event: TownEvent::RunStarted {
-                    world: "w".into(),
-                    scenario: None,
-                    seed: 1,
-                    step_secs: 10,
-                    start: SimTime::at(1, 7, 0),
-                    until: SimTime::at(1, 8, 0),
-                    map: vec!["..".into()],
-                    legend: BTreeMap::new(),
-                    places: vec![],
-                    agents: vec![AgentInfo {
-                        name: "Ada".into(),
-                        initials: "AD".into(),
-                        age: 30,
-                        occupation: "baker".into(),
-                        home: "Home:kitchen".into(),
-                        tile: Tile::new(0, 0),
-                    }],
-                },
-            },
+            crate::testing::town_started(SimTime::at(1, 7, 0), SimTime::at(1, 8, 0), 2),
             EventRecord {
                 step: 1,
                 time: SimTime::at(1, 7, 0),

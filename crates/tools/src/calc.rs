@@ -4,7 +4,6 @@ use evalexpr::{ContextWithMutableFunctions, DefaultNumericTypes, Function, HashM
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::registry::tool;
 use crate::{ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -14,13 +13,7 @@ pub struct CalcArgs {
     pub expression: String,
 }
 
-tool! {
-    /// Evaluates arithmetic.
-    Calculator = "calculator", Read, CalcArgs, calculator,
-    "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns."
-}
-
-fn calculator(_ctx: &ToolContext, a: CalcArgs) -> ToolResult<String> {
+pub(crate) fn calculator(_ctx: &ToolContext, a: CalcArgs) -> ToolResult<String> {
     evaluate(&a.expression)
 }
 

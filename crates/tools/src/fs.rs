@@ -6,7 +6,6 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::registry::tool;
 use crate::{ToolContext, ToolError, ToolResult};
 
 fn io_err(what: &str, path: &str, e: std::io::Error) -> ToolError {
@@ -25,13 +24,7 @@ pub struct PathArgs {
     pub path: String,
 }
 
-tool! {
-    /// Reads a text file.
-    ReadFile = "read_file", Read, PathArgs, read_file,
-    "Read a text file from the workspace."
-}
-
-fn read_file(ctx: &ToolContext, a: PathArgs) -> ToolResult<String> {
+pub(crate) fn read_file(ctx: &ToolContext, a: PathArgs) -> ToolResult<String> {
     let path = ctx.workspace.resolve(&a.path)?;
     if path.is_dir() {
         return Err(ToolError::failed(format!(
@@ -133,23 +126,11 @@ fn now_holds(path: &Path) -> String {
     }
 }
 
-tool! {
-    /// Writes (replaces) a text file.
-    WriteFile = "write_file", Mutating, WriteArgs, write_file,
-    "Write text to a file in the workspace, replacing what was there."
-}
-
-fn write_file(ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
+pub(crate) fn write_file(ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
     write(ctx, &a, false)
 }
 
-tool! {
-    /// Appends to a text file.
-    AppendFile = "append_file", Mutating, WriteArgs, append_file,
-    "Append text to the end of a file in the workspace (created if missing)."
-}
-
-fn append_file(ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
+pub(crate) fn append_file(ctx: &ToolContext, a: WriteArgs) -> ToolResult<String> {
     write(ctx, &a, true)
 }
 
@@ -161,13 +142,7 @@ pub struct ListArgs {
     pub path: Option<String>,
 }
 
-tool! {
-    /// Lists a folder.
-    ListDir = "list_dir", Read, ListArgs, list_dir,
-    "List the files and folders in a workspace folder, with sizes."
-}
-
-fn list_dir(ctx: &ToolContext, a: ListArgs) -> ToolResult<String> {
+pub(crate) fn list_dir(ctx: &ToolContext, a: ListArgs) -> ToolResult<String> {
     let rel = a.path.unwrap_or_default();
     let dir = ctx.workspace.resolve(&rel)?;
     if dir.is_file() {
@@ -220,16 +195,10 @@ pub struct SearchArgs {
     pub regex: Option<bool>,
 }
 
-tool! {
-    /// Searches file names and contents.
-    SearchFiles = "search_files", Read, SearchArgs, search_files,
-    "Find text in the workspace's files; returns matching file names and lines as path:line: text."
-}
-
 const MAX_MATCHES: usize = 50;
 const MAX_SEARCH_FILE: u64 = 1 << 20;
 
-fn search_files(ctx: &ToolContext, a: SearchArgs) -> ToolResult<String> {
+pub(crate) fn search_files(ctx: &ToolContext, a: SearchArgs) -> ToolResult<String> {
     if a.pattern.is_empty() {
         return Err(ToolError::InvalidArgs("pattern is empty".into()));
     }

@@ -10,7 +10,6 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::registry::tool;
 use crate::{Policy, ToolContext, ToolError, ToolResult};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -20,13 +19,7 @@ pub struct HttpArgs {
     pub url: String,
 }
 
-tool! {
-    /// Fetches a URL.
-    HttpGet = "http_get", Read, HttpArgs, http_get,
-    "Fetch a web page by URL and return its readable text."
-}
-
-fn http_get(ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
+pub(crate) fn http_get(ctx: &ToolContext, a: HttpArgs) -> ToolResult<String> {
     fetch(&ctx.policy, &a.url)
 }
 

@@ -25,13 +25,12 @@ mod registry;
 mod shell;
 mod workspace;
 
-pub use calc::Calculator;
 pub use error::{ToolError, ToolResult};
-pub use fs::{AppendFile, ListDir, ReadFile, SearchFiles, WriteFile};
-pub use http::{check_address, HttpGet};
-pub use memory::{Recall, Remember};
-pub use registry::{DynTool, Effect, Finish, Registry, Tool};
-pub use shell::Shell;
+pub use http::check_address;
+pub use registry::{
+    AppendFile, Calculator, DynTool, Effect, Finish, HttpGet, ListDir, ReadFile, Recall, Registry,
+    Remember, SearchFiles, Shell, Tool, WriteFile,
+};
 pub use workspace::Workspace;
 
 use std::sync::Arc;

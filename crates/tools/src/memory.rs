@@ -4,7 +4,6 @@ use hamlet_core::{MemoryKind, MemoryStream, NewMemory, RecallQuery};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::registry::tool;
 use crate::{now_ms, ToolContext, ToolError, ToolResult};
 
 fn store(ctx: &ToolContext) -> ToolResult<&dyn MemoryStream> {
@@ -24,13 +23,7 @@ pub struct RememberArgs {
     pub importance: Option<u8>,
 }
 
-tool! {
-    /// Stores a fact in long-term memory.
-    Remember = "remember", Mutating, RememberArgs, remember,
-    "Save a fact to long-term memory so it can be recalled in this or a later run."
-}
-
-fn remember(ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
+pub(crate) fn remember(ctx: &ToolContext, a: RememberArgs) -> ToolResult<String> {
     if a.text.trim().is_empty() {
         return Err(ToolError::InvalidArgs("text is empty".into()));
     }
@@ -53,13 +46,7 @@ pub struct RecallArgs {
     pub k: Option<u8>,
 }
 
-tool! {
-    /// Retrieves memories relevant to a query.
-    Recall = "recall", Read, RecallArgs, recall,
-    "Search long-term memory for facts related to a query."
-}
-
-fn recall(ctx: &ToolContext, a: RecallArgs) -> ToolResult<String> {
+pub(crate) fn recall(ctx: &ToolContext, a: RecallArgs) -> ToolResult<String> {
     let k = usize::from(a.k.unwrap_or(5).clamp(1, 20));
     let query = RecallQuery::new(a.query, k, now_ms()).agent(&ctx.agent);
     let hits = store(ctx)?

@@ -43,7 +43,7 @@ pub trait Tool: Send + Sync + 'static {
 macro_rules! tool {
     (
         $(#[$doc:meta])*
-        $tool:ident = $name:literal, $effect:ident, $args:ty, $call:ident,
+        $tool:ident = $name:literal, $effect:ident, $args:ty, $call:path,
         $description:expr $(,)?
     ) => {
         $(#[$doc])*
@@ -66,7 +66,6 @@ macro_rules! tool {
         }
     };
 }
-pub(crate) use tool;
 
 /// The object-safe form of [`Tool`], for a registry chosen at run time.
 pub trait DynTool: Send + Sync {
@@ -110,6 +109,68 @@ impl<T: Tool> DynTool for T {
 pub struct FinishArgs {
     /// The final answer to the goal.
     pub answer: String,
+}
+
+/// The built-in tools, each a unit struct implementing [`Tool`] through `$call`, written in
+/// its module as an ordinary function.
+tool! {
+    /// Reads a text file.
+    ReadFile = "read_file", Read, crate::fs::PathArgs, crate::fs::read_file,
+    "Read a text file from the workspace."
+}
+
+tool! {
+    /// Writes (replaces) a text file.
+    WriteFile = "write_file", Mutating, crate::fs::WriteArgs, crate::fs::write_file,
+    "Write text to a file in the workspace, replacing what was there."
+}
+
+tool! {
+    /// Appends to a text file.
+    AppendFile = "append_file", Mutating, crate::fs::WriteArgs, crate::fs::append_file,
+    "Append text to the end of a file in the workspace (created if missing)."
+}
+
+tool! {
+    /// Lists a folder.
+    ListDir = "list_dir", Read, crate::fs::ListArgs, crate::fs::list_dir,
+    "List the files and folders in a workspace folder, with sizes."
+}
+
+tool! {
+    /// Searches file names and contents.
+    SearchFiles = "search_files", Read, crate::fs::SearchArgs, crate::fs::search_files,
+    "Find text in the workspace's files; returns matching file names and lines as path:line: text."
+}
+
+tool! {
+    /// Evaluates arithmetic.
+    Calculator = "calculator", Read, crate::calc::CalcArgs, crate::calc::calculator,
+    "Evaluate an arithmetic expression over numbers you write out: + - * / % ^ and parentheses; sum, avg, min, max (any number of arguments), round(x) or round(x, digits), sqrt, abs, floor, ceil, ln, log10. It cannot read files or columns."
+}
+
+tool! {
+    /// Fetches a URL.
+    HttpGet = "http_get", Read, crate::http::HttpArgs, crate::http::http_get,
+    "Fetch a web page by URL and return its readable text."
+}
+
+tool! {
+    /// Runs an allowed program.
+    Shell = "shell", Mutating, crate::shell::ShellArgs, crate::shell::shell,
+    "Run an allowed program in the workspace, e.g. \"python3 main.py\", and return its exit code and output. A trailing \"> out.txt\" (or \">> out.txt\") saves its stdout to that file; there are no pipes, and files are written with write_file."
+}
+
+tool! {
+    /// Stores a fact in long-term memory.
+    Remember = "remember", Mutating, crate::memory::RememberArgs, crate::memory::remember,
+    "Save a fact to long-term memory so it can be recalled in this or a later run."
+}
+
+tool! {
+    /// Retrieves memories relevant to a query.
+    Recall = "recall", Read, crate::memory::RecallArgs, crate::memory::recall,
+    "Search long-term memory for facts related to a query."
 }
 
 tool! {

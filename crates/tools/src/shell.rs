@@ -8,7 +8,6 @@
 
 use std::process::Command;
 
-use crate::registry::tool;
 use crate::process::run_bounded;
 use crate::{ToolContext, ToolError, ToolResult};
 use schemars::JsonSchema;
@@ -21,15 +20,9 @@ pub struct ShellArgs {
     pub command: String,
 }
 
-tool! {
-    /// Runs an allowed program.
-    Shell = "shell", Mutating, ShellArgs, shell,
-    "Run an allowed program in the workspace, e.g. \"python3 main.py\", and return its exit code and output. A trailing \"> out.txt\" (or \">> out.txt\") saves its stdout to that file; there are no pipes, and files are written with write_file."
-}
-
 const MAX_OUTPUT: usize = 64 * 1024;
 
-fn shell(ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
+pub(crate) fn shell(ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
     let policy = &ctx.policy;
     if policy.shell_allow.is_empty() {
         return Err(ToolError::refused(

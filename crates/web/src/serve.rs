@@ -127,6 +127,13 @@ fn bind(opts: &Options) -> Result<TcpListener> {
     Ok(listener)
 }
 
+/// The records the log at `path` holds now, and the tail that follows it from there.
+fn open_log<T: serde::de::DeserializeOwned>(path: PathBuf) -> Result<(Tail<T>, Vec<T>)> {
+    let mut tail = Tail::<T>::new(&path);
+    let records = tail.poll().map_err(|source| Error::Log { path, source })?;
+    Ok((tail, records))
+}
+
 /// Polls `tail` into the log until `stop` is set.
 fn follow<T>(
     mut tail: Tail<T>,
@@ -158,18 +165,14 @@ fn follow<T>(
 fn push_town(data: &Data, records: Vec<EventRecord>) -> Option<usize> {
     let Data::Town(log) = data else { return None };
     let mut log = log.write().ok()?;
-    for r in records {
-        log.push(r);
-    }
+    records.into_iter().for_each(|r| log.push(r));
     Some(log.len())
 }
 
 fn push_agent(data: &Data, records: Vec<TraceEvent>) -> Option<usize> {
     let Data::Agent(log) = data else { return None };
     let mut log = log.write().ok()?;
-    for r in records {
-        log.push(r);
-    }
+    records.into_iter().for_each(|r| log.push(r));
     Some(log.len())
 }
 
@@ -186,16 +189,9 @@ impl Server {
         let (changed, _) = watch::channel(0);
         let (shared, approvals) = match kind {
             Kind::Town => {
-                let path = run_dir.join(EVENTS_FILE);
-                let mut tail = Tail::<EventRecord>::new(&path);
-                let records = tail.poll().map_err(|source| Error::Log {
-                    path: path.clone(),
-                    source,
-                })?;
+                let (tail, records) = open_log::<EventRecord>(run_dir.join(EVENTS_FILE))?;
                 let mut log = TownLog::new();
-                for r in records {
-                    log.push(r);
-                }
+                records.into_iter().for_each(|r| log.push(r));
                 changed.send_replace(log.len());
                 let shared = Arc::new(Shared {
                     run_dir: run_dir.to_path_buf(),
@@ -207,16 +203,9 @@ impl Server {
                 (shared, None)
             }
             Kind::Agent { budget, approvals } => {
-                let path = run_dir.join(TRACE_FILE);
-                let mut tail = Tail::<TraceEvent>::new(&path);
-                let records = tail.poll().map_err(|source| Error::Log {
-                    path: path.clone(),
-                    source,
-                })?;
+                let (tail, records) = open_log::<TraceEvent>(run_dir.join(TRACE_FILE))?;
                 let mut log = AgentLog::new(budget);
-                for r in records {
-                    log.push(r);
-                }
+                records.into_iter().for_each(|r| log.push(r));
                 changed.send_replace(log.len());
                 let shared = Arc::new(Shared {
                     run_dir: run_dir.to_path_buf(),

@@ -340,29 +340,7 @@ mod tests {
 
     fn log(steps: u64) -> TownLog {
         let mut log = TownLog::new();
-        log.push(EventRecord {
-            step: 0,
-            time: SimTime(0),
-            event: TownEvent::RunStarted {
-                world: "w".into(),
-                scenario: None,
-                seed: 1,
-                step_secs: 10,
-                start: SimTime(0),
-                until: SimTime(steps * 10),
-                map: vec!["....".into()],
-                legend: BTreeMap::new(),
-                places: vec![],
-                agents: vec![AgentInfo {
-                    name: "Ada".into(),
-                    initials: "AD".into(),
-                    age: 30,
-                    occupation: "baker".into(),
-                    home: "Home:kitchen".into(),
-                    tile: Tile::new(0, 0),
-                }],
-            },
-        });
+        log.push(hamlet_core::testing::town_started(SimTime(0), SimTime(steps * 10), 4));
         for step in 1..=steps {
             log.push(EventRecord {
                 step,

@@ -18,6 +18,35 @@ use crate::{
     Timings, TokenUsage,
 };
 
+/// A town run's first record, for tests of what reads event logs: a map one row of `width`
+/// street tiles, and one agent, Ada the baker, at (0, 0); the run goes from `start` to `until`.
+pub fn town_started(start: crate::town::SimTime, until: crate::town::SimTime, width: usize) -> crate::town::EventRecord {
+    use crate::town::{AgentInfo, EventRecord, Tile, TownEvent};
+    EventRecord {
+        step: 0,
+        time: start,
+        event: TownEvent::RunStarted {
+            world: "w".into(),
+            scenario: None,
+            seed: 1,
+            step_secs: 10,
+            start,
+            until,
+            map: vec![".".repeat(width)],
+            legend: Default::default(),
+            places: vec![],
+            agents: vec![AgentInfo {
+                name: "Ada".into(),
+                initials: "AD".into(),
+                age: 30,
+                occupation: "baker".into(),
+                home: "Home:kitchen".into(),
+                tile: Tile::new(0, 0),
+            }],
+        },
+    }
+}
+
 /// How many llama.cpp threads a test on a real model uses: `HAMLET_THREADS`, or 1 (a busy machine
 /// otherwise stalls the tests; see docs/BENCHMARKS.md).
 pub fn threads() -> usize {
