@@ -111,8 +111,8 @@ pub struct FinishArgs {
     pub answer: String,
 }
 
-/// The built-in tools, each a unit struct implementing [`Tool`] through `$call`, written in
-/// its module as an ordinary function.
+// The built-in tools, each a unit struct implementing `Tool` through `$call`, written in
+// its module as an ordinary function.
 tool! {
     /// Reads a text file.
     ReadFile = "read_file", Read, crate::fs::PathArgs, crate::fs::read_file,
