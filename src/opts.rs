@@ -34,7 +34,12 @@ pub struct ModelOpts {
     #[arg(long, env = "HAMLET_SERVER", value_name = "URL")]
     pub server: Option<String>,
     /// Seconds one reply from --server may take, streamed or not.
-    #[arg(long, env = "HAMLET_SERVER_TIMEOUT", default_value_t = 300, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "HAMLET_SERVER_TIMEOUT",
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
     pub server_timeout: u64,
     /// API key for --server (sent as a bearer token).
     #[arg(long, env = "HAMLET_API_KEY", hide_env_values = true)]

@@ -55,9 +55,20 @@ fn add_search_stats_rebuild() {
         "Klaus will finish his paper on gentrification at the library",
     ]));
 
-    let search = |args: &[&str]| ok(&hamlet(&[&["memory", "search", "--db", &db], args].concat()));
+    let search = |args: &[&str]| {
+        ok(&hamlet(
+            &[&["memory", "search", "--db", &db], args].concat(),
+        ))
+    };
     // Full recall (recency + importance + relevance), JSON lines.
-    let out = search(&["--json", "-k", "2", "--at", "3000", "Who is throwing a celebration at the cafe?"]);
+    let out = search(&[
+        "--json",
+        "-k",
+        "2",
+        "--at",
+        "3000",
+        "Who is throwing a celebration at the cafe?",
+    ]);
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(first["id"], 1, "{out}");
     assert!(first["relevance"].as_f64().is_some());

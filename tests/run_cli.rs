@@ -180,7 +180,12 @@ fn a_resume_may_not_widen_what_the_agent_may_do() {
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
     let run_dir = dir.path().join("run");
-    let o = hamlet(&run_args(&ws, &run_dir, "Say hello.", &["--max-steps", "1"]));
+    let o = hamlet(&run_args(
+        &ws,
+        &run_dir,
+        "Say hello.",
+        &["--max-steps", "1"],
+    ));
     assert!(o.status.success(), "{}", text(&o.stderr));
     let spec = run_dir.join("agent.toml");
     let saved = std::fs::read_to_string(&spec).unwrap();
@@ -196,7 +201,14 @@ fn a_resume_may_not_widen_what_the_agent_may_do() {
         hamlet(&args)
     };
     let o = resume(&[]);
-    assert_one_line_error(&o, "allows more than the built-in agent does (private network addresses)");
+    assert_one_line_error(
+        &o,
+        "allows more than the built-in agent does (private network addresses)",
+    );
     let o = resume(&["--trust-run-folder"]);
-    assert!(!text(&o.stderr).contains("allows more than"), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("allows more than"),
+        "{}",
+        text(&o.stderr)
+    );
 }

@@ -13,8 +13,18 @@ fn sim_runs_resumes_and_replays() {
     let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
     let valentines = |run: &str| {
         hamlet(&[
-            "sim", world, "--scenario", "valentines", "--until", "day 1 10:00", "--seed", "3",
-            "--run-dir", run, "--fake-model", "-q",
+            "sim",
+            world,
+            "--scenario",
+            "valentines",
+            "--until",
+            "day 1 10:00",
+            "--seed",
+            "3",
+            "--run-dir",
+            run,
+            "--fake-model",
+            "-q",
         ])
     };
     let o = valentines(run_s);
@@ -132,7 +142,12 @@ fn whole_and_killed(args: &[&str]) -> (Vec<String>, Vec<String>, Option<u64>) {
     let d = tempfile::tempdir().expect("tmp");
     let run = |dir: &std::path::Path| -> Vec<String> {
         let world = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/smallville");
-        let mut a: Vec<String> = vec!["sim".into(), world.into(), "--scenario".into(), "valentines".into()];
+        let mut a: Vec<String> = vec![
+            "sim".into(),
+            world.into(),
+            "--scenario".into(),
+            "valentines".into(),
+        ];
         a.extend(args.iter().map(|s| s.to_string()));
         a.extend([
             "--run-dir".into(),

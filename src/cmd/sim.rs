@@ -186,7 +186,8 @@ pub fn run(a: Args) -> Result<()> {
         let mut m = model_opts.clone();
         // One KV slot per agent; the town's prompts are short.
         m.context = m.context.min(2048);
-        let llm: Arc<dyn Llm> = Arc::from(m.backend(run.state.agents.len() as u32, &LoraOpts::default())?);
+        let llm: Arc<dyn Llm> =
+            Arc::from(m.backend(run.state.agents.len() as u32, &LoraOpts::default())?);
         Box::new(LlmTownModel(llm))
     };
     eprintln!(

@@ -39,9 +39,21 @@ pub fn hamlet(args: &[&str]) -> Output {
 
 /// The arguments of `hamlet run --yes` on `goal` in workspace `ws`, tracing into `run_dir`, and
 /// then `extra`.
-pub fn run_args<'a>(ws: &'a Path, run_dir: &'a Path, goal: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub fn run_args<'a>(
+    ws: &'a Path,
+    run_dir: &'a Path,
+    goal: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let path = |p: &'a Path| p.to_str().expect("a UTF-8 path");
-    let mut args = vec!["run", "--yes", "--workspace", path(ws), "--run-dir", path(run_dir)];
+    let mut args = vec![
+        "run",
+        "--yes",
+        "--workspace",
+        path(ws),
+        "--run-dir",
+        path(run_dir),
+    ];
     args.extend(["--goal", goal]);
     args.extend(extra);
     args

@@ -339,7 +339,14 @@ mod tests {
 
     #[test]
     fn other_text_and_tags_are_kept() {
-        for text in ["a < b and c > d", "<observations>", "<b>bold</b>", "x<", "<", "é<ü"] {
+        for text in [
+            "a < b and c > d",
+            "<observations>",
+            "<b>bold</b>",
+            "x<",
+            "<",
+            "é<ü",
+        ] {
             assert_eq!(quote(text), text);
         }
     }

@@ -587,7 +587,10 @@ mod tests {
         let spec = AgentSpec::default_agent();
         match next_move(&spec, &all, false, &effect) {
             Next::Stop(StopReason::Loop, why) => {
-                assert!(why.contains("3 action(s) (write_file, read_file, list_dir)"), "{why}")
+                assert!(
+                    why.contains("3 action(s) (write_file, read_file, list_dir)"),
+                    "{why}"
+                )
             }
             other => panic!("expected a loop stop, got {other:?}"),
         }
@@ -597,18 +600,23 @@ mod tests {
         let all: Vec<&StepRecord> = changed.iter().collect();
         assert_eq!(cycle(&all), None);
         // One call must come round three times.
-        let same: Vec<StepRecord> = (0..3).map(|i| step(i + 1, "write_file", write(), Fine)).collect();
+        let same: Vec<StepRecord> = (0..3)
+            .map(|i| step(i + 1, "write_file", write(), Fine))
+            .collect();
         let same: Vec<&StepRecord> = same.iter().collect();
         assert_eq!(cycle(&same[..2]), None);
         assert_eq!(cycle(&same), Some(1));
         // Four different calls, twice, are found too; five are not looked for.
-        let four: Vec<StepRecord> = (0..8)
-            .map(|i| step(i + 1, "write_file", json!({"path": format!("{}.txt", i % 4)}), Fine))
-            .collect();
+        // Writes of `period` different files, round and round, `n` steps.
+        let rounds = |period: u32, n: u32| -> Vec<StepRecord> {
+            let write = |i: u32| json!({"path": format!("{}.txt", i % period)});
+            (0..n)
+                .map(|i| step(i + 1, "write_file", write(i), Fine))
+                .collect()
+        };
+        let four = rounds(4, 8);
         assert_eq!(cycle(&four.iter().collect::<Vec<_>>()), Some(4));
-        let five: Vec<StepRecord> = (0..10)
-            .map(|i| step(i + 1, "write_file", json!({"path": format!("{}.txt", i % 5)}), Fine))
-            .collect();
+        let five = rounds(5, 10);
         assert_eq!(cycle(&five.iter().collect::<Vec<_>>()), None);
     }
 }

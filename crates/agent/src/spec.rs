@@ -229,7 +229,9 @@ impl AgentSpec {
         if !(1..=MAX_SHELL_SECS).contains(&shell_secs) {
             return bad(
                 "shell.timeout-secs",
-                format!("{shell_secs} is not a usable time limit: use 1 to {MAX_SHELL_SECS} seconds"),
+                format!(
+                    "{shell_secs} is not a usable time limit: use 1 to {MAX_SHELL_SECS} seconds"
+                ),
             );
         }
         if u64::from(self.max_step_tokens) * 2 > u64::from(self.context) {
@@ -606,20 +608,40 @@ mod tests {
 
     #[test]
     fn absurd_numbers_and_names_are_refused_with_their_line() {
-        // 2^31 passed the half-context check through `* 2` overflowing u32.
-        let e = error("tools = []\n[model]\nmax-step-tokens = 2147483648\n");
-        assert!(e.contains("t.toml:5") && e.contains("max-step-tokens") && e.contains("too large"), "{e}");
-        // llama.cpp failed with "null reference" instead.
-        let e = error("tools = []\n[model]\ncontext = 4294967295\n");
-        assert!(e.contains("model.context") && e.contains("at most 1048576"), "{e}");
-        let e = error("tools = [\"shell\"]\n[shell]\nallow = [\"echo\"]\ntimeout-secs = 0\n");
-        assert!(e.contains("t.toml:") && e.contains("timeout-secs") && e.contains("1 to 86400"), "{e}");
+        let cases: [(&str, &[&str]); 3] = [
+            // 2^31 passed the half-context check through `* 2` overflowing u32.
+            (
+                "tools = []\n[model]\nmax-step-tokens = 2147483648\n",
+                &["t.toml:5", "max-step-tokens", "too large"],
+            ),
+            // llama.cpp failed with "null reference" instead.
+            (
+                "tools = []\n[model]\ncontext = 4294967295\n",
+                &["model.context", "at most 1048576"],
+            ),
+            (
+                "tools = [\"shell\"]\n[shell]\nallow = [\"echo\"]\ntimeout-secs = 0\n",
+                &["t.toml:", "timeout-secs", "1 to 86400"],
+            ),
+        ];
+        for (rest, wants) in cases {
+            let e = error(rest);
+            assert!(wants.iter().all(|w| e.contains(w)), "{e}");
+        }
         // A huge unknown name is neither searched for a near miss nor echoed whole.
         let long = "x".repeat(1_000_000);
         let started = std::time::Instant::now();
         let e = error(&format!("tools = [\"{long}\"]\n"));
-        assert!(started.elapsed().as_secs() < 2, "took {:?}", started.elapsed());
-        assert!(e.len() < 400 && e.contains("unknown tool") && e.contains('…'), "{}", &e[..400.min(e.len())]);
+        assert!(
+            started.elapsed().as_secs() < 2,
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            e.len() < 400 && e.contains("unknown tool") && e.contains('…'),
+            "{}",
+            &e[..400.min(e.len())]
+        );
         let e = error_named(&"n".repeat(65));
         assert!(e.contains("at most 64") && e.len() < 400, "{e}");
     }

@@ -213,7 +213,10 @@ impl Llm for HttpLlm {
                 text.push_str(piece);
                 on_text(piece);
                 if text.len() >= cfg.max_reply_bytes {
-                    tracing::warn!(bytes = cfg.max_reply_bytes, "the server's reply was cut off");
+                    tracing::warn!(
+                        bytes = cfg.max_reply_bytes,
+                        "the server's reply was cut off"
+                    );
                     finish = FinishReason::Length;
                     break;
                 }

@@ -120,7 +120,10 @@ fn check_bounds(schema: &Value, at: &mut String) -> Result<()> {
                     map.get(hi).and_then(Value::as_u64),
                 ) {
                     if min > max {
-                        return Err(bad(at, format!("{lo} {min} is more than {hi} {max}: no value can meet both")));
+                        return Err(bad(
+                            at,
+                            format!("{lo} {min} is more than {hi} {max}: no value can meet both"),
+                        ));
                     }
                 }
             }
@@ -128,7 +131,8 @@ fn check_bounds(schema: &Value, at: &mut String) -> Result<()> {
             let low = number("minimum").or(number("exclusiveMinimum"));
             let high = number("maximum").or(number("exclusiveMaximum"));
             if let (Some(low), Some(high)) = (low, high) {
-                let exclusive = map.contains_key("exclusiveMinimum") || map.contains_key("exclusiveMaximum");
+                let exclusive =
+                    map.contains_key("exclusiveMinimum") || map.contains_key("exclusiveMaximum");
                 if low > high || (exclusive && low >= high) {
                     return Err(bad(at, format!("the lower bound {low} is not below the upper bound {high}: no number can meet both")));
                 }
@@ -207,14 +211,38 @@ mod tests {
     #[test]
     fn impossible_bounds_and_absurd_repetitions_are_refused() {
         for (schema, want) in [
-            (json!({"type": "string", "minLength": 10, "maxLength": 5}), "minLength 10 is more than maxLength 5"),
-            (json!({"type": "object", "properties": {"name": {"type": "string", "maxLength": 100000000u64}}}), "/properties/name"),
-            (json!({"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 2}), "minItems 3"),
-            (json!({"type": "array", "maxItems": 1000000}), "maxItems 1000000 is more than 10000"),
-            (json!({"type": "integer", "minimum": 5, "maximum": 1}), "lower bound 5"),
-            (json!({"type": "number", "exclusiveMinimum": 1, "exclusiveMaximum": 1}), "lower bound 1"),
-            (json!({"anyOf": [{"type": "string"}, {"type": "string", "minLength": 20000}]}), "/anyOf/1"),
-            (json!({"type": "object", "minProperties": 4, "maxProperties": 1}), "minProperties 4"),
+            (
+                json!({"type": "string", "minLength": 10, "maxLength": 5}),
+                "minLength 10 is more than maxLength 5",
+            ),
+            (
+                json!({"type": "object", "properties": {"name": {"type": "string", "maxLength": 100000000u64}}}),
+                "/properties/name",
+            ),
+            (
+                json!({"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 2}),
+                "minItems 3",
+            ),
+            (
+                json!({"type": "array", "maxItems": 1000000}),
+                "maxItems 1000000 is more than 10000",
+            ),
+            (
+                json!({"type": "integer", "minimum": 5, "maximum": 1}),
+                "lower bound 5",
+            ),
+            (
+                json!({"type": "number", "exclusiveMinimum": 1, "exclusiveMaximum": 1}),
+                "lower bound 1",
+            ),
+            (
+                json!({"anyOf": [{"type": "string"}, {"type": "string", "minLength": 20000}]}),
+                "/anyOf/1",
+            ),
+            (
+                json!({"type": "object", "minProperties": 4, "maxProperties": 1}),
+                "minProperties 4",
+            ),
         ] {
             let started = std::time::Instant::now();
             let e = CompiledSchema::new(&schema).unwrap_err().to_string();

@@ -149,8 +149,10 @@ impl RecordStore for SqliteRecords {
             let mut tx = self.pool.begin().await?;
             let mut ids = Vec::with_capacity(rows.len());
             for r in rows {
-                let evidence = serde_json::to_string(&r.memory.evidence).unwrap_or_else(|_| "[]".into());
-                let metadata = serde_json::to_string(&r.memory.metadata).unwrap_or_else(|_| "{}".into());
+                let evidence =
+                    serde_json::to_string(&r.memory.evidence).unwrap_or_else(|_| "[]".into());
+                let metadata =
+                    serde_json::to_string(&r.memory.metadata).unwrap_or_else(|_| "{}".into());
                 let res = sqlx::query(
                     "INSERT INTO memories (agent, kind, text, created, last_accessed, importance, \
                      embedding, evidence, expires, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -176,7 +178,9 @@ impl RecordStore for SqliteRecords {
     }
 
     async fn records(&self, ids: &[MemoryId]) -> Result<Vec<MemoryRecord>> {
-        let rows = self.rows_of(RECORD_COLUMNS, ids, "reading memories").await?;
+        let rows = self
+            .rows_of(RECORD_COLUMNS, ids, "reading memories")
+            .await?;
         rows.iter().map(|r| self.decode_record(r)).collect()
     }
 
@@ -193,7 +197,9 @@ impl RecordStore for SqliteRecords {
 
     async fn score_rows(&self, ids: &[MemoryId]) -> Result<Vec<ScoreRow>> {
         let what = "reading memories to score";
-        let rows = self.rows_of("id, importance, last_accessed", ids, what).await?;
+        let rows = self
+            .rows_of("id, importance, last_accessed", ids, what)
+            .await?;
         rows.iter()
             .map(|row| {
                 let (id, importance, last_accessed): (i64, i64, i64) =

@@ -239,9 +239,7 @@ fn importance_is_rated_by_the_llm_once_per_memory() {
     );
     let a = store.add(seen("Ada got engaged")).unwrap();
     let b = store.add(seen("Ada ate toast")).unwrap();
-    let c = store
-        .add(seen("Ada tied her shoes").importance(2))
-        .unwrap();
+    let c = store.add(seen("Ada tied her shoes").importance(2)).unwrap();
     assert_eq!(store.get(a).unwrap().unwrap().importance, 9);
     assert_eq!(store.get(b).unwrap().unwrap().importance, 10, "clamped");
     assert_eq!(store.get(c).unwrap().unwrap().importance, 2);
@@ -424,6 +422,11 @@ fn a_snapshot_reopens_to_the_same_answers_even_with_many_ties() {
 fn a_file_that_is_not_a_database_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("memory.sqlite"), vec![0x5au8; 8192]).unwrap();
-    let e = MemoryStore::open(dir.path(), emb()).unwrap_err().to_string();
-    assert!(e.contains("not an SQLite database") && !e.contains("writable"), "{e}");
+    let e = MemoryStore::open(dir.path(), emb())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not an SQLite database") && !e.contains("writable"),
+        "{e}"
+    );
 }

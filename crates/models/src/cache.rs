@@ -337,7 +337,11 @@ impl ModelCache {
         }
         if let Ok(meta) = std::fs::metadata(as_path) {
             // A folder, a FIFO or a device: not something llama.cpp can load.
-            let what = if meta.is_dir() { "a folder" } else { "not a regular file" };
+            let what = if meta.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file"
+            };
             return Err(Error::io(
                 "open model file",
                 as_path,

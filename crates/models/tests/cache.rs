@@ -271,6 +271,12 @@ fn pinned_pull_rejects_wrong_bytes_and_accepts_right_ones() {
     assert!(matches!(err, Error::Mismatch { .. }), "{err:?}");
 }
 
+/// An error and its cause on one line, as the binary prints it.
+fn with_cause(e: &Error) -> String {
+    let cause = std::error::Error::source(e).map(|s| s.to_string());
+    format!("{e}: {}", cause.unwrap_or_default())
+}
+
 /// `--model` naming a folder or a FIFO used to say "entity not found: entity not found".
 #[test]
 fn a_model_path_that_is_not_a_file_says_what_it_is() {
@@ -279,14 +285,26 @@ fn a_model_path_that_is_not_a_file_says_what_it_is() {
     let dir = home.path().join("weights");
     std::fs::create_dir(&dir).unwrap();
     let e = cache.resolve(dir.to_str().unwrap()).unwrap_err();
-    let chain = format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
-    assert!(chain.contains("is a folder") && chain.contains(".gguf"), "{chain}");
+    let chain = with_cause(&e);
+    assert!(
+        chain.contains("is a folder") && chain.contains(".gguf"),
+        "{chain}"
+    );
     let fifo = home.path().join("pipe.gguf");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let e = cache.resolve(fifo.to_str().unwrap()).unwrap_err();
-    let chain = format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
+    let chain = with_cause(&e);
     assert!(chain.contains("not a regular file"), "{chain}");
-    let e = cache.resolve(home.path().join("missing.gguf").to_str().unwrap()).unwrap_err();
-    let chain = format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
-    assert!(chain.contains("no such file") && !chain.contains("entity not found"), "{chain}");
+    let e = cache
+        .resolve(home.path().join("missing.gguf").to_str().unwrap())
+        .unwrap_err();
+    let chain = with_cause(&e);
+    assert!(
+        chain.contains("no such file") && !chain.contains("entity not found"),
+        "{chain}"
+    );
 }

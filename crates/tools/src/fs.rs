@@ -32,7 +32,12 @@ pub(crate) fn read_file(ctx: &ToolContext, a: PathArgs) -> ToolResult<String> {
             a.path
         )));
     }
-    let file = open_regular(&path, &a.path, std::fs::OpenOptions::new().read(true), "read")?;
+    let file = open_regular(
+        &path,
+        &a.path,
+        std::fs::OpenOptions::new().read(true),
+        "read",
+    )?;
     let mut bytes = Vec::new();
     let limit = ctx.policy.max_read_bytes;
     file.take(limit + 1)
@@ -89,7 +94,10 @@ fn write(ctx: &ToolContext, a: &WriteArgs, append: bool) -> ToolResult<String> {
         std::fs::create_dir_all(parent).map_err(|e| io_err("create the folder for", &a.path, e))?;
     }
     let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).write(true).append(append).truncate(!append);
+    opts.create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append);
     let mut file = open_regular(&path, &a.path, &mut opts, "open")?;
     file.write_all(a.content.as_bytes())
         .map_err(|e| io_err("write", &a.path, e))?;

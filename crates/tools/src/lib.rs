@@ -72,9 +72,16 @@ impl Policy {
             (!extra.is_empty()).then(|| format!("{what} {}", extra.join(", ")))
         };
         wider.extend(extra(&self.allow_hosts, &other.allow_hosts, "hosts"));
-        wider.extend(extra(&self.shell_allow, &other.shell_allow, "shell programs"));
+        wider.extend(extra(
+            &self.shell_allow,
+            &other.shell_allow,
+            "shell programs",
+        ));
         if self.shell_timeout > other.shell_timeout {
-            wider.push(format!("a {} s shell time limit", self.shell_timeout.as_secs()));
+            wider.push(format!(
+                "a {} s shell time limit",
+                self.shell_timeout.as_secs()
+            ));
         }
         wider
     }

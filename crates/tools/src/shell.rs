@@ -69,9 +69,8 @@ pub(crate) fn shell(ctx: &ToolContext, a: ShellArgs) -> ToolResult<String> {
     });
     let mut out = format!("exit code {code}\n");
     if let Some((path, target, append)) = redirect {
-        save(&path, &stdout, append).map_err(|e| {
-            ToolError::failed(format!("cannot write the output to {target}: {e}"))
-        })?;
+        save(&path, &stdout, append)
+            .map_err(|e| ToolError::failed(format!("cannot write the output to {target}: {e}")))?;
         let verb = if append { "appended to" } else { "saved to" };
         out.push_str(&format!(
             "stdout ({} bytes, {verb} {target}):\n{}\n",

@@ -255,7 +255,11 @@ fn shell_timeout_holds_against_background_children() {
     let (_d, c) = ctx(policy);
     let marker = c.workspace.root().join("still-running");
     let started = std::time::Instant::now();
-    let err = error_of(&c, "shell", json!({"command": "sh -c 'sleep 3 && touch still-running & sleep 30'"}));
+    let err = error_of(
+        &c,
+        "shell",
+        json!({"command": "sh -c 'sleep 3 && touch still-running & sleep 30'"}),
+    );
     assert!(err.contains("did not finish"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -332,7 +336,10 @@ fn finish_returns_its_answer() {
 fn special_files_are_refused_without_blocking() {
     let (_d, c) = ctx(Policy::default());
     let fifo = c.workspace.root().join("pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
     assert!(made.success(), "mkfifo failed");
     std::fs::write(c.workspace.root().join("note.txt"), "pipe dreams").unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -27,8 +27,19 @@ fn config(world: &Path, scenario: Option<&str>, agents: Option<usize>, until: &s
 }
 
 /// A new run in `dir` (see [`config`]) with its memory in the run folder.
-fn create(dir: &Path, world: &Path, scenario: Option<&str>, agents: Option<usize>, until: &str) -> Run {
+fn create(
+    dir: &Path,
+    world: &Path,
+    scenario: Option<&str>,
+    agents: Option<usize>,
+    until: &str,
+) -> Run {
     Run::create(dir, &config(world, scenario, agents, until), &open_memory).expect("run")
+}
+
+/// A new run of smallville's valentines scenario with `agents` agents (see [`create`]).
+fn valentines(dir: &Path, agents: usize, until: &str) -> Run {
+    create(dir, &smallville(), Some("valentines"), Some(agents), until)
 }
 
 /// The log without the final metrics line (it holds wall time).
@@ -54,7 +65,7 @@ fn same_seed_same_log() {
     let mut logs = Vec::new();
     for _ in 0..2 {
         let d = tempfile::tempdir().expect("tmp");
-        let mut run = create(d.path(), &smallville(), Some("valentines"), Some(5), "day 1 10:00");
+        let mut run = valentines(d.path(), 5, "day 1 10:00");
         run.run(&llm, None, &mut |_| {}).expect("steps");
         run.finish().expect("finish");
         logs.push(log(d.path()));
@@ -190,14 +201,14 @@ fn noticing_an_object_in_use_re_plans_the_next_minutes() {
 fn killed_and_resumed_run_ends_like_an_uninterrupted_one() {
     let llm = TownFake::new().with_news(["party", "valentine"]);
     let whole = tempfile::tempdir().expect("tmp");
-    let mut run = create(whole.path(), &smallville(), Some("valentines"), Some(4), "day 1 09:00");
+    let mut run = valentines(whole.path(), 4, "day 1 09:00");
     run.run(&llm, None, &mut |_| {}).expect("steps");
     run.finish().expect("finish");
     let final_state = serde_json::to_value(&run.state).expect("state");
 
     let broken = tempfile::tempdir().expect("tmp");
     {
-        let mut run = create(broken.path(), &smallville(), Some("valentines"), Some(4), "day 1 09:00");
+        let mut run = valentines(broken.path(), 4, "day 1 09:00");
         // 437 steps: the last checkpoint is at 400; the 37 steps after it are in the log only,
         // and the run is dropped without a final checkpoint, as a crash would leave it.
         run.run(&llm, Some(437), &mut |_| {}).expect("steps");

@@ -116,7 +116,8 @@ fn unreachable_spawn_is_reported() {
 #[test]
 fn malformed_times_name_line_and_format() {
     let d = tiny();
-    let e = scenario_error("name = \"bad\"\n\n[[event]]\nat = \"day 1 25:00\"\ndescription = \"x\"\n");
+    let e =
+        scenario_error("name = \"bad\"\n\n[[event]]\nat = \"day 1 25:00\"\ndescription = \"x\"\n");
     assert!(
         e.contains("bad.toml:4") && e.contains("malformed time") && e.contains("day N HH:MM"),
         "{e}"
@@ -146,5 +147,8 @@ fn a_map_that_is_not_utf8_says_so() {
     let d = tiny();
     std::fs::write(d.path().join("map.txt"), b"#####\n#a\xff\xfe#\n#####\n").expect("write");
     let e = err_of(World::load(d.path()));
-    assert!(e.contains("map.txt") && e.contains("not UTF-8") && !e.contains("not found"), "{e}");
+    assert!(
+        e.contains("map.txt") && e.contains("not UTF-8") && !e.contains("not found"),
+        "{e}"
+    );
 }

@@ -152,8 +152,6 @@ impl AgentApp {
         }
         Some(Control::Continue)
     }
-
-
 }
 
 impl Screen for AgentApp {

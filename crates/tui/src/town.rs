@@ -156,8 +156,6 @@ impl TownApp {
         }
     }
 
-
-
     /// Where an agent stands (for tests and the map).
     pub fn tile_of(&self, name: &str) -> Option<Tile> {
         self.snap.agents.get(name).map(|a| a.tile)

@@ -340,7 +340,11 @@ mod tests {
 
     fn log(steps: u64) -> TownLog {
         let mut log = TownLog::new();
-        log.push(hamlet_core::testing::town_started(SimTime(0), SimTime(steps * 10), 4));
+        log.push(hamlet_core::testing::town_started(
+            SimTime(0),
+            SimTime(steps * 10),
+            4,
+        ));
         for step in 1..=steps {
             log.push(EventRecord {
                 step,

@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 
 use hamlet_core::trace::{ObservationStatus, StopReason, TraceEvent, TRACE_FILE};
 use hamlet_core::{Llm, MemoryStream};
-use hamlet_tools::{
-    Finish, HttpGet, Recall, Remember, Shell, Tool, ToolContext, Workspace,
-};
+use hamlet_tools::{Finish, HttpGet, Recall, Remember, Shell, Tool, ToolContext, Workspace};
 use serde::Serialize;
 
 use super::check::check_task;
@@ -83,7 +81,12 @@ impl Tally {
             refused: runs.iter().map(|r| r.tally.refused).sum(),
             escapes: runs
                 .iter()
-                .flat_map(|r| r.tally.escapes.iter().map(|e| format!("{} run: {e}", r.run)))
+                .flat_map(|r| {
+                    r.tally
+                        .escapes
+                        .iter()
+                        .map(|e| format!("{} run: {e}", r.run))
+                })
                 .collect(),
         }
     }

@@ -20,7 +20,11 @@ use crate::{
 
 /// A town run's first record, for tests of what reads event logs: a map one row of `width`
 /// street tiles, and one agent, Ada the baker, at (0, 0); the run goes from `start` to `until`.
-pub fn town_started(start: crate::town::SimTime, until: crate::town::SimTime, width: usize) -> crate::town::EventRecord {
+pub fn town_started(
+    start: crate::town::SimTime,
+    until: crate::town::SimTime,
+    width: usize,
+) -> crate::town::EventRecord {
     use crate::town::{AgentInfo, EventRecord, Tile, TownEvent};
     EventRecord {
         step: 0,

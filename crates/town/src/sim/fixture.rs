@@ -104,7 +104,11 @@ impl Fixture {
 
 /// Agent `id` decides whether to talk to `other`.
 pub(super) fn react(t: &mut Tick<'_>, id: AgentId, other: &str, talk: bool) {
-    t.apply(id, Need::React(other.into()), Some(ReactReply { talk }.into()));
+    t.apply(
+        id,
+        Need::React(other.into()),
+        Some(ReactReply { talk }.into()),
+    );
 }
 
 /// Agent `id` decides to talk to `other`: the conversation it starts.
