@@ -75,3 +75,25 @@ ensure_browser() {
         log "chromium and chromium-driver are missing and cannot be installed here: the web viewer's browser tests will FAIL (Debian: apt-get install chromium chromium-driver)"
     fi
 }
+
+# The MCP tests run real MCP servers from npm (the filesystem and "everything" reference servers,
+# and the inspector's CLI) with node. They are installed once into $HAMLET_HOME/mcp; the tests
+# find them through HAMLET_MCP_NODE_MODULES and fail with this same advice when they are missing.
+MCP_PACKAGES=(@modelcontextprotocol/server-filesystem @modelcontextprotocol/server-everything @modelcontextprotocol/inspector)
+ensure_mcp_servers() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm \
+        || log "node and npm are missing and cannot be installed here: the MCP tests will FAIL (Debian: apt-get install nodejs npm)"
+    local dir="${HAMLET_HOME:-$HOME/.cache/hamlet}/mcp"
+    export HAMLET_MCP_NODE_MODULES="$dir/node_modules"
+    local p missing=0
+    for p in "${MCP_PACKAGES[@]}"; do
+        [ -f "$dir/node_modules/$p/package.json" ] || missing=1
+    done
+    [ "$missing" = 0 ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    log "installing the MCP test servers with npm into $dir"
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || printf '{"name": "hamlet-mcp-test-servers", "private": true}\n' > "$dir/package.json"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "${MCP_PACKAGES[@]}" >/dev/null \
+        || log "npm install failed: the MCP tests will FAIL (npm install ${MCP_PACKAGES[*]})"
+}

@@ -34,6 +34,9 @@ enum Command {
     /// Long-term memory: add, search, stats, rebuild (`--db DIR`).
     #[command(subcommand)]
     Memory(cmd::memory::Command),
+    /// MCP: list or call a server's tools, or serve the memory store as MCP tools.
+    #[command(subcommand)]
+    Mcp(cmd::mcp::Command),
     /// Evaluate the model on benchmarks.
     #[command(subcommand)]
     Eval(cmd::eval::Command),
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Eval(c) => cmd::eval::run_cmd(c),
         Command::Memory(c) => cmd::memory::run(c),
+        Command::Mcp(c) => cmd::mcp::run(c),
         Command::Run(a) => cmd::run::run(*a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Sim(a) => cmd::sim::run(*a),
@@ -94,12 +98,13 @@ fn one_line(e: &anyhow::Error) -> String {
     out
 }
 
-/// Logs go to stderr through `tracing`; `RUST_LOG` overrides. llama.cpp's own lines are quiet
-/// unless asked for (`RUST_LOG=llama-cpp-2=info`).
+/// Logs go to stderr through `tracing`; `RUST_LOG` overrides. llama.cpp's own lines, and rmcp's
+/// (whose failures reach the user as errors anyway), are quiet unless asked for
+/// (`RUST_LOG=llama-cpp-2=info,rmcp=debug`).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,llama-cpp-2=off"));
+        .unwrap_or_else(|_| EnvFilter::new("warn,llama-cpp-2=off,rmcp=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // stderr, or a file while a TUI owns the terminal.

@@ -16,12 +16,18 @@ fn need_default_model() {
     }
 }
 
-#[test]
-fn the_readme_goal_is_solved_by_the_default_model() {
+/// A temporary folder with an empty workspace `ws` in it, once the model is there.
+fn workspace() -> (tempfile::TempDir, std::path::PathBuf) {
     need_default_model();
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
+    (dir, ws)
+}
+
+#[test]
+fn the_readme_goal_is_solved_by_the_default_model() {
+    let (dir, ws) = workspace();
     for f in ["notes.txt", "README.md"] {
         let from = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/workspace/").to_string() + f;
         std::fs::copy(from, ws.join(f)).unwrap();
@@ -59,4 +65,59 @@ fn suite_tasks_pass_on_the_default_model() {
         assert_eq!(r["passed"], true, "{r}\n{}", stdout(&o));
         assert_eq!(r["stop"], "finished", "{r}");
     }
+}
+
+#[test]
+fn a_lead_delegates_to_a_writer_on_the_default_model() {
+    let (dir, ws) = workspace();
+    let lead = dir.path().join("lead.toml");
+    std::fs::write(
+        &lead,
+        "name = \"lead\"\nrole = \"a lead who hands writing to the writer sub-agent, then reads what it wrote\"\ntools = [\"list_dir\", \"read_file\", \"delegate\"]\n[budgets]\nmax-steps = 12\n[delegate]\nagents = [\"writer.toml\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("writer.toml"),
+        "name = \"writer\"\nrole = \"a writer who writes short texts to files\"\ntools = [\"write_file\"]\n[budgets]\nmax-steps = 5\n",
+    )
+    .unwrap();
+    let run_dir = dir.path().join("run");
+    let goal = "Use the writer sub-agent to write a short poem about rain to a file. Then read the poem it wrote and finish with the poem as your answer.";
+    let extra = ["--agent", lead.to_str().unwrap()];
+    let o = hamlet_default_model(&run_args(&ws, &run_dir, goal, &extra))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    use hamlet_core::trace::{StopReason, TraceEvent};
+    let parent = hamlet_agent::trace::read(&run_dir).unwrap().events;
+    let Some(d) = parent.iter().find_map(|e| match e {
+        TraceEvent::Delegate(d) => Some(d),
+        _ => None,
+    }) else {
+        panic!("the lead never delegated:\n{}", stdout(&o))
+    };
+    assert_eq!(d.child.agent, "writer");
+    let child = hamlet_agent::trace::read(&run_dir.join(&d.child.run_dir))
+        .unwrap()
+        .events;
+    let TraceEvent::Start(start) = &child[0] else {
+        panic!()
+    };
+    assert_eq!(start.parent.as_ref().map(|p| p.step), Some(d.step));
+    let ended = |events: &[TraceEvent]| match events.last() {
+        Some(TraceEvent::End(end)) => end.reason,
+        other => panic!("no end: {other:?}"),
+    };
+    assert_eq!(ended(&child), StopReason::Finished, "{}", stdout(&o));
+    assert_eq!(ended(&parent), StopReason::Finished, "{}", stdout(&o));
+    // The poem is a file in the writer's subfolder.
+    let folder = ws.join(&d.child.workspace);
+    let poem = std::fs::read_dir(&folder)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .find(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| panic!("nothing written in {}:\n{}", folder.display(), stdout(&o)));
+    assert!(poem.to_lowercase().contains("rain"), "{poem:?}");
+    // The run's printout shows the child's steps under the lead's.
+    assert!(stdout(&o).contains("    │ "), "{}", stdout(&o));
 }

@@ -94,8 +94,13 @@ fn library_crates_depend_downwards_only() {
     );
     assert_eq!(
         internal("hamlet-agent"),
-        vec!["hamlet-core", "hamlet-prompts", "hamlet-tools"],
-        "the loop runs on the Llm trait; the binary picks the backend and the memory store"
+        vec!["hamlet-core", "hamlet-mcp", "hamlet-prompts", "hamlet-tools"],
+        "the loop runs on the Llm trait (and starts the agent file's MCP servers); the binary picks the backend and the memory store"
+    );
+    assert_eq!(
+        internal("hamlet-mcp"),
+        vec!["hamlet-core", "hamlet-tools"],
+        "MCP tools are DynTools and the server serves any MemoryStream, not the memory crate"
     );
     assert_eq!(
         internal("hamlet-town"),
@@ -125,6 +130,7 @@ fn library_crates_depend_downwards_only() {
         "hamlet-eval",
         "hamlet-tune",
         "hamlet-tools",
+        "hamlet-mcp",
         "hamlet-agent",
         "hamlet-town",
         "hamlet-web",

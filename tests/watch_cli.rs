@@ -120,6 +120,7 @@ fn agent_run(dir: &Path) {
         tokens: hamlet_core::TokenUsage::new(500, 200, 50),
         model_ms: 900.0,
         tool_ms: 2.0,
+        sub_steps: 0,
     };
     let step = |n: u32, tool: &str, args: serde_json::Value, thought: &str, obs: &str| {
         TraceEvent::Step(StepRecord {
@@ -157,6 +158,7 @@ fn agent_run(dir: &Path) {
                 started: 1_700_000_000_000,
                 tools: vec!["read_file".into(), "finish".into()],
                 intro: String::new(),
+                parent: None,
             }),
             step(
                 1,

@@ -182,7 +182,7 @@ pub fn run(a: TasksArgs) -> Result<()> {
         "no tasks selected in {}",
         a.dir.display()
     );
-    let names = hamlet_tools::Registry::builtin().names();
+    let names = hamlet_tools::Registry::builtin_names();
     let base = match &a.agent {
         Some(p) => AgentSpec::load(p, &names)?,
         None => AgentSpec::default_agent(),

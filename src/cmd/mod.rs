@@ -5,6 +5,7 @@ pub mod embed;
 pub mod eval;
 pub mod eval_tasks;
 pub mod generate;
+pub mod mcp;
 pub mod memory;
 pub mod models;
 pub mod run;

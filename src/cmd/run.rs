@@ -164,26 +164,38 @@ pub fn timestamp() -> String {
 
 /// Prints an event readably.
 pub fn print_event(e: &TraceEvent) {
+    print!("{}", event_text(e));
+}
+
+/// An event as `print_event` shows it; a sub-agent's events are indented under a bar.
+fn event_text(e: &TraceEvent) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let o = &mut out;
     match e {
-        TraceEvent::Start(s) => println!(
-            "goal: {}\nagent: {} · model: {} · workspace: {}",
-            s.goal, s.agent, s.model, s.workspace
-        ),
+        TraceEvent::Start(s) => {
+            _ = writeln!(
+                o,
+                "goal: {}\nagent: {} · model: {} · workspace: {}",
+                s.goal, s.agent, s.model, s.workspace
+            )
+        }
         TraceEvent::Step(s) => {
-            println!("\n── step {} ──", s.step);
+            _ = writeln!(o, "\n── step {} ──", s.step);
             match &s.action {
                 Some(a) => {
                     for (label, text) in a.thoughts.labelled() {
-                        println!("{:>11}: {}", label.to_lowercase(), clip(text, 200));
+                        _ = writeln!(o, "{:>11}: {}", label.to_lowercase(), clip(text, 200));
                     }
-                    println!(
+                    _ = writeln!(
+                        o,
                         "{:>11}: {} {}",
                         "action",
                         a.tool,
                         clip(&a.args.to_string(), 200)
                     );
                 }
-                None => println!("{:>11}: {}", "reply", clip(&s.raw, 200)),
+                None => _ = writeln!(o, "{:>11}: {}", "reply", clip(&s.raw, 200)),
             }
             let status = match s.observation.status {
                 ObservationStatus::Ok => "ok",
@@ -192,26 +204,44 @@ pub fn print_event(e: &TraceEvent) {
                 ObservationStatus::Declined => "declined",
                 ObservationStatus::Invalid => "invalid",
             };
-            println!(
+            _ = writeln!(
+                o,
                 "{:>11}: ({status}) {}",
                 "observation",
                 clip(&s.observation.text, 300)
             );
         }
-        TraceEvent::Reflect(r) => println!(
-            "\n── reflection ({}) ──\n{:>11}: {}",
-            r.reason,
-            "plan",
-            clip(&r.plan, 300)
-        ),
+        TraceEvent::Reflect(r) => {
+            _ = writeln!(
+                o,
+                "\n── reflection ({}) ──\n{:>11}: {}",
+                r.reason,
+                "plan",
+                clip(&r.plan, 300)
+            )
+        }
+        TraceEvent::Delegate(d) => {
+            let c = &d.child;
+            _ = writeln!(o, "\n── step {}: sub-agent {} ──\n{:>11}: {}\n{:>11}: {} steps · {} tokens · {} s · workspace {}/", d.step, c.agent, "goal", clip(&c.goal, 300), "budget", c.max_steps, c.max_tokens, c.max_wall_secs, c.workspace);
+        }
+        TraceEvent::Child(c) => {
+            for line in event_text(&c.event).lines() {
+                _ = writeln!(o, "    │ {line}");
+            }
+        }
         TraceEvent::End(end) => {
             let u = end.usage;
-            println!(
-                "\n{}\nsteps: {} · tokens: {} ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
+            let children = match u.sub_steps {
+                0 => String::new(),
+                n => format!(" (+{n} by sub-agents)"),
+            };
+            _ = writeln!(o,
+                "\n{}\nsteps: {}{children} · tokens: {} ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
                 end.message, end.step, u.total_tokens(), u.tokens.prompt_tokens, u.tokens.cached_tokens, u.tokens.completion_tokens, u.model_ms / 1e3, u.tool_ms / 1e3
             );
         }
     }
+    out
 }
 
 fn open_memory(

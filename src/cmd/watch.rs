@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use hamlet_agent::{Approval, Approver};
 use hamlet_core::journal::Tail;
 use hamlet_core::town::{EventRecord, SimTime, EVENTS_FILE};
-use hamlet_core::trace::{Action, TraceEvent, TRACE_FILE};
+use hamlet_core::trace::{Action, Nesting, TraceEvent, TRACE_FILE};
 use hamlet_tui::agent::{AgentApp, AgentMsg, ApprovalAnswer, ApprovalRequest, Budget};
 use hamlet_tui::town::TownApp;
 
@@ -138,16 +138,19 @@ fn stop_flag() -> Arc<AtomicBool> {
 
 /// Follows a JSONL file on a thread, sending each new event (wrapped by `wrap`) until the
 /// receiver is gone.
-fn follow<T, M>(mut tail: Tail<T>, tx: Sender<M>, wrap: fn(T) -> M)
-where
+fn follow<T, M>(
+    mut tail: Tail<T>,
+    tx: Sender<M>,
+    mut wrap: impl FnMut(T) -> Vec<M> + Send + 'static,
+) where
     T: serde::de::DeserializeOwned + Send + 'static,
     M: Send + 'static,
 {
     std::thread::spawn(move || loop {
         match tail.poll() {
             Ok(events) => {
-                for e in events {
-                    if tx.send(wrap(e)).is_err() {
+                for m in events.into_iter().flat_map(&mut wrap) {
+                    if tx.send(m).is_err() {
                         return;
                     }
                 }
@@ -183,11 +186,14 @@ pub fn run(a: Args) -> Result<()> {
             let mut tail = Tail::<TraceEvent>::new(&dir.join(TRACE_FILE));
             let events = tail.poll().context("reading the trace")?;
             let mut app = AgentApp::new(budget_of(&dir), false);
-            for e in events {
+            // Sub-agents' runs are read from their folders as their steps end.
+            let mut nesting = Nesting::new(&dir);
+            for e in events.into_iter().flat_map(|e| nesting.expand(e)) {
                 app.push(e);
             }
             let (tx, rx) = mpsc::channel();
-            follow(tail, tx, AgentMsg::Event);
+            let wrap = move |e| nesting.expand(e).into_iter().map(AgentMsg::Event).collect();
+            follow(tail, tx, wrap);
             let _log = log_to_file(&log)?;
             hamlet_tui::term::run(&mut app, &rx, &stop).context("running the terminal UI")?;
         }
@@ -210,7 +216,7 @@ pub fn run(a: Args) -> Result<()> {
                 );
             }
             let (tx, rx) = mpsc::channel();
-            follow(tail, tx, |r| r);
+            follow(tail, tx, |r| vec![r]);
             let _log = log_to_file(&log)?;
             hamlet_tui::term::run(&mut app, &rx, &stop).context("running the terminal UI")?;
         }
@@ -408,7 +414,7 @@ impl LiveTown {
         follow(
             Tail::<EventRecord>::new(&run_dir.join(EVENTS_FILE)),
             tx,
-            |r| r,
+            |r| vec![r],
         );
         let ui = Ui::spawn(move |stop| {
             let mut app = TownApp::new(true);

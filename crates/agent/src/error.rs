@@ -23,6 +23,9 @@ pub enum Error {
     /// The trace file cannot be written or read (a broken line, a failing disk).
     #[error(transparent)]
     Journal(#[from] hamlet_core::journal::JournalError),
+    /// An MCP server the agent file names could not be started or reached.
+    #[error(transparent)]
+    Mcp(#[from] hamlet_mcp::Error),
     /// The model backend failed in a way the run cannot recover from.
     #[error(transparent)]
     Llm(#[from] hamlet_core::Error),

@@ -233,14 +233,19 @@ pub fn barred_tool(steps: &[&StepRecord], effect_of: &dyn Fn(&str) -> Effect) ->
     (repeat || refused_unwritten(steps[i])).then_some(tool)
 }
 
-/// A budget the run has used up, with the message that says which.
+/// A budget the run has used up, with the message that says which; `steps` counts its
+/// sub-agents' steps too.
 pub fn budget_stop(spec: &AgentSpec, steps: u32, usage: &Usage) -> Option<(StopReason, String)> {
     let b = &spec.budgets;
     if steps >= b.max_steps {
+        let by_children = match usage.sub_steps {
+            0 => String::new(),
+            n => format!(", {n} of them by sub-agents"),
+        };
         return Some((
             StopReason::MaxSteps,
             format!(
-                "used all {} steps without finishing (raise budgets.max-steps or --max-steps)",
+                "used all {} steps{by_children} without finishing (raise budgets.max-steps or --max-steps)",
                 b.max_steps
             ),
         ));

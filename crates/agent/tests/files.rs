@@ -13,7 +13,7 @@ fn repo() -> &'static Path {
 
 #[test]
 fn every_shipped_agent_file_validates() {
-    let names = Registry::builtin().names();
+    let names = Registry::builtin_names();
     let mut n = 0;
     for entry in std::fs::read_dir(repo().join("agents")).unwrap() {
         let path = entry.unwrap().path();
@@ -42,6 +42,7 @@ fn every_template_renders_with_the_values_the_loop_passes() {
         goal: "g".into(),
         tools: spec.tools.clone(),
         intro: "a.txt (3 bytes)".into(),
+        parent: None,
         ..RunStart::default()
     };
     let step = StepRecord {

@@ -67,6 +67,9 @@ impl IoError {
     }
 }
 
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +98,3 @@ mod tests {
         assert_eq!(chain(&io), format!("open /x: {}", gone()));
     }
 }
-
-/// Result alias of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -276,6 +276,13 @@ pub trait Llm: Send + Sync {
 
     /// How many tokens `text` takes for this model.
     fn count_tokens(&self, text: &str) -> Result<usize>;
+
+    /// Whether requests constrained to `schema` can run on this backend. The agent loop asks
+    /// before a run starts, so that a tool whose schema the backend cannot take (an MCP server's,
+    /// say) is named at once rather than failing a step. Every schema passes by default.
+    fn check_schema(&self, _schema: &serde_json::Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A text-embedding backend. Vectors are L2-normalised, so a dot product is the cosine.
@@ -301,6 +308,9 @@ impl<T: Llm + ?Sized> Llm for std::sync::Arc<T> {
     }
     fn count_tokens(&self, text: &str) -> Result<usize> {
         (**self).count_tokens(text)
+    }
+    fn check_schema(&self, schema: &serde_json::Value) -> Result<()> {
+        (**self).check_schema(schema)
     }
 }
 

@@ -20,7 +20,13 @@ pub enum TraceEvent {
     Start(RunStart),
     Step(StepRecord),
     Reflect(ReflectRecord),
+    /// A step that started a sub-agent, written before the sub-agent runs; the step's own record
+    /// follows when the sub-agent has ended (a resumed run finds this one waiting).
+    Delegate(Box<DelegateRecord>),
     End(RunEnd),
+    /// An event of a sub-agent's run, as the runner shows it to the parent's observer (live
+    /// views); never written to the parent's trace, since the sub-agent has its own.
+    Child(ChildEvent),
 }
 
 /// How the run began (written once, first).
@@ -40,6 +46,59 @@ pub struct RunStart {
     /// What the agent was shown at the start besides the goal (e.g. its workspace listing).
     #[serde(default)]
     pub intro: String,
+    /// The run that started this one as a sub-agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRun>,
+}
+
+/// Where a sub-agent's run came from: the link from child to parent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParentRun {
+    pub run_id: String,
+    /// The parent's run folder, relative to this run's (`../..`).
+    pub run_dir: String,
+    /// The parent's step that started this run.
+    pub step: u32,
+}
+
+/// A sub-agent a step started: the link from parent to child, and what the child was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildRun {
+    /// The sub-agent's name (its agent file's `name`).
+    pub agent: String,
+    pub goal: String,
+    /// The child's run folder, relative to the parent's (`children/3-writer`).
+    pub run_dir: String,
+    /// The child's workspace, relative to the parent's workspace.
+    pub workspace: String,
+    /// The budget carved out of the parent's for the child.
+    pub max_steps: u32,
+    pub max_tokens: u64,
+    pub max_wall_secs: u64,
+    /// How many more levels of sub-agents the child may start.
+    pub depth_left: u32,
+}
+
+/// The step that starts a sub-agent, up to the action (its observation is the sub-agent's
+/// outcome, recorded in the step's [`StepRecord`] when the sub-agent has ended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DelegateRecord {
+    pub step: u32,
+    pub at: TimeMs,
+    pub prompt: Vec<Message>,
+    pub raw: String,
+    pub action: Action,
+    /// What the model call cost.
+    pub usage: Usage,
+    pub child: ChildRun,
+}
+
+/// A sub-agent's trace event, tagged with the parent's step that started it (nested sub-agents
+/// nest these).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildEvent {
+    pub step: u32,
+    pub event: Box<TraceEvent>,
 }
 
 /// What the model decided to think and do in one step.
@@ -115,6 +174,13 @@ pub struct Usage {
     pub tokens: TokenUsage,
     pub model_ms: f64,
     pub tool_ms: f64,
+    /// Steps taken by sub-agents (counted against the steps budget with the run's own).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sub_steps: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -125,6 +191,7 @@ impl Usage {
             tokens: completion.usage,
             model_ms: t.prompt_ms + t.generation_ms,
             tool_ms,
+            sub_steps: 0,
         }
     }
 
@@ -132,6 +199,7 @@ impl Usage {
         self.tokens += other.tokens;
         self.model_ms += other.model_ms;
         self.tool_ms += other.tool_ms;
+        self.sub_steps += other.sub_steps;
     }
 
     pub fn total_tokens(&self) -> u64 {
@@ -220,12 +288,31 @@ pub struct Budget {
     pub max_tokens: Option<u64>,
 }
 
-/// One row of a run's history: a step or a reflection.
+/// One row of a run's history: a step, a reflection, or a sub-agent's run (started by the step
+/// whose record follows it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Entry {
     Step(StepRecord),
     Reflect(ReflectRecord),
+    Child(Box<ChildView>),
+}
+
+/// A sub-agent's run inside its parent's view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildView {
+    /// The parent's step that started it.
+    pub step: u32,
+    pub child: ChildRun,
+    pub run: RunView,
+}
+
+/// A row of a run's history with its sub-agents' rows inlined ([`RunView::rows`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Row<'a> {
+    Entry(&'a Entry),
+    /// A sub-agent's end.
+    End(&'a RunEnd),
 }
 
 /// A run as its trace says it went, folded event by event ([`RunView::push`]); the TUI and the
@@ -248,7 +335,41 @@ impl RunView {
             }
             TraceEvent::Step(s) => self.entries.push(Entry::Step(s)),
             TraceEvent::Reflect(r) => self.entries.push(Entry::Reflect(r)),
+            TraceEvent::Delegate(d) => self.entries.push(Entry::Child(Box::new(ChildView {
+                step: d.step,
+                child: d.child,
+                run: RunView::default(),
+            }))),
             TraceEvent::End(e) => self.end = Some(e),
+            TraceEvent::Child(c) => {
+                let found = self.entries.iter_mut().rev().find_map(|e| match e {
+                    Entry::Child(v) if v.step == c.step => Some(v),
+                    _ => None,
+                });
+                if let Some(view) = found {
+                    view.run.push(*c.event);
+                }
+            }
+        }
+    }
+
+    /// The rows of the history, each with its depth: a sub-agent's rows (and its end) follow
+    /// its own row, one level deeper.
+    pub fn rows(&self) -> Vec<(usize, Row<'_>)> {
+        let mut rows = Vec::new();
+        self.collect_rows(0, &mut rows);
+        rows
+    }
+
+    fn collect_rows<'a>(&'a self, depth: usize, rows: &mut Vec<(usize, Row<'a>)>) {
+        for e in &self.entries {
+            rows.push((depth, Row::Entry(e)));
+            if let Entry::Child(view) = e {
+                view.run.collect_rows(depth + 1, rows);
+                if let Some(end) = &view.run.end {
+                    rows.push((depth + 1, Row::End(end)));
+                }
+            }
         }
     }
 
@@ -262,6 +383,8 @@ impl RunView {
             match e {
                 Entry::Step(s) => u.add(&s.usage),
                 Entry::Reflect(r) => u.add(&r.usage),
+                // Charged to the step that started it, when it has ended.
+                Entry::Child(_) => {}
             }
         }
         u
@@ -273,7 +396,7 @@ impl RunView {
             .iter()
             .filter_map(|e| match e {
                 Entry::Step(s) => Some(s.step),
-                Entry::Reflect(_) => None,
+                Entry::Reflect(_) | Entry::Child(_) => None,
             })
             .max()
             .unwrap_or(0)
@@ -295,8 +418,66 @@ impl RunView {
                         return Some((format!("step {}", s.step), &a.thoughts.plan));
                     }
                 }
+                Entry::Child(_) => {}
             }
         }
         None
     }
+}
+
+/// Sub-agents' events for viewers that read run folders rather than listen to the runner: when
+/// the step that started a sub-agent gets its record, the sub-agent's trace is read and its
+/// events go first, as [`TraceEvent::Child`] (its own sub-agents' within them).
+#[derive(Debug, Default)]
+pub struct Nesting {
+    run_dir: std::path::PathBuf,
+    /// Steps whose sub-agent is running: the step and the child's folder.
+    open: Vec<(u32, String)>,
+}
+
+impl Nesting {
+    /// For the run in `run_dir`.
+    pub fn new(run_dir: &std::path::Path) -> Self {
+        Nesting {
+            run_dir: run_dir.to_path_buf(),
+            open: Vec::new(),
+        }
+    }
+
+    /// `event`, after the events of the sub-agent whose step it completes (if it does).
+    pub fn expand(&mut self, event: TraceEvent) -> Vec<TraceEvent> {
+        match &event {
+            TraceEvent::Delegate(d) => self.open.push((d.step, d.child.run_dir.clone())),
+            TraceEvent::Step(s) => {
+                if let Some(at) = self.open.iter().position(|(step, _)| *step == s.step) {
+                    let (step, dir) = self.open.remove(at);
+                    let mut events = child_events(&self.run_dir.join(dir), step);
+                    events.push(event);
+                    return events;
+                }
+            }
+            _ => {}
+        }
+        vec![event]
+    }
+}
+
+/// A child's whole trace (nothing when it cannot be read), wrapped for its parent's `step`.
+fn child_events(dir: &std::path::Path, step: u32) -> Vec<TraceEvent> {
+    let Ok(trace) = crate::journal::Journal::<TraceEvent>::read_all(&dir.join(TRACE_FILE)) else {
+        return Vec::new();
+    };
+    let mut nesting = Nesting::new(dir);
+    let wrap = |e| {
+        TraceEvent::Child(ChildEvent {
+            step,
+            event: Box::new(e),
+        })
+    };
+    trace
+        .records
+        .into_iter()
+        .flat_map(|e| nesting.expand(e))
+        .map(wrap)
+        .collect()
 }

@@ -273,6 +273,12 @@ impl Llm for HttpLlm {
     fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(text.len().div_ceil(4))
     }
+
+    /// The server builds its own grammar; the schema must at least pass the checks a request's
+    /// schema passes here (the reply is validated against it).
+    fn check_schema(&self, schema: &serde_json::Value) -> Result<()> {
+        crate::schema::check(schema)
+    }
 }
 
 /// An embedding model behind an OpenAI-compatible `/embeddings` endpoint.

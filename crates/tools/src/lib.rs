@@ -22,6 +22,7 @@ mod http;
 mod memory;
 pub mod process;
 mod registry;
+mod search;
 mod shell;
 mod workspace;
 
@@ -29,8 +30,9 @@ pub use error::{ToolError, ToolResult};
 pub use http::check_address;
 pub use registry::{
     AppendFile, Calculator, DynTool, Effect, Finish, HttpGet, ListDir, ReadFile, Recall, Registry,
-    Remember, SearchFiles, Shell, Tool, WriteFile,
+    Remember, SearchFiles, Shell, Tool, WebSearch, WriteFile,
 };
+pub use search::{SearchEngine, SearchHit, SearchProvider, BRAVE_URL};
 pub use workspace::Workspace;
 
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub struct Policy {
     pub http_max_bytes: usize,
     /// Largest file `read_file` reads, in bytes.
     pub max_read_bytes: u64,
+    /// Where `web_search` asks (none: the tool is refused).
+    pub web_search: Option<SearchEngine>,
 }
 
 impl Policy {
@@ -77,6 +81,9 @@ impl Policy {
             &other.shell_allow,
             "shell programs",
         ));
+        if self.web_search.is_some() && self.web_search != other.web_search {
+            wider.push("a web search provider".to_string());
+        }
         if self.shell_timeout > other.shell_timeout {
             wider.push(format!(
                 "a {} s shell time limit",
@@ -97,6 +104,7 @@ impl Default for Policy {
             http_timeout: Duration::from_secs(15),
             http_max_bytes: 2 << 20,
             max_read_bytes: 1 << 20,
+            web_search: None,
         }
     }
 }

@@ -69,7 +69,7 @@ macro_rules! tool {
 
 /// The object-safe form of [`Tool`], for a registry chosen at run time.
 pub trait DynTool: Send + Sync {
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
     fn effect(&self) -> Effect;
     fn description(&self) -> String;
     /// JSON Schema of the arguments.
@@ -79,7 +79,7 @@ pub trait DynTool: Send + Sync {
 }
 
 impl<T: Tool> DynTool for T {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         T::NAME
     }
     fn effect(&self) -> Effect {
@@ -162,6 +162,12 @@ tool! {
 }
 
 tool! {
+    /// Searches the web through the agent's configured provider.
+    WebSearch = "web_search", Read, crate::search::WebSearchArgs, crate::search::web_search,
+    "Search the web; returns numbered results with title, URL and snippet. Fetch a result's page with http_get."
+}
+
+tool! {
     /// Stores a fact in long-term memory.
     Remember = "remember", Mutating, crate::memory::RememberArgs, crate::memory::remember,
     "Save a fact to long-term memory so it can be recalled in this or a later run."
@@ -185,7 +191,7 @@ fn finish(_ctx: &ToolContext, args: FinishArgs) -> ToolResult<String> {
 
 /// The tools by name.
 pub struct Registry {
-    tools: BTreeMap<&'static str, Box<dyn DynTool>>,
+    tools: BTreeMap<String, Box<dyn DynTool>>,
 }
 
 impl Registry {
@@ -206,6 +212,7 @@ impl Registry {
         r.add(crate::SearchFiles);
         r.add(crate::Calculator);
         r.add(crate::HttpGet);
+        r.add(crate::WebSearch);
         r.add(crate::Shell);
         r.add(crate::Remember);
         r.add(crate::Recall);
@@ -213,9 +220,15 @@ impl Registry {
         r
     }
 
+    /// The built-in tools' names, sorted (what an agent file may list besides MCP tools).
+    pub fn builtin_names() -> Vec<&'static str> {
+        static BUILTIN: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::builtin);
+        BUILTIN.names()
+    }
+
     /// Adds (or replaces) a tool.
     pub fn add(&mut self, tool: impl DynTool + 'static) {
-        self.tools.insert(tool.name(), Box::new(tool));
+        self.tools.insert(tool.name().to_string(), Box::new(tool));
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn DynTool> {
@@ -223,8 +236,8 @@ impl Registry {
     }
 
     /// Tool names, sorted.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.tools.keys().copied().collect()
+    pub fn names(&self) -> Vec<&str> {
+        self.tools.keys().map(String::as_str).collect()
     }
 
     /// Runs a tool by name. Unknown names are an error the model sees, not a crash.

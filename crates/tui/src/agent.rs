@@ -84,7 +84,7 @@ impl AgentApp {
 
     /// Rows in the list.
     pub fn rows(&self) -> usize {
-        self.run.entries.len() + usize::from(self.run.end.is_some())
+        self.run.rows().len() + usize::from(self.run.end.is_some())
     }
 
     /// Tokens and time spent so far.

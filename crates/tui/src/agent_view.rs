@@ -7,6 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, Paragraph, Wrap};
 use ratatui::Frame;
 
+use hamlet_core::trace::{ChildView, Row, RunEnd};
+
 use crate::agent::{AgentApp, Entry};
 use crate::ui::{centered, clip, list_offset, thousands};
 
@@ -120,9 +122,22 @@ fn title_line(app: &AgentApp) -> Line<'static> {
     ])
 }
 
-fn row_item(entry: &Entry, width: usize) -> ListItem<'static> {
-    match entry {
-        Entry::Step(s) => {
+/// One row of the list; a sub-agent's rows are indented under the step that started it.
+fn row_item(depth: usize, row: Row<'_>, width: usize) -> ListItem<'static> {
+    let indent = "  ".repeat(depth);
+    let width = width.saturating_sub(indent.len());
+    let styled = |text: String, style| vec![Span::styled(clip(&text, width), style)];
+    let mut spans = match row {
+        Row::End(end) => styled(format!("  ■ {}", reason_word(end.reason)), bold()),
+        Row::Entry(Entry::Child(c)) => styled(
+            format!("  ↳ {}: {}", c.child.agent, c.child.goal),
+            Style::default().fg(Color::Cyan),
+        ),
+        Row::Entry(Entry::Reflect(r)) => styled(
+            format!("  ↻ reflect: {}", r.reason),
+            Style::default().fg(Color::Magenta),
+        ),
+        Row::Entry(Entry::Step(s)) => {
             let (mark, color) = status_mark(s.observation.status);
             let what = match &s.action {
                 Some(a) => format!("{} {}", a.tool, a.args),
@@ -130,17 +145,45 @@ fn row_item(entry: &Entry, width: usize) -> ListItem<'static> {
             };
             let head = format!("{:>3} ", s.step);
             let rest = clip(&what, width.saturating_sub(head.chars().count() + 2));
-            ListItem::new(Line::from(vec![
+            vec![
                 Span::raw(head),
                 Span::styled(mark, Style::default().fg(color)),
                 Span::raw(format!(" {rest}")),
-            ]))
+            ]
         }
-        Entry::Reflect(r) => ListItem::new(Line::from(Span::styled(
-            clip(&format!("  ↻ reflect: {}", r.reason), width),
-            Style::default().fg(Color::Magenta),
-        ))),
-    }
+    };
+    spans.insert(0, Span::raw(indent));
+    ListItem::new(Line::from(spans))
+}
+
+/// What a sub-agent was given, and how far it got.
+fn child_lines(c: &ChildView) -> Vec<Line<'static>> {
+    let k = &c.child;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("Sub-agent: ", bold()),
+            Span::raw(format!("{} (started by step {})", k.agent, c.step)),
+        ]),
+        Line::from(vec![
+            Span::styled("Goal: ", bold()),
+            Span::raw(k.goal.clone()),
+        ]),
+        Line::from(format!("run {} · workspace {}/", k.run_dir, k.workspace)),
+        Line::from(format!(
+            "budget: {} steps · {} tokens · {} s",
+            k.max_steps,
+            thousands(k.max_tokens),
+            k.max_wall_secs
+        )),
+    ];
+    let progress = match &c.run.end {
+        Some(RunEnd { reason, step, .. }) => {
+            format!("ended ({}) after {step} steps", reason_word(*reason))
+        }
+        None => format!("running: {} steps so far", c.run.steps()),
+    };
+    lines.push(Line::from(progress));
+    lines
 }
 
 fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
@@ -151,8 +194,13 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
             Span::raw(text.to_string()),
         ])
     };
-    match app.run.entries.get(app.selected) {
-        Some(Entry::Step(s)) => {
+    let rows = app.run.rows();
+    let row = match rows.get(app.selected) {
+        Some((_, row)) => Some(*row),
+        None => app.run.end.as_ref().map(Row::End),
+    };
+    match row {
+        Some(Row::Entry(Entry::Step(s))) => {
             let u = s.usage;
             lines.push(Line::from(Span::styled(
                 format!(
@@ -187,22 +235,22 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
                     .map(|l| Line::from(format!("  {l}"))),
             );
         }
-        Some(Entry::Reflect(r)) => {
+        Some(Row::Entry(Entry::Child(c))) => lines.extend(child_lines(c)),
+        Some(Row::Entry(Entry::Reflect(r))) => {
             lines.push(label("Reflection after step", &r.step.to_string()));
             lines.push(label("Why", &r.reason));
             lines.push(label("Plan", ""));
             lines.extend(r.plan.lines().map(|l| Line::from(format!("  {l}"))));
         }
-        None => match &app.run.end {
-            Some(end) => {
-                lines.push(label("End", reason_word(end.reason)));
-                lines.push(Line::from(end.message.clone()));
-                if let Some(a) = &end.answer {
-                    lines.push(label("Answer", ""));
-                    lines.extend(a.lines().map(|l| Line::from(format!("  {l}"))));
-                }
-                let u = end.usage;
-                lines.push(Line::from(format!(
+        Some(Row::End(end)) => {
+            lines.push(label("End", reason_word(end.reason)));
+            lines.push(Line::from(end.message.clone()));
+            if let Some(a) = &end.answer {
+                lines.push(label("Answer", ""));
+                lines.extend(a.lines().map(|l| Line::from(format!("  {l}"))));
+            }
+            let u = end.usage;
+            lines.push(Line::from(format!(
                     "{} steps · {} tokens ({} prompt, {} cached, {} generated) · model {:.1} s · tools {:.1} s",
                     end.step,
                     thousands(u.total_tokens()),
@@ -212,9 +260,8 @@ fn detail_lines(app: &AgentApp) -> Vec<Line<'static>> {
                     u.model_ms / 1e3,
                     u.tool_ms / 1e3
                 )));
-            }
-            None => lines.push(Line::from("no steps yet")),
-        },
+        }
+        None => lines.push(Line::from("no steps yet")),
     }
     lines
 }
@@ -307,15 +354,12 @@ pub(crate) fn render(app: &AgentApp, frame: &mut Frame) {
     let height = l.list.height.saturating_sub(2) as usize;
     let mut items: Vec<ListItem> = app
         .run
-        .entries
-        .iter()
-        .map(|e| row_item(e, inner_w))
+        .rows()
+        .into_iter()
+        .map(|(depth, row)| row_item(depth, row, inner_w))
         .collect();
     if let Some(end) = &app.run.end {
-        items.push(ListItem::new(Line::from(Span::styled(
-            clip(&format!("  ■ {}", reason_word(end.reason)), inner_w),
-            bold(),
-        ))));
+        items.push(row_item(0, Row::End(end), inner_w));
     }
     let offset = list_offset(app.selected, items.len(), height);
     let items: Vec<ListItem> = items

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{agent_trace, assert_screen, draw, town_log};
+use common::{agent_trace, assert_screen, delegated_trace, draw, town_log};
 use hamlet_core::town::SimTime;
 use hamlet_tui::agent::{AgentApp, AgentMsg, ApprovalRequest, Budget};
 use hamlet_tui::town::TownApp;
@@ -61,6 +61,42 @@ fn agent_run_end_and_large_terminal() {
     assert!(text.contains("Answer"), "{text}");
     assert!(text.contains("522,250"));
     assert!(text.contains("tokens 2,180/300,000"));
+}
+
+#[test]
+fn a_sub_agent_is_nested_under_the_step_that_started_it() {
+    let mut app = AgentApp::new(Budget::default(), false);
+    for e in delegated_trace() {
+        app.apply(AgentMsg::Event(e));
+    }
+    // The child's row, its two steps and end, then the lead's two steps and end.
+    assert_eq!(app.rows(), 7);
+    app.handle(&key(KeyCode::Home));
+    let (lines, _) = draw(&app, 80, 24);
+    assert_screen("agent_sub_agent_80x24", &lines);
+    let text = lines.join("\n");
+    assert!(text.contains("↳ writer: Write a t"), "{text}");
+    assert!(
+        text.contains("Sub-agent: writer (started by step 1)"),
+        "{text}"
+    );
+    let indented = lines
+        .iter()
+        .position(|l| l.contains("  1 ✓ write_file"))
+        .expect("the child's step");
+    let own = lines
+        .iter()
+        .position(|l| l.contains("1 ✓ delegate"))
+        .expect("the lead's step");
+    assert!(
+        indented < own,
+        "the child's rows come before the step's own record"
+    );
+    let col = |l: &str, pat: &str| l.find(pat).unwrap();
+    assert!(
+        col(&lines[indented], "1 ✓") > col(&lines[own], "1 ✓"),
+        "the child's rows are indented"
+    );
 }
 
 #[test]

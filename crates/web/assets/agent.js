@@ -7,6 +7,15 @@
   const num = (n) => Number(n || 0).toLocaleString("en-US");
 
   function stepItem(e) {
+    if (e.type === "child") {
+      const c = e.child;
+      return el("li", { class: "child", "data-step": e.step, "data-type": "child", "data-agent": c.agent },
+        el("b", { text: `sub-agent ${c.agent}` }),
+        el("span", { class: "muted", text: ` · ${c.max_steps} steps, ${num(c.max_tokens)} tokens · workspace ${c.workspace}/ · run ${c.run_dir}` }),
+        el("div", { class: "field", text: c.goal }),
+        e.entries.length ? el("ol", { class: "child-steps" }, ...e.entries.map(stepItem)) : null,
+        e.end ? el("div", { class: "muted", text: `ended: ${e.end.reason}: ${e.end.message}` }) : null);
+    }
     if (e.type === "reflect") {
       return el("li", { class: "reflect", "data-step": e.step, "data-type": "reflect" },
         el("span", { class: "tokens", text: `${num(e.usage.prompt_tokens + e.usage.completion_tokens)} tokens` }),

@@ -5,8 +5,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use hamlet_core::trace::{
-    Action, Budget, Entry, Observation, ReflectRecord, RunEnd, RunStart, RunView, StepRecord,
-    TraceEvent, Usage,
+    Action, Budget, ChildRun, Entry, Nesting, Observation, ReflectRecord, RunEnd, RunStart,
+    RunView, StepRecord, TraceEvent, Usage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,8 @@ pub struct AgentLog {
     pub events: Vec<TraceEvent>,
     pub run: RunView,
     pub budget: Budget,
+    /// Reads each sub-agent's trace into the view when its step ends.
+    pub nesting: Nesting,
 }
 
 /// One step as the page shows it: the prompt is left out (it grows with every step).
@@ -40,12 +42,38 @@ pub struct ReflectView<'a> {
     pub usage: &'a Usage,
 }
 
+/// A sub-agent's run: what it was given, and its rows as far as the view holds them.
+#[derive(Debug, Serialize)]
+pub struct ChildEntryView<'a> {
+    pub step: u32,
+    pub child: &'a ChildRun,
+    pub end: Option<&'a RunEnd>,
+    pub entries: Vec<EntryView<'a>>,
+}
+
 /// One row of `GET /api/agent/steps`.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EntryView<'a> {
     Step(StepView<'a>),
     Reflect(ReflectView<'a>),
+    Child(ChildEntryView<'a>),
+}
+
+fn entry_views(run: &RunView) -> Vec<EntryView<'_>> {
+    run.entries
+        .iter()
+        .map(|e| match e {
+            Entry::Step(s) => EntryView::Step(step_view(s)),
+            Entry::Reflect(r) => EntryView::Reflect(reflect_view(r)),
+            Entry::Child(c) => EntryView::Child(ChildEntryView {
+                step: c.step,
+                child: &c.child,
+                end: c.run.end.as_ref(),
+                entries: entry_views(&c.run),
+            }),
+        })
+        .collect()
 }
 
 fn step_view(s: &StepRecord) -> StepView<'_> {
@@ -94,8 +122,10 @@ impl AgentLog {
     }
 
     pub fn push(&mut self, e: TraceEvent) {
-        self.events.push(e.clone());
-        self.run.push(e);
+        for e in self.nesting.expand(e) {
+            self.events.push(e.clone());
+            self.run.push(e);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -123,14 +153,7 @@ impl AgentLog {
     }
 
     pub fn entries(&self) -> Vec<EntryView<'_>> {
-        self.run
-            .entries
-            .iter()
-            .map(|e| match e {
-                Entry::Step(s) => EntryView::Step(step_view(s)),
-                Entry::Reflect(r) => EntryView::Reflect(reflect_view(r)),
-            })
-            .collect()
+        entry_views(&self.run)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use hamlet_core::journal::Tail;
 use hamlet_core::town::{EventRecord, EVENTS_FILE};
-use hamlet_core::trace::{Budget, TraceEvent, TRACE_FILE};
+use hamlet_core::trace::{Budget, Nesting, TraceEvent, TRACE_FILE};
 use tokio::sync::watch;
 
 use crate::agent::{AgentLog, Approvals};
@@ -205,6 +205,7 @@ impl Server {
             Kind::Agent { budget, approvals } => {
                 let (tail, records) = open_log::<TraceEvent>(run_dir.join(TRACE_FILE))?;
                 let mut log = AgentLog::new(budget);
+                log.nesting = Nesting::new(run_dir);
                 records.into_iter().for_each(|r| log.push(r));
                 changed.send_replace(log.len());
                 let shared = Arc::new(Shared {

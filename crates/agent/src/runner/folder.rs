@@ -82,7 +82,7 @@ pub fn load_run(run_dir: &Path) -> Result<(AgentSpec, RunStart)> {
             ),
         });
     }
-    let spec = AgentSpec::load(&spec_path, &Registry::builtin().names())?;
+    let spec = AgentSpec::load(&spec_path, &Registry::builtin_names())?;
     let trace = tracefile::read(run_dir)?;
     let state = State::replay(&trace.events).map_err(|m| bad_trace(run_dir, m))?;
     Ok((spec, state.start))

@@ -8,9 +8,13 @@
 //! - `folder`: the run folder's lifecycle (the agent file beside the trace, reopening it);
 //! - `state`: the state folded from the trace, and the emission of new events;
 //! - `step`: the step and the reflection (prompt, model call, record);
-//! - `tools`: tool policy with approval, and what a call is observed as.
+//! - `tools`: tool policy with approval, and what a call is observed as;
+//! - `mcp`: the agent's MCP servers, started with the run and their tools registered;
+//! - `delegate`: sub-agents, each a child run the loop starts for a `delegate` step.
 
+mod delegate;
 mod folder;
+mod mcp;
 mod state;
 mod step;
 mod tools;
@@ -19,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use hamlet_core::trace::{RunEnd, RunStart, StopReason, TraceEvent};
+use hamlet_core::trace::{ParentRun, RunEnd, RunStart, StopReason, TraceEvent};
 use hamlet_core::Llm;
 use hamlet_tools::{now_ms, ListDir, Registry, Tool, ToolContext};
 use serde_json::Value;
@@ -29,8 +33,9 @@ pub use tools::{Approval, Approver, AutoApprove};
 
 use crate::policy::{self, Next};
 use crate::{AgentSpec, Error, Prompts, Result};
+use delegate::{Children, Lent, Outcome};
 use state::Log;
-use step::Model;
+use step::{Model, Stepped};
 use tools::Gate;
 
 /// How a run ended.
@@ -68,6 +73,8 @@ pub struct Runner<'a> {
     approver: Box<dyn Approver + 'a>,
     observer: Box<dyn FnMut(&TraceEvent) + 'a>,
     interrupt: Arc<AtomicBool>,
+    /// For a sub-agent: its parent, and how many levels of sub-agents it may start below it.
+    parent: Option<(ParentRun, u32)>,
 }
 
 impl<'a> Runner<'a> {
@@ -81,6 +88,7 @@ impl<'a> Runner<'a> {
             approver: Box::new(AutoApprove),
             observer: Box::new(|_| {}),
             interrupt: Arc::new(AtomicBool::new(false)),
+            parent: None,
         }
     }
 
@@ -134,6 +142,7 @@ impl<'a> Runner<'a> {
             started: now_ms(),
             tools: self.spec.tools.clone(),
             intro: listing,
+            parent: self.parent.as_ref().map(|(p, _)| p.clone()),
         };
         let log = Log::create(run_dir, start, &mut *self.observer)?;
         self.drive(run_dir, log)
@@ -148,6 +157,29 @@ impl<'a> Runner<'a> {
     }
 
     fn drive(&mut self, run_dir: &Path, mut log: Log) -> Result<RunOutcome> {
+        // Held to the end of the run: dropping it stops the servers.
+        let _servers = mcp::connect(
+            &self.spec,
+            self.llm,
+            self.ctx.workspace.root(),
+            run_dir,
+            &mut self.registry,
+        )?;
+        let children = Children::load(&self.spec, self.parent.as_ref().map(|(_, left)| *left))?;
+        if let Some(c) = &children {
+            self.registry.add(c.tool());
+        }
+        let run_id = log.state.start.run_id.clone();
+        let lent = Lent {
+            llm: self.llm,
+            prompts: self.prompts,
+            interrupt: &self.interrupt,
+            ctx: &self.ctx,
+            run_dir,
+            run_id: &run_id,
+            children: children.as_ref(),
+            observation_chars: self.spec.observation_chars,
+        };
         let model = Model::new(
             self.llm,
             self.prompts,
@@ -155,6 +187,16 @@ impl<'a> Runner<'a> {
             &self.registry,
             &log.state,
         )?;
+        // A sub-agent that was running when the run stopped goes on first.
+        if let Some(record) = log.state.pending.clone() {
+            let observer = &mut *self.observer;
+            match delegate::run(&lent, &mut *self.approver, observer, &record) {
+                Outcome::Done(step) => log.emit(TraceEvent::Step(*step), observer)?,
+                Outcome::Paused(reason, message) => {
+                    return self.end(run_dir, log, Ending::new(reason, message))
+                }
+            }
+        }
         let goal = log.state.start.goal.clone();
         let mut gate = Gate {
             spec: &self.spec,
@@ -162,6 +204,7 @@ impl<'a> Runner<'a> {
             registry: &self.registry,
             ctx: &self.ctx,
             approver: &mut *self.approver,
+            children: children.as_ref(),
         };
         let ending = loop {
             if self.interrupt.load(Ordering::SeqCst) {
@@ -175,7 +218,7 @@ impl<'a> Runner<'a> {
             let effect_of = |t: &str| tools::effect(&self.registry, t);
             let next =
                 policy::next_move(&self.spec, &steps, state.last_is_reflection(), &effect_of);
-            let budget = policy::budget_stop(&self.spec, state.step_count(), &state.usage);
+            let budget = policy::budget_stop(&self.spec, state.steps_spent(), &state.usage);
             let barred = policy::barred_tool(&steps, &effect_of);
             let event = match (next, budget) {
                 (Next::Finish(answer), _) => {
@@ -195,8 +238,16 @@ impl<'a> Runner<'a> {
                     }
                 },
                 (Next::Act, None) => match model.step(state, barred.as_deref(), &mut gate) {
-                    Ok(Some(record)) => TraceEvent::Step(record),
-                    Ok(None) => {
+                    Ok(Stepped::Done(record)) => TraceEvent::Step(record),
+                    Ok(Stepped::Delegate(record)) => {
+                        let observer = &mut *self.observer;
+                        log.emit(TraceEvent::Delegate(Box::new(record.clone())), observer)?;
+                        match delegate::run(&lent, &mut *gate.approver, observer, &record) {
+                            Outcome::Done(step) => TraceEvent::Step(*step),
+                            Outcome::Paused(reason, message) => break Ending::new(reason, message),
+                        }
+                    }
+                    Ok(Stepped::Quit) => {
                         break Ending::new(
                             StopReason::Interrupted,
                             "stopped at the approval prompt; continue with --resume",
@@ -211,6 +262,11 @@ impl<'a> Runner<'a> {
             };
             log.emit(event, &mut *self.observer)?;
         };
+        self.end(run_dir, log, ending)
+    }
+
+    /// Writes the run's end.
+    fn end(&mut self, run_dir: &Path, mut log: Log, ending: Ending) -> Result<RunOutcome> {
         let end = RunEnd {
             step: log.state.step_count(),
             at: now_ms(),

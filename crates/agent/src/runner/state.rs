@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use hamlet_core::trace::{RunEnd, RunStart, StepRecord, TraceEvent, Usage};
+use hamlet_core::trace::{DelegateRecord, RunEnd, RunStart, StepRecord, TraceEvent, Usage};
 
 use crate::history::Turn;
 use crate::trace::{self as tracefile, TraceWriter};
@@ -21,6 +21,10 @@ pub(crate) struct State {
     pub usage: Usage,
     /// The latest end event (a run stopped and resumed has one per stop).
     pub ended: Option<RunEnd>,
+    /// A step whose sub-agent has not ended yet (its record comes when it has).
+    pub pending: Option<DelegateRecord>,
+    /// Sub-agents started so far.
+    pub children: u32,
 }
 
 impl State {
@@ -30,6 +34,8 @@ impl State {
             events: Vec::new(),
             usage: Usage::default(),
             ended: None,
+            pending: None,
+            children: 0,
         }
     }
 
@@ -37,11 +43,27 @@ impl State {
     pub fn apply(&mut self, event: &TraceEvent) -> std::result::Result<(), &'static str> {
         match event {
             TraceEvent::Start(_) => return Err("holds two start events"),
-            TraceEvent::Step(s) => self.usage.add(&s.usage),
+            TraceEvent::Step(s) => {
+                if self.pending.as_ref().is_some_and(|d| d.step == s.step) {
+                    self.pending = None;
+                }
+                self.usage.add(&s.usage)
+            }
             TraceEvent::Reflect(r) => self.usage.add(&r.usage),
             TraceEvent::End(end) => {
                 self.ended = Some(end.clone());
                 return Ok(());
+            }
+            TraceEvent::Delegate(d) => {
+                if self.pending.is_some() {
+                    return Err("starts a sub-agent while another one's step is open");
+                }
+                self.pending = Some((**d).clone());
+                self.children += 1;
+                return Ok(());
+            }
+            TraceEvent::Child(_) => {
+                return Err("holds a sub-agent's event, which belongs in the sub-agent's own trace")
             }
         }
         self.events.push(event.clone());
@@ -83,6 +105,11 @@ impl State {
 
     pub fn step_count(&self) -> u32 {
         self.steps().len() as u32
+    }
+
+    /// Steps counted against the budget: the run's own and its sub-agents'.
+    pub fn steps_spent(&self) -> u32 {
+        self.step_count() + self.usage.sub_steps
     }
 
     pub fn last_is_reflection(&self) -> bool {

@@ -2,18 +2,27 @@
 //! action through the tool gate, all of it one [`StepRecord`]; and the reflection, the other
 //! kind of model call.
 
-use hamlet_core::trace::{ObservationStatus, ReflectRecord, StepRecord, Usage};
+use hamlet_core::trace::{DelegateRecord, ObservationStatus, ReflectRecord, StepRecord, Usage};
 use hamlet_core::{GenerateRequest, Llm, Message, Role};
 use hamlet_tools::{now_ms, Registry};
 use serde_json::Value;
 
 use super::state::State;
-use super::tools::Gate;
+use super::tools::{Acted, Gate};
 use crate::action::{action_schema, parse_action, parse_reflection, reflection_schema};
 use crate::{history, AgentSpec, Prompts, Result};
 
 /// Longest reflection reply, in tokens.
 const REFLECT_TOKENS: u32 = 256;
+
+/// What a step came to.
+pub(crate) enum Stepped {
+    Done(StepRecord),
+    /// The action starts a sub-agent: the step ends when it has.
+    Delegate(DelegateRecord),
+    /// The user quit at the approval prompt.
+    Quit,
+}
 
 /// What every model call of a run shares: the model, the agent, the system prompt (the stable
 /// prefix), the action schema and the KV-cache key.
@@ -110,13 +119,13 @@ impl<'r> Model<'r> {
         action_schema(self.registry, &tools)
     }
 
-    /// One step; `None` when the user quit at the approval prompt.
+    /// One step.
     pub fn step(
         &self,
         state: &State,
         barred: Option<&str>,
         gate: &mut Gate<'_, '_>,
-    ) -> Result<Option<StepRecord>> {
+    ) -> Result<Stepped> {
         let number = state.step_count() + 1;
         let _span = tracing::info_span!("step", number).entered();
         let prompt = self.messages(state)?;
@@ -130,15 +139,23 @@ impl<'r> Model<'r> {
         };
         let (action, (status, text)) = match parse_action(&raw) {
             Err(why) => (None, (ObservationStatus::Invalid, format!("Your reply was not a valid action: {why}. Reply with one JSON object: {{\"thoughts\": {{...}}, \"tool\": \"...\", \"args\": {{...}}}}."))),
-            Ok(action) => {
-                let steps = state.steps();
-                match gate.act(&steps, number, &action, &mut usage.tool_ms) {
-                    None => return Ok(None),
-                    Some(observed) => (Some(action), observed),
+            Ok(action) => match gate.act(state, number, &action, &mut usage.tool_ms) {
+                Acted::Quit => return Ok(Stepped::Quit),
+                Acted::Observed(observed) => (Some(action), observed),
+                Acted::Delegate(child) => {
+                    return Ok(Stepped::Delegate(DelegateRecord {
+                        step: number,
+                        at: now_ms(),
+                        prompt,
+                        raw,
+                        action,
+                        usage,
+                        child,
+                    }))
                 }
-            }
+            },
         };
-        Ok(Some(StepRecord {
+        Ok(Stepped::Done(StepRecord {
             step: number,
             at: now_ms(),
             prompt,

@@ -3,10 +3,13 @@
 
 use std::time::Instant;
 
-use hamlet_core::trace::{Action, ObservationStatus, StepRecord};
+use hamlet_core::trace::{Action, ChildRun, ObservationStatus};
 use hamlet_tools::{Effect, Registry, Tool, ToolContext, ToolError, ToolResult, WriteFile};
 use serde_json::Value;
 
+use super::delegate::Children;
+use super::state::State;
+use crate::spec::DELEGATE;
 use crate::{deliverables, policy, AgentSpec};
 
 /// The user's answer to "run this action?".
@@ -36,6 +39,13 @@ impl Approver for AutoApprove {
     }
 }
 
+/// A sub-agent asks its parent's approver.
+impl<A: Approver + ?Sized> Approver for &mut A {
+    fn approve(&mut self, step: u32, action: &Action) -> Approval {
+        (**self).approve(step, action)
+    }
+}
+
 /// What a call of `tool` does; unknown tools only look (they are refused before running).
 pub(crate) fn effect(registry: &Registry, tool: &str) -> Effect {
     registry.get(tool).map_or(Effect::Read, |t| t.effect())
@@ -43,6 +53,16 @@ pub(crate) fn effect(registry: &Registry, tool: &str) -> Effect {
 
 /// An action's observation before it is cut to length.
 pub(crate) type Observed = (ObservationStatus, String);
+
+/// What the gate made of an action.
+pub(crate) enum Acted {
+    /// It ran (or was refused or declined): what the model observes.
+    Observed(Observed),
+    /// An approved `delegate`: the loop starts this child.
+    Delegate(ChildRun),
+    /// The user quit at the approval prompt.
+    Quit,
+}
 
 /// The tools of a run and who approves their calls.
 pub(crate) struct Gate<'r, 'a> {
@@ -52,18 +72,17 @@ pub(crate) struct Gate<'r, 'a> {
     pub registry: &'r Registry,
     pub ctx: &'r ToolContext,
     pub approver: &'r mut (dyn Approver + 'a),
+    /// The agents `delegate` may start (none: the agent has no `[delegate]`).
+    pub children: Option<&'r Children>,
 }
 
 impl Gate<'_, '_> {
-    /// Applies the policy and runs the tool (how long it ran goes into `tool_ms`); `None` when
-    /// the user quit at the approval prompt.
-    pub fn act(
-        &mut self,
-        steps: &[&StepRecord],
-        number: u32,
-        action: &Action,
-        tool_ms: &mut f64,
-    ) -> Option<Observed> {
+    /// Applies the policy and runs the tool (how long it ran goes into `tool_ms`); a `delegate`
+    /// that passes comes back for the loop to run.
+    pub fn act(&mut self, state: &State, number: u32, action: &Action, tool_ms: &mut f64) -> Acted {
+        let refused = |text| Acted::Observed((ObservationStatus::Refused, text));
+        let steps = state.steps();
+        let steps = &steps[..];
         let registry = self.registry;
         let effect_of = |t: &str| effect(registry, t);
         let known = registry.get(&action.tool).is_some();
@@ -78,7 +97,18 @@ impl Gate<'_, '_> {
             &effect_of,
             current.as_deref(),
         ) {
-            return Some((ObservationStatus::Refused, text));
+            return refused(text);
+        }
+        let mut child = None;
+        if action.tool == DELEGATE {
+            let planned = match self.children {
+                Some(c) => c.plan(self.spec, state, &self.ctx.workspace, number, &action.args),
+                None => Err("this agent has no sub-agents".into()),
+            };
+            match planned {
+                Ok(c) => child = Some(c),
+                Err(text) => return refused(text),
+            }
         }
         if effect_of(&action.tool) == Effect::Finishing {
             let workspace = &self.ctx.workspace;
@@ -86,22 +116,25 @@ impl Gate<'_, '_> {
                 workspace.resolve(f).map_or(true, |p| p.exists())
             });
             if let Some(text) = policy::unwritten_files(steps, &missing) {
-                return Some((ObservationStatus::Refused, text));
+                return refused(text);
             }
         }
         if policy::needs_approval(effect_of(&action.tool)) {
             match self.approver.approve(number, action) {
                 Approval::Run => {}
                 Approval::Decline { feedback } => {
-                    return Some((ObservationStatus::Declined, declined(&feedback)))
+                    return Acted::Observed((ObservationStatus::Declined, declined(&feedback)))
                 }
-                Approval::Quit => return None,
+                Approval::Quit => return Acted::Quit,
             }
+        }
+        if let Some(child) = child {
+            return Acted::Delegate(child);
         }
         let started = Instant::now();
         let result = registry.call(self.ctx, &action.tool, action.args.clone());
         *tool_ms = started.elapsed().as_secs_f64() * 1000.0;
-        Some(observed(result))
+        Acted::Observed(observed(result))
     }
 
     /// The text of the small regular file in the workspace that `action`'s `path` names.

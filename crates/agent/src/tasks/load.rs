@@ -250,7 +250,7 @@ impl Task {
             _ => {}
         }
         if let Some(tools) = &raw.tools {
-            let known = hamlet_tools::Registry::builtin().names();
+            let known = hamlet_tools::Registry::builtin_names();
             for t in tools {
                 if !known.contains(&t.as_str()) {
                     return Err(err(

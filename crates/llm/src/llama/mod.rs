@@ -306,4 +306,10 @@ impl Llm for LlamaLlm {
         let text = text.to_string();
         self.call(move |e| e.tokenize(&text).len())
     }
+
+    /// The schema must pass the checks of a request and become a llama.cpp grammar.
+    fn check_schema(&self, schema: &serde_json::Value) -> Result<()> {
+        crate::schema::check(schema)?;
+        crate::schema::to_grammar(schema).map(drop)
+    }
 }

@@ -9,8 +9,8 @@ use hamlet_core::town::{
     AgentInfo, EventRecord, PlaceInfo, PlaceKind, PlanItem, PlanLevel, SimTime, Tile, TownEvent,
 };
 use hamlet_core::trace::{
-    Action, Observation, ObservationStatus, ReflectRecord, RunEnd, RunStart, StepRecord,
-    StopReason, Thoughts, TraceEvent, Usage,
+    Action, ChildEvent, ChildRun, DelegateRecord, Observation, ObservationStatus, ReflectRecord,
+    RunEnd, RunStart, StepRecord, StopReason, Thoughts, TraceEvent, Usage,
 };
 use hamlet_tui::Screen;
 use ratatui::backend::TestBackend;
@@ -21,6 +21,7 @@ fn usage(p: u64, c: u64) -> Usage {
         tokens: hamlet_core::TokenUsage::new(p, p / 2, c),
         model_ms: 1200.0,
         tool_ms: 3.0,
+        sub_steps: 0,
     }
 }
 
@@ -70,6 +71,7 @@ pub fn agent_trace() -> Vec<TraceEvent> {
             started: 1_700_000_000_000,
             tools: vec!["read_file".into(), "write_file".into(), "finish".into()],
             intro: String::new(),
+            parent: None,
         }),
         step(
             1,
@@ -379,4 +381,101 @@ pub fn assert_screen(name: &str, lines: &[String]) {
         "screen {name} differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}",
         path.display()
     );
+}
+
+/// A lead's run whose first step delegated to a writer, as the live runner's observer sends it:
+/// the child's events nested under step 1, then step 1's record, then the lead's finish.
+pub fn delegated_trace() -> Vec<TraceEvent> {
+    use serde_json::json;
+    let start = |agent: &str, goal: &str| {
+        TraceEvent::Start(RunStart {
+            run_id: format!("{agent}-run"),
+            agent: agent.into(),
+            goal: goal.into(),
+            model: "qwen2.5-coder-1.5b".into(),
+            workspace: "/tmp/ws".into(),
+            ..RunStart::default()
+        })
+    };
+    let end = |step, answer: &str| {
+        TraceEvent::End(RunEnd {
+            step,
+            at: 1_700_000_009_000,
+            reason: StopReason::Finished,
+            answer: Some(answer.into()),
+            message: format!("finished at step {step}"),
+            usage: usage(900, 90),
+        })
+    };
+    let child = |event| {
+        TraceEvent::Child(ChildEvent {
+            step: 1,
+            event: Box::new(event),
+        })
+    };
+    let goal = "Write a two-line poem about rain to poem.txt.";
+    let delegate = Action {
+        thoughts: Thoughts::default(),
+        tool: "delegate".into(),
+        args: json!({"agent": "writer", "goal": goal}),
+    };
+    let TraceEvent::Step(mut step1) = step(1, "delegate", delegate.args.clone(), "Hand the poem to the writer.", "", ObservationStatus::Ok, "The sub-agent writer finished in 2 steps. Its answer: wrote poem.txt\nIts files are in writer-1/.") else {
+        unreachable!()
+    };
+    step1.usage.sub_steps = 2;
+    vec![
+        start(
+            "lead",
+            "Have the writer write a poem about rain, then report it.",
+        ),
+        TraceEvent::Delegate(Box::new(DelegateRecord {
+            step: 1,
+            at: 1_700_000_001_000,
+            prompt: vec![],
+            raw: String::new(),
+            action: delegate,
+            usage: usage(500, 40),
+            child: ChildRun {
+                agent: "writer".into(),
+                goal: goal.into(),
+                run_dir: "children/1-writer".into(),
+                workspace: "writer-1".into(),
+                max_steps: 19,
+                max_tokens: 300_000,
+                max_wall_secs: 900,
+                depth_left: 0,
+            },
+        })),
+        child(start("writer", goal)),
+        child(step(
+            1,
+            "write_file",
+            json!({"path": "poem.txt"}),
+            "Write it.",
+            "",
+            ObservationStatus::Ok,
+            "wrote 52 bytes",
+        )),
+        child(step(
+            2,
+            "finish",
+            json!({"answer": "wrote poem.txt"}),
+            "Done.",
+            "",
+            ObservationStatus::Ok,
+            "finished",
+        )),
+        child(end(2, "wrote poem.txt")),
+        TraceEvent::Step(step1),
+        step(
+            2,
+            "finish",
+            json!({"answer": "Rain on the roof"}),
+            "Report.",
+            "",
+            ObservationStatus::Ok,
+            "finished",
+        ),
+        end(2, "Rain on the roof"),
+    ]
 }

@@ -6,18 +6,24 @@
 //! in its folder, written by [`AgentSpec::to_toml`]) and code, and [`AgentSpec::check`] holds
 //! the rules all of them keep (the command line's overrides are checked with it again).
 
+mod delegate;
+mod mcp;
+
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
 use hamlet_core::{line_of, Sampling};
 use hamlet_tools::{
-    AppendFile, Calculator, Finish, ListDir, Policy, ReadFile, SearchFiles, Shell, Tool, WriteFile,
+    AppendFile, Calculator, Finish, ListDir, Policy, ReadFile, SearchEngine, SearchFiles, Shell,
+    Tool, WebSearch, WriteFile,
 };
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::{Error, Result};
+pub use delegate::{Delegation, DELEGATE};
+pub use mcp::split as mcp_tool;
 
 /// A validated agent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,6 +47,10 @@ pub struct AgentSpec {
     pub observation_chars: usize,
     /// What the runtime lets the agent's tools reach and run (`[network]`, `[shell]`).
     pub policy: Policy,
+    /// MCP servers (`[[mcp]]`) whose tools `tools` may name as `server.tool`.
+    pub mcp: Vec<hamlet_mcp::ServerConfig>,
+    /// The agents it may start as sub-agents (`[delegate]`).
+    pub delegate: Option<Delegation>,
     /// Where the agent came from (for messages).
     pub source: Option<String>,
 }
@@ -146,6 +156,8 @@ impl AgentSpec {
             budgets: Budgets::default(),
             observation_chars: 1500,
             policy: Policy::default(),
+            mcp: Vec::new(),
+            delegate: None,
             source: None,
         }
     }
@@ -165,6 +177,17 @@ impl AgentSpec {
             wider.push(format!("tools {}", tools.join(", ")));
         }
         wider.extend(self.policy.wider_than(&other.policy));
+        for server in &self.mcp {
+            if !other.mcp.contains(server) {
+                wider.push(format!("MCP server {}", server.describe()));
+            }
+        }
+        let theirs = other.delegate.as_ref().map_or(&[][..], |d| &d.agents[..]);
+        for agent in self.delegate.iter().flat_map(|d| &d.agents) {
+            if !theirs.contains(agent) {
+                wider.push(format!("sub-agent {}", agent.display()));
+            }
+        }
         wider
     }
 
@@ -186,8 +209,25 @@ impl AgentSpec {
         if !name_ok {
             return bad("name", format!("{:?} is not a usable name: use at most {MAX_NAME} letters, digits, '-' or '_' (it names run folders)", clip(&self.name)));
         }
+        mcp::check(&self.mcp)?;
+        delegate::check(self.delegate.as_ref(), &self.tools)?;
         for (i, t) in self.tools.iter().enumerate() {
-            if !known_tools.contains(&t.as_str()) {
+            if let Some((server, _)) = mcp::split(t) {
+                if !self.mcp.iter().any(|s| s.name == server) {
+                    let servers: Vec<&str> = self.mcp.iter().map(|s| s.name.as_str()).collect();
+                    return bad(
+                        &format!("tools[{i}]"),
+                        format!(
+                            "{:?} names MCP server {:?}, which no [[mcp]] table declares ({}): add one with that `name`",
+                            clip(t),
+                            clip(server),
+                            if servers.is_empty() { "there are none".to_string() } else { format!("they are {}", servers.join(", ")) }
+                        ),
+                    );
+                }
+                continue;
+            }
+            if t != DELEGATE && !known_tools.contains(&t.as_str()) {
                 let hint = (t.len() <= MAX_NAME)
                     .then(|| closest(t, known_tools))
                     .flatten()
@@ -208,6 +248,9 @@ impl AgentSpec {
         }
         if self.tools.iter().any(|t| t == Shell::NAME) && self.policy.shell_allow.is_empty() {
             return bad("tools", SHELL_WITHOUT_ALLOW.into());
+        }
+        if self.tools.iter().any(|t| t == WebSearch::NAME) && self.policy.web_search.is_none() {
+            return bad("tools", "lists \"web_search\" but names no provider: add a [web-search] table, provider = \"searxng\" with url = \"http://127.0.0.1:8888\", or provider = \"brave\" with key-env = \"BRAVE_API_KEY\"".into());
         }
         let values = [
             u64::from(self.context),
@@ -272,6 +315,20 @@ impl AgentSpec {
                 timeout_secs: Some(self.policy.shell_timeout.as_secs()),
             })
         });
+        let web_search = self.policy.web_search.as_ref().map(|e| {
+            at(match e {
+                SearchEngine::Searxng { url } => WebSearchRaw {
+                    provider: "searxng".into(),
+                    url: Some(url.clone()),
+                    key_env: None,
+                },
+                SearchEngine::Brave { key_env, url } => WebSearchRaw {
+                    provider: "brave".into(),
+                    url: url.clone(),
+                    key_env: Some(key_env.clone()),
+                },
+            })
+        });
         let raw = AgentFileRaw {
             name: at(self.name.clone()),
             role: self.role.clone(),
@@ -296,6 +353,12 @@ impl AgentSpec {
                 allow_hosts: self.policy.allow_hosts.clone(),
             },
             shell,
+            web_search,
+            mcp: self.mcp.iter().map(mcp::McpRaw::of).collect(),
+            delegate: self
+                .delegate
+                .as_ref()
+                .map(|d| at(delegate::DelegateRaw::of(d))),
         };
         toml::to_string(&raw).map_err(|e| Error::Spec {
             file: self.source.clone().unwrap_or_else(|| self.name.clone()),
@@ -320,6 +383,10 @@ struct AgentFileRaw {
     #[serde(default)]
     network: NetworkRaw,
     shell: Option<Spanned<ShellRaw>>,
+    web_search: Option<Spanned<WebSearchRaw>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mcp: Vec<Spanned<mcp::McpRaw>>,
+    delegate: Option<Spanned<delegate::DelegateRaw>>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -346,6 +413,27 @@ struct BudgetsRaw {
 struct NetworkRaw {
     allow_private: bool,
     allow_hosts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct WebSearchRaw {
+    provider: String,
+    url: Option<String>,
+    key_env: Option<String>,
+}
+
+impl WebSearchRaw {
+    fn engine(&self) -> std::result::Result<SearchEngine, String> {
+        let url_ok = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        match (self.provider.as_str(), &self.url, &self.key_env) {
+            ("searxng", Some(url), None) if url_ok(url) => Ok(SearchEngine::Searxng { url: url.clone() }),
+            ("searxng", _, _) => Err("provider \"searxng\" takes `url`, the instance's http:// or https:// address (e.g. \"http://127.0.0.1:8888\"), and no `key-env`".into()),
+            ("brave", url, Some(key_env)) if url.as_deref().is_none_or(url_ok) => Ok(SearchEngine::Brave { key_env: key_env.clone(), url: url.clone() }),
+            ("brave", _, _) => Err("provider \"brave\" takes `key-env`, the environment variable holding the API key (and optionally `url`, an http(s) endpoint)".into()),
+            (other, _, _) => Err(format!("unknown provider {:?}: use \"searxng\" or \"brave\"", clip(other))),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -419,7 +507,12 @@ impl AgentFileRaw {
             "budgets.max-wall-secs" => span(&self.budgets.max_wall_secs),
             "budgets.max-failures" => span(&self.budgets.max_failures),
             "shell.timeout-secs" => self.shell.as_ref().map(Spanned::span),
-            _ => None,
+            f if f.starts_with("delegate") => self.delegate.as_ref().map(Spanned::span),
+            _ => {
+                // `mcp[i]` and `mcp[i].field`: the table.
+                let i = field.strip_prefix("mcp[")?.split(']').next()?;
+                self.mcp.get(i.parse::<usize>().ok()?).map(Spanned::span)
+            }
         }
     }
 
@@ -436,6 +529,28 @@ impl AgentFileRaw {
             tools.push(Finish::NAME.into());
         }
         let shell = self.shell.as_ref().map(Spanned::get_ref);
+        let at = |span: Option<Range<usize>>| match span {
+            Some(s) => format!("{file}:{}", line_of(text, s.start)),
+            None => file.to_string(),
+        };
+        let mut servers = Vec::new();
+        for (i, table) in self.mcp.iter().enumerate() {
+            let config = table
+                .get_ref()
+                .config(i)
+                .map_err(|invalid| invalid.at(at(Some(table.span()))))?;
+            servers.push(config);
+        }
+        let web_search = match &self.web_search {
+            Some(w) => Some(w.get_ref().engine().map_err(|message| {
+                Invalid {
+                    field: "web-search".into(),
+                    message,
+                }
+                .at(at(Some(w.span())))
+            })?),
+            None => None,
+        };
         let b = &self.budgets;
         let spec = AgentSpec {
             name: self.name.get_ref().trim().to_string(),
@@ -461,13 +576,12 @@ impl AgentFileRaw {
                 shell_timeout: shell
                     .and_then(|s| s.timeout_secs)
                     .map_or(defaults.policy.shell_timeout, Duration::from_secs),
+                web_search,
                 ..defaults.policy.clone()
             },
+            mcp: servers,
+            delegate: self.delegate.as_ref().map(|d| d.get_ref().delegation(file)),
             source: Some(file.to_string()),
-        };
-        let at = |span: Option<Range<usize>>| match span {
-            Some(s) => format!("{file}:{}", line_of(text, s.start)),
-            None => file.to_string(),
         };
         if let Err(invalid) = spec.check(known_tools) {
             let place = at(self.span_of(&invalid.field, &spec));
@@ -488,167 +602,4 @@ impl AgentFileRaw {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KNOWN: &[&str] = &["read_file", "write_file", "shell", "finish", "calculator"];
-
-    fn parse(text: &str) -> Result<AgentSpec> {
-        AgentSpec::parse(text, "agents/t.toml", KNOWN)
-    }
-
-    /// The error for an agent file that begins `name = "t"`, `role = "r"` and goes on with `rest`.
-    fn error(rest: &str) -> String {
-        let text = format!("name = \"t\"\nrole = \"r\"\n{rest}");
-        parse(&text).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn minimal_file_gets_defaults_and_finish() {
-        let s = parse("name = \"t\"\nrole = \"r\"\ntools = [\"read_file\"]\n").unwrap();
-        assert_eq!(s.tools, ["read_file", "finish"]);
-        assert_eq!(s.budgets, Budgets::default());
-        assert!(s.policy.shell_allow.is_empty());
-    }
-
-    #[test]
-    fn unknown_tool_names_line_field_and_fix() {
-        let e = error("tools = [\n  \"read_file\",\n  \"read_fil\",\n]\n");
-        assert!(e.contains("agents/t.toml:5"), "{e}");
-        assert!(
-            e.contains("tools[1]") && e.contains("did you mean \"read_file\""),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn unknown_fields_and_bad_types_are_reported_with_lines() {
-        let e = error("tools = []\n[budgets]\nmax-step = 3\n");
-        assert!(e.contains("max-step") && e.contains("line 5"), "{e}");
-        let e = error("tools = []\n[budgets]\nmax-steps = \"ten\"\n");
-        assert!(e.contains("line 5"), "{e}");
-        let e = error("tools = []\n[budgets]\nmax-steps = 0\n");
-        assert!(
-            e.contains("agents/t.toml:5") && e.contains("at least 1"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn shell_needs_an_allow_list() {
-        let e = error("tools = [\"shell\"]\n");
-        assert!(e.contains("[shell]") && e.contains("allow"), "{e}");
-        let s = parse(
-            "name = \"t\"\nrole = \"r\"\ntools = [\"shell\"]\n[shell]\nallow = [\"python3\"]\n",
-        )
-        .unwrap();
-        assert_eq!(s.policy.shell_allow, ["python3"]);
-        let e = error("tools = []\n[shell]\nallow = [\"ls\"]\n");
-        assert!(e.contains("not in `tools`"), "{e}");
-    }
-
-    #[test]
-    fn bad_names_and_sampling_are_refused() {
-        let e = parse("name = \"a b/c\"\nrole = \"r\"\ntools = []\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("agents/t.toml:1") && e.contains("field `name`"),
-            "{e}"
-        );
-        let e = error("tools = []\n[sampling]\ntemperature = -1.0\n");
-        assert!(e.contains("[sampling]"), "{e}");
-    }
-
-    #[test]
-    fn a_spec_written_as_an_agent_file_reads_back_the_same() {
-        let names = hamlet_tools::Registry::builtin().names();
-        let coder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../agents/coder.toml");
-        let shipped = AgentSpec::load(Path::new(coder), &names).unwrap();
-        let mut tuned = AgentSpec::default_agent();
-        tuned.model = Some("qwen".into());
-        tuned.policy.allow_hosts = vec!["example.org".into()];
-        tuned.sampling.temperature = 0.7;
-        for spec in [AgentSpec::default_agent(), shipped, tuned] {
-            let text = spec.to_toml().unwrap();
-            let back = AgentSpec::parse(&text, "run/agent.toml", &names).unwrap();
-            let source = Some("run/agent.toml".to_string());
-            assert_eq!(back, AgentSpec { source, ..spec }, "{text}");
-        }
-    }
-
-    #[test]
-    fn check_holds_every_spec_to_the_file_rules() {
-        let ok = AgentSpec::default_agent();
-        assert_eq!(ok.check(KNOWN), Err(Invalid {
-            field: "tools[0]".into(),
-            message: "unknown tool \"list_dir\": the tools are read_file, write_file, shell, finish, calculator".into(),
-        }));
-        let names = hamlet_tools::Registry::builtin().names();
-        assert_eq!(ok.check(&names), Ok(()));
-        let mut s = ok.clone();
-        s.budgets.max_steps = 0;
-        let e = s.check(&names).unwrap_err();
-        assert_eq!(e.field, "budgets.max-steps");
-        let e = e.at("--max-steps").to_string();
-        assert!(
-            e.starts_with("--max-steps: field `budgets.max-steps`") && e.contains("at least 1"),
-            "{e}"
-        );
-        let mut s = ok.clone();
-        s.tools.retain(|t| t != "finish");
-        assert_eq!(s.check(&names).unwrap_err().field, "tools");
-        let mut s = ok.clone();
-        s.tools.push("shell".into());
-        assert!(s.check(&names).unwrap_err().message.contains("[shell]"));
-        let mut s = ok;
-        s.context = 1024;
-        assert_eq!(s.check(&names).unwrap_err().field, "model.max-step-tokens");
-    }
-
-    #[test]
-    fn absurd_numbers_and_names_are_refused_with_their_line() {
-        let cases: [(&str, &[&str]); 3] = [
-            // 2^31 passed the half-context check through `* 2` overflowing u32.
-            (
-                "tools = []\n[model]\nmax-step-tokens = 2147483648\n",
-                &["t.toml:5", "max-step-tokens", "too large"],
-            ),
-            // llama.cpp failed with "null reference" instead.
-            (
-                "tools = []\n[model]\ncontext = 4294967295\n",
-                &["model.context", "at most 1048576"],
-            ),
-            (
-                "tools = [\"shell\"]\n[shell]\nallow = [\"echo\"]\ntimeout-secs = 0\n",
-                &["t.toml:", "timeout-secs", "1 to 86400"],
-            ),
-        ];
-        for (rest, wants) in cases {
-            let e = error(rest);
-            assert!(wants.iter().all(|w| e.contains(w)), "{e}");
-        }
-        // A huge unknown name is neither searched for a near miss nor echoed whole.
-        let long = "x".repeat(1_000_000);
-        let started = std::time::Instant::now();
-        let e = error(&format!("tools = [\"{long}\"]\n"));
-        assert!(
-            started.elapsed().as_secs() < 2,
-            "took {:?}",
-            started.elapsed()
-        );
-        assert!(
-            e.len() < 400 && e.contains("unknown tool") && e.contains('…'),
-            "{}",
-            &e[..400.min(e.len())]
-        );
-        let e = error_named(&"n".repeat(65));
-        assert!(e.contains("at most 64") && e.len() < 400, "{e}");
-    }
-
-    fn error_named(name: &str) -> String {
-        parse(&format!("name = \"{name}\"\nrole = \"r\"\ntools = []\n"))
-            .unwrap_err()
-            .to_string()
-    }
-}
+mod tests;
