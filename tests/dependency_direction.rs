@@ -66,79 +66,24 @@ fn library_crates_depend_downwards_only() {
             .filter(|d| d.starts_with("hamlet"))
             .collect::<Vec<_>>()
     };
-    assert_eq!(internal("hamlet-llm"), vec!["hamlet-core"]);
-    assert_eq!(
-        internal("hamlet-memory"),
-        vec!["hamlet-core", "hamlet-prompts"],
-        "memory speaks to the Embedder/Llm traits, not to a backend (hamlet-llm is a dev-dependency only)"
-    );
-    assert_eq!(
-        internal("hamlet-eval"),
-        vec!["hamlet-core"],
-        "the evaluation runs on the Llm trait, not a backend"
-    );
-    assert!(
-        internal("hamlet-models").is_empty(),
-        "{:?}",
-        internal("hamlet-models")
-    );
-    assert_eq!(
-        internal("hamlet-tune"),
-        vec!["hamlet-core", "hamlet-models"],
-        "tuning needs the model files, not the serving backend"
-    );
-    assert_eq!(
-        internal("hamlet-tools"),
-        vec!["hamlet-core"],
-        "tools speak to MemoryStream, not to the memory crate"
-    );
-    assert_eq!(
-        internal("hamlet-agent"),
-        vec!["hamlet-core", "hamlet-mcp", "hamlet-prompts", "hamlet-tools"],
-        "the loop runs on the Llm trait (and starts the agent file's MCP servers); the binary picks the backend and the memory store"
-    );
-    assert_eq!(
-        internal("hamlet-mcp"),
-        vec!["hamlet-core", "hamlet-tools"],
-        "MCP tools are DynTools and the server serves any MemoryStream, not the memory crate"
-    );
-    assert_eq!(
-        internal("hamlet-town"),
-        vec!["hamlet-core", "hamlet-prompts"],
-        "the town runs on the Llm trait and core's event types; the binary picks the backend"
-    );
-    assert_eq!(
-        internal("hamlet-web"),
-        vec!["hamlet-core"],
-        "the web viewer folds core's event types with core's folds; the binary wires it to the runner"
-    );
-    assert_eq!(
-        internal("hamlet-tui"),
-        vec!["hamlet-core"],
-        "the TUI draws snapshots and events: no agent loop, no town, no model backend"
-    );
-    assert!(
-        internal("hamlet-prompts").is_empty(),
-        "the template loader sits beside core, on minijinja alone: {:?}",
-        internal("hamlet-prompts")
-    );
-    for p in [
-        "hamlet-core",
-        "hamlet-prompts",
-        "hamlet-llm",
-        "hamlet-models",
-        "hamlet-eval",
-        "hamlet-tune",
-        "hamlet-tools",
-        "hamlet-mcp",
-        "hamlet-agent",
-        "hamlet-town",
-        "hamlet-web",
-        "hamlet-tui",
-    ] {
-        assert!(
-            !internal(p).contains(&"hamlet".to_string()),
-            "{p} depends on the binary"
-        );
+    // Each library crate's hamlet dependencies, and why they stop there.
+    #[rustfmt::skip]
+    let rules: &[(&str, &[&str], &str)] = &[
+        ("hamlet-core", &[], "core is the bottom"),
+        ("hamlet-prompts", &[], "the template loader sits beside core, on minijinja alone"),
+        ("hamlet-llm", &["hamlet-core"], "the backends implement core's traits"),
+        ("hamlet-memory", &["hamlet-core", "hamlet-prompts"], "memory speaks to the Embedder/Llm traits, not to a backend (hamlet-llm is a dev-dependency only)"),
+        ("hamlet-eval", &["hamlet-core"], "the evaluation runs on the Llm trait, not a backend"),
+        ("hamlet-models", &[], "the registry and cache stand alone"),
+        ("hamlet-tune", &["hamlet-core", "hamlet-models"], "tuning needs the model files, not the serving backend"),
+        ("hamlet-tools", &["hamlet-core"], "tools speak to MemoryStream, not to the memory crate"),
+        ("hamlet-mcp", &["hamlet-core", "hamlet-tools"], "MCP tools are DynTools and the server serves any MemoryStream, not the memory crate"),
+        ("hamlet-agent", &["hamlet-core", "hamlet-mcp", "hamlet-prompts", "hamlet-tools"], "the loop runs on the Llm trait (and starts the agent file's MCP servers); the binary picks the backend and the memory store"),
+        ("hamlet-town", &["hamlet-core", "hamlet-prompts"], "the town runs on the Llm trait and core's event types; the binary picks the backend"),
+        ("hamlet-web", &["hamlet-core"], "the web viewer folds core's event types with core's folds; the binary wires it to the runner"),
+        ("hamlet-tui", &["hamlet-core"], "the TUI draws snapshots and events: no agent loop, no town, no model backend"),
+    ];
+    for (krate, want, why) in rules {
+        assert_eq!(internal(krate), want.to_vec(), "{krate}: {why}");
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 mod common;
 mod mcp;
-use common::{assert_one_line_error, hamlet, hamlet_default_model, ok, text, BIN};
+use common::{assert_one_line_error, hamlet, hamlet_default_model, ok, run_args, text, BIN};
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
@@ -399,22 +399,11 @@ fn the_default_model_completes_a_goal_through_the_filesystem_server() {
     )
     .unwrap();
     let run_dir = dir.path().join("run");
-    let o = hamlet_default_model(&[
-        "run",
-        "--yes",
-        "--agent",
-        file.to_str().unwrap(),
-        "--workspace",
-        ws.to_str().unwrap(),
-        "--run-dir",
-        run_dir.to_str().unwrap(),
-        "--max-steps",
-        "8",
-        "--goal",
-        "Read notes.txt and write the day and time of the team sync to answer.txt.",
-    ])
-    .output()
-    .unwrap();
+    let goal = "Read notes.txt and write the day and time of the team sync to answer.txt.";
+    let extra = ["--agent", file.to_str().unwrap(), "--max-steps", "8"];
+    let o = hamlet_default_model(&run_args(&ws, &run_dir, goal, &extra))
+        .output()
+        .unwrap();
     assert!(
         o.status.success(),
         "{}\n{}",

@@ -68,6 +68,11 @@ impl Setup {
     }
 }
 
+/// The lead's agent file after its name: `budgets` and `delegate` lines added to its tables.
+fn lead(budgets: &str, delegate: &str) -> String {
+    format!("tools = [\"read_file\", \"delegate\", \"finish\"]\n[budgets]\n{budgets}reflect-every = 0\n[delegate]\nagents = [\"writer.toml\"]\n{delegate}")
+}
+
 const WRITER: &str =
     "tools = [\"write_file\", \"finish\"]\n[budgets]\nmax-steps = 10\nreflect-every = 0\n";
 
@@ -90,8 +95,7 @@ fn end(events: &[TraceEvent]) -> &hamlet_core::trace::RunEnd {
 
 #[test]
 fn a_child_works_in_its_folder_on_a_carved_budget_with_traces_linked_both_ways() {
-    let lead = "tools = [\"read_file\", \"delegate\", \"finish\"]\n[budgets]\nmax-steps = 6\nmax-tokens = 1000\nreflect-every = 0\n[delegate]\nagents = [\"writer.toml\"]\n";
-    let s = Setup::new(lead, WRITER);
+    let s = Setup::new(&lead("max-steps = 6\nmax-tokens = 1000\n", ""), WRITER);
     let mut seen = Vec::new();
     let out = s.start(
         vec![
@@ -192,8 +196,7 @@ fn the_runtime_enforces_depth_fan_out_and_the_parents_budget() {
     // The writer may itself delegate to a writer, three levels deep by its own file; the lead
     // allows one level and one child, and has 6 steps in all, its children's included.
     let writer = "tools = [\"write_file\", \"delegate\", \"finish\"]\n[budgets]\nmax-steps = 10\nreflect-every = 0\n[delegate]\nagents = [\"writer.toml\"]\nmax-depth = 3\n";
-    let lead = "tools = [\"read_file\", \"delegate\", \"finish\"]\n[budgets]\nmax-steps = 6\nreflect-every = 0\n[delegate]\nagents = [\"writer.toml\"]\nmax-children = 1\n";
-    let s = Setup::new(lead, writer);
+    let s = Setup::new(&lead("max-steps = 6\n", "max-children = 1\n"), writer);
     let mut seen = Vec::new();
     let out = s.start(
         vec![
@@ -244,8 +247,7 @@ fn the_runtime_enforces_depth_fan_out_and_the_parents_budget() {
 
 #[test]
 fn a_run_that_died_inside_its_child_resumes_the_child_then_itself() {
-    let lead = "tools = [\"read_file\", \"delegate\", \"finish\"]\n[budgets]\nreflect-every = 0\n[delegate]\nagents = [\"writer.toml\"]\n";
-    let s = Setup::new(lead, WRITER);
+    let s = Setup::new(&lead("", ""), WRITER);
     let mut seen = Vec::new();
     // The model gives out after the child's first step: both runs stop, resumable.
     let out = s.start(
