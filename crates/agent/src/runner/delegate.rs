@@ -336,18 +336,12 @@ fn run_child(
     let outcome = if !dir.join(TRACE_FILE).exists() {
         runner.start(&dir, &child.goal)?
     } else {
-        let trace = crate::trace::read(&dir)?;
-        let state = State::replay(&trace.events).map_err(|m| Error::Trace {
-            path: dir.join(TRACE_FILE).display().to_string(),
-            message: m.into(),
-        })?;
-        match state.ended {
-            // It ended for good before the parent recorded the step.
-            Some(end) if end.step == state.step_count() && !end.reason.resumable() => {
-                return Ok(end)
-            }
-            _ => runner.resume(&dir)?,
+        let (state, _) = super::folder::replay(&dir)?;
+        // It ended for good before the parent recorded the step.
+        if let Some(end) = state.ended_for_good() {
+            return Ok(end.clone());
         }
+        runner.resume(&dir)?
     };
     Ok(outcome.end)
 }

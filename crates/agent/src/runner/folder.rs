@@ -49,21 +49,25 @@ pub(crate) fn run_id(run_dir: &Path) -> String {
         .unwrap_or_else(|| "run".into())
 }
 
+/// A run folder's trace, and the state it adds up to.
+pub(crate) fn replay(run_dir: &Path) -> Result<(State, tracefile::Trace)> {
+    let trace = tracefile::read(run_dir)?;
+    let state = State::replay(&trace.events).map_err(|m| bad_trace(run_dir, m))?;
+    Ok((state, trace))
+}
+
 /// The state of an interrupted run, and its trace open for appending with a torn last line cut
 /// off.
 pub(crate) fn reopen(run_dir: &Path) -> Result<(State, TraceWriter)> {
-    let trace = tracefile::read(run_dir)?;
-    let state = State::replay(&trace.events).map_err(|m| bad_trace(run_dir, m))?;
-    if let Some(end) = &state.ended {
-        if end.step == state.step_count() && !end.reason.resumable() {
-            return Err(bad_trace(
-                run_dir,
-                format!(
-                    "the run already ended ({}): start a new run instead",
-                    end.message
-                ),
-            ));
-        }
+    let (state, trace) = replay(run_dir)?;
+    if let Some(end) = state.ended_for_good() {
+        return Err(bad_trace(
+            run_dir,
+            format!(
+                "the run already ended ({}): start a new run instead",
+                end.message
+            ),
+        ));
     }
     let writer = tracefile::reopen(run_dir, &trace)?;
     Ok((state, writer))
@@ -83,7 +87,6 @@ pub fn load_run(run_dir: &Path) -> Result<(AgentSpec, RunStart)> {
         });
     }
     let spec = AgentSpec::load(&spec_path, &Registry::builtin_names())?;
-    let trace = tracefile::read(run_dir)?;
-    let state = State::replay(&trace.events).map_err(|m| bad_trace(run_dir, m))?;
+    let (state, _) = replay(run_dir)?;
     Ok((spec, state.start))
 }

@@ -112,6 +112,13 @@ impl State {
         self.step_count() + self.usage.sub_steps
     }
 
+    /// How the run ended, when it may not be resumed: it stopped for good after its last step.
+    pub fn ended_for_good(&self) -> Option<&RunEnd> {
+        self.ended
+            .as_ref()
+            .filter(|end| end.step == self.step_count() && !end.reason.resumable())
+    }
+
     pub fn last_is_reflection(&self) -> bool {
         matches!(self.events.last(), Some(TraceEvent::Reflect(_)))
     }
