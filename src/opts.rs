@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use hamlet_core::Llm;
-use hamlet_llm::{EmbedConfig, HttpConfig, HttpLlm, LlamaConfig, LlamaEmbedder, LlamaLlm};
+use hamlet_llm::{
+    EmbedConfig, HttpConfig, HttpLlm, LlamaConfig, LlamaEmbedder, LlamaLlm, PoolLlm, Routing,
+};
 use hamlet_models::ModelCache;
 
 /// The default chat model's registry name (see `hamlet_models::default_chat_model`).
@@ -31,8 +33,20 @@ pub struct ModelOpts {
     pub gpu_layers: u32,
     /// Use a model served by an OpenAI-compatible server at this URL (e.g.
     /// http://127.0.0.1:8080/v1) instead of loading one; --model is then the server's model name.
-    #[arg(long, env = "HAMLET_SERVER", value_name = "URL")]
-    pub server: Option<String>,
+    /// Repeat it (or comma-separate) for a pool of servers of the same model: an agent's
+    /// requests stay on one server (its KV cache), and a server that fails is left for the others.
+    #[arg(long, env = "HAMLET_SERVER", value_name = "URL", value_delimiter = ',')]
+    pub server: Vec<String>,
+    /// A file naming pool servers, one URL a line (`#` starts a comment), added to --server.
+    #[arg(long, env = "HAMLET_SERVERS", value_name = "FILE")]
+    pub servers: Option<PathBuf>,
+    /// How a pool of --server URLs shares the requests: affinity (one agent, one server) or
+    /// round-robin.
+    #[arg(long, value_enum, default_value_t = RoutingOpt::Affinity)]
+    pub routing: RoutingOpt,
+    /// Requests one pool server is sent at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub server_parallel: usize,
     /// Seconds one reply from --server may take, streamed or not.
     #[arg(
         long,
@@ -44,6 +58,13 @@ pub struct ModelOpts {
     /// API key for --server (sent as a bearer token).
     #[arg(long, env = "HAMLET_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+}
+
+/// `--routing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoutingOpt {
+    Affinity,
+    RoundRobin,
 }
 
 impl ModelOpts {
@@ -67,24 +88,77 @@ impl ModelOpts {
         Ok(c)
     }
 
-    /// The chat backend: a server when --server is given, else the local model.
+    /// The chat backend: a server (or a pool of them) when --server is given, else the local
+    /// model.
     pub fn backend(&self, parallel: u32, lora: &LoraOpts) -> Result<Box<dyn Llm>> {
-        match &self.server {
-            Some(url) => {
-                if lora.lora.is_some() {
-                    bail!("--lora applies an adapter to a local model; it cannot be used with --server");
-                }
-                let mut c = HttpConfig::new(url, &self.model);
-                c.api_key = self.api_key.clone();
-                c.timeout = std::time::Duration::from_secs(self.server_timeout.max(1));
+        let urls = self.server_urls()?;
+        if !urls.is_empty() && lora.lora.is_some() {
+            bail!("--lora applies an adapter to a local model; it cannot be used with --server");
+        }
+        match urls.as_slice() {
+            [] => Ok(Box::new(self.load(parallel, lora)?)),
+            [url] => {
+                let mut c = self.http_config(url);
                 c.parallel = parallel.max(1) as usize;
-                c.context_length = self.context as usize;
                 Ok(Box::new(
                     HttpLlm::new(c).with_context(|| format!("connecting to {url}"))?,
                 ))
             }
-            None => Ok(Box::new(self.load(parallel, lora)?)),
+            _ => Ok(Box::new(self.pool()?)),
         }
+    }
+
+    /// The --server URLs as one pool (each server sent at most --server-parallel at once).
+    pub fn pool(&self) -> Result<PoolLlm> {
+        let configs = self
+            .server_urls()?
+            .iter()
+            .map(|url| {
+                let mut c = self.http_config(url);
+                c.parallel = self.server_parallel.max(1);
+                c
+            })
+            .collect();
+        let routing = match self.routing {
+            RoutingOpt::Affinity => Routing::Affinity,
+            RoutingOpt::RoundRobin => Routing::RoundRobin,
+        };
+        PoolLlm::new(configs, routing).context("setting up the server pool")
+    }
+
+    /// The servers of `--server` and `--servers FILE`, in that order.
+    pub fn server_urls(&self) -> Result<Vec<String>> {
+        let mut urls = self.server.clone();
+        if let Some(file) = &self.servers {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading --servers {}", file.display()))?;
+            for (i, line) in text.lines().enumerate() {
+                let url = line.split('#').next().unwrap_or("").trim();
+                if url.is_empty() {
+                    continue;
+                }
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!(
+                        "{}:{}: {url:?} is not a server URL: write one http:// or https:// URL a line (e.g. http://10.0.0.5:8080/v1)",
+                        file.display(),
+                        i + 1
+                    );
+                }
+                urls.push(url.to_string());
+            }
+            if urls.is_empty() {
+                bail!("--servers {} names no server", file.display());
+            }
+        }
+        Ok(urls)
+    }
+
+    fn http_config(&self, url: &str) -> HttpConfig {
+        let mut c = HttpConfig::new(url, &self.model);
+        c.api_key = self.api_key.clone();
+        c.timeout = std::time::Duration::from_secs(self.server_timeout.max(1));
+        c.context_length = self.context as usize;
+        c
     }
 
     pub fn load(&self, parallel: u32, lora: &LoraOpts) -> Result<LlamaLlm> {

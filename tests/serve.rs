@@ -21,18 +21,13 @@ impl Drop for Server {
 
 /// Starts `hamlet serve` on a free loopback port and returns its base URL.
 fn start() -> (Server, String) {
+    start_with(&["--embed-model", "minilm"])
+}
+
+fn start_with(extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(common::BIN)
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--threads",
-            "1",
-            "--parallel",
-            "2",
-            "--embed-model",
-            "minilm",
-        ])
+        .args(["serve", "--port", "0", "--threads", "1", "--parallel", "2"])
+        .args(extra)
         .env("HAMLET_MODEL", common::MECHANICS_MODEL)
         .stdout(Stdio::piped())
         .spawn()
@@ -135,4 +130,55 @@ fn the_served_model_answers_like_the_local_one() {
         .unwrap();
     let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
     assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]));
+}
+
+/// A raw HTTP GET with an optional bearer token: (status line, body).
+fn get(base: &str, path: &str, token: Option<&str>) -> (String, String) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://").trim_end_matches("/v1");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.lines().next().unwrap_or("").to_string();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn health_metrics_and_the_auth_key() {
+    let (_server, url) = start_with(&["--auth-key", "s3cret"]);
+    let (status, body) = get(&url, "/health", None);
+    assert!(status.contains("401"), "{status} {body}");
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+    let (status, body) = get(&url, "/health", Some("s3cret"));
+    assert!(
+        status.contains("200") && body.contains("\"ok\""),
+        "{status} {body}"
+    );
+
+    let remote = |key: Option<&str>| {
+        let mut c = HttpConfig::new(&url, "smollm2-135m");
+        c.api_key = key.map(str::to_string);
+        HttpLlm::new(c).unwrap()
+    };
+    let req = GenerateRequest::chat(vec![Message::user("Say hi.")]).with_max_tokens(4);
+    let err = remote(None).generate(&req).unwrap_err().to_string();
+    assert!(err.contains("401") && err.contains("--api-key"), "{err}");
+    let c = remote(Some("s3cret")).generate(&req).unwrap();
+    let (_, metrics) = get(&url, "/metrics", Some("s3cret"));
+    let m: serde_json::Value = serde_json::from_str(&metrics).unwrap();
+    assert_eq!(m["completions"], 1, "{m}");
+    assert_eq!(m["completion_tokens"], c.usage.completion_tokens, "{m}");
+    assert!(
+        m["errors"].as_u64() >= Some(2),
+        "the refused requests count: {m}"
+    );
 }

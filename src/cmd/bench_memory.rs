@@ -4,18 +4,19 @@
 //! latency of vector, BM25 and hybrid retrieval with an agent filter, and the vector index's
 //! recall@10 against an exact search. Vectors: the first `--real` memories and every query are
 //! embedded with the embedding model when it is present; the other memories get random unit
-//! vectors (embedding 100k texts takes too long on a small CPU). The report says which.
+//! vectors (embedding 100k texts takes too long on a small CPU). The report says which. With
+//! `--db postgres://…` the PostgreSQL store is measured beside an embedded one on the same data.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use hamlet_core::testing::HashEmbedder;
 use hamlet_core::{Embedder, MemoryKind, NewMemory, RecallQuery};
 use hamlet_memory::vector::dot;
-use hamlet_memory::{MemoryConfig, MemoryStore, SearchMode, VectorBackend};
+use hamlet_memory::{Db, MemoryConfig, SearchMode, Store, VectorBackend};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::opts::DEFAULT_EMBED_MODEL;
@@ -40,9 +41,11 @@ pub struct MemoryArgs {
     /// Use random vectors only, even when the embedding model is present.
     #[arg(long)]
     pub random: bool,
-    /// Store directory (default: a temporary one, removed afterwards).
-    #[arg(long)]
-    pub db: Option<PathBuf>,
+    /// Store directory (default: a temporary one, removed afterwards), or a PostgreSQL
+    /// database (postgres://…?schema=NAME, an empty schema), which is then measured beside a
+    /// temporary embedded store in the same run.
+    #[arg(long, value_name = "DIR|URL", value_parser = |s: &str| Db::parse(s).map_err(|e| e.to_string()))]
+    pub db: Option<Db>,
     /// Measure a Qdrant server (gRPC URL) instead of the embedded vector index.
     #[arg(long, env = "HAMLET_QDRANT_URL")]
     pub qdrant: Option<String>,
@@ -215,89 +218,90 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         super::bench::machine()
     )?;
 
-    let tmp =
-        TempDir(std::env::temp_dir().join(format!("hamlet-bench-memory-{}", std::process::id())));
-    let dir = a.db.clone().unwrap_or_else(|| tmp.0.clone());
-    let config = MemoryConfig {
-        vector: match &a.qdrant {
-            Some(url) => VectorBackend::Qdrant {
-                url: url.clone(),
-                collection: format!("hamlet_bench_{}", std::process::id()),
-            },
-            None => VectorBackend::Embedded,
-        },
-        ..MemoryConfig::default()
-    };
     let embedder: Arc<dyn Embedder> = match model {
         Some(e) => Arc::new(e),
         None => Arc::new(HashEmbedder::new(dim)),
     };
-    let store = MemoryStore::open_with(&dir, embedder, config)
-        .with_context(|| format!("opening the benchmark store in {}", dir.display()))?;
-
-    // Insert in batches of 1,000 (one SQLite transaction each), then commit the indexes.
-    let pb = bar(a.count as u64, "inserting");
-    let t = Instant::now();
-    let mut items = Vec::with_capacity(1000);
-    for (i, (text, v)) in texts.iter().zip(&vectors).enumerate() {
-        let agent = format!("agent{}", i % agents);
-        let m = NewMemory::new(
-            agent,
-            MemoryKind::ALL[i % 5],
-            text.clone(),
-            i as i64 * 60_000,
-        )
-        .importance((i % 10 + 1) as u8);
-        items.push((m, v.clone()));
-        if items.len() == 1000 || i + 1 == a.count {
-            store.add_embedded(std::mem::take(&mut items))?;
-            pb.set_position(i as u64 + 1);
-        }
-    }
-    store.flush()?;
-    let insert_s = t.elapsed().as_secs_f64();
-    pb.finish_and_clear();
-    writeln!(report, "insert: {:.0} memories/s ({:.1} s for {}; batches of 1,000, SQLite + BM25 + vector index, committed)\n", a.count as f64 / insert_s.max(1e-9), insert_s, a.count)?;
-
-    // Retrieval latency with an agent filter (one agent's memories: 1/agents of the store).
-    writeln!(
-        report,
-        "| retrieval (k = 10, filter: one agent) | p50 ms | p99 ms |\n|---|---|---|"
-    )?;
-    let now = a.count as i64 * 60_000;
-    let query = |i: usize, filtered: bool| {
-        let mut q = RecallQuery::new(&queries[i], 10, now);
-        if filtered {
-            q.agent = Some(format!("agent{}", i % agents));
-        }
-        q
+    let tmp =
+        TempDir(std::env::temp_dir().join(format!("hamlet-bench-memory-{}", std::process::id())));
+    // A PostgreSQL store is measured beside the embedded one, in the same run.
+    let targets = match &a.db {
+        None => vec![Db::Dir(tmp.0.clone())],
+        Some(Db::Postgres(url)) => vec![Db::Dir(tmp.0.clone()), Db::Postgres(url.clone())],
+        Some(db) => vec![db.clone()],
     };
-    let pb = bar(4 * queries.len() as u64, "querying");
-    for (label, mode, filtered) in [
-        ("vector", Some(SearchMode::Vector), true),
-        ("BM25", Some(SearchMode::Bm25), true),
-        (
-            "hybrid recall (both indexes, fusion, scoring, last-accessed update)",
-            None,
-            true,
-        ),
-        ("hybrid recall, no filter", None, false),
-    ] {
-        let mut lat = Vec::with_capacity(queries.len());
-        for (i, qv) in query_vecs.iter().enumerate() {
-            let q = query(i, filtered);
-            let t = Instant::now();
-            match mode {
-                Some(m) => drop(store.search_with_vector(&q, qv, m)?),
-                None => drop(store.recall_with_vector(&q, qv)?),
+    let data = Data {
+        texts: &texts,
+        vectors: &vectors,
+        queries: &queries,
+        query_vecs: &query_vecs,
+        agents,
+    };
+    let mut figures = Vec::new();
+    for db in &targets {
+        let config = MemoryConfig {
+            vector: match (&a.qdrant, db) {
+                (Some(url), Db::Dir(_)) => VectorBackend::Qdrant {
+                    url: url.clone(),
+                    collection: format!("hamlet_bench_{}", std::process::id()),
+                },
+                _ => VectorBackend::Embedded,
+            },
+            ..MemoryConfig::default()
+        };
+        let store = Store::open(db, embedder.clone(), config)
+            .with_context(|| format!("opening the benchmark store {db}"))?;
+        if let Store::Postgres(pg) = &store {
+            if pg.stats()?.memories > 0 {
+                bail!("{db} already holds memories: give the benchmark an empty schema (add ?schema=NAME with a new name)");
             }
-            lat.push(t.elapsed().as_secs_f64() * 1e3);
-            pb.inc(1);
         }
-        let (p50, p99) = pct(lat);
-        writeln!(report, "| {label} | {p50:.2} | {p99:.2} |")?;
+        figures.push(measure(&store, &data)?);
     }
-    pb.finish_and_clear();
+
+    let head: Vec<String> = figures.iter().map(|f| f.store.clone()).collect();
+    writeln!(report, "| | {} |", head.join(" | "))?;
+    writeln!(report, "|---|{}", "---|".repeat(figures.len()))?;
+    let row = |label: &str, cell: &dyn Fn(&Figures) -> String| {
+        let cells: Vec<String> = figures.iter().map(cell).collect();
+        format!("| {label} | {} |\n", cells.join(" | "))
+    };
+    report.push_str(&row(
+        "insert, memories/s (batches of 1,000, committed with their indexes)",
+        &|f| {
+            format!(
+                "{:.0} ({:.1} s)",
+                a.count as f64 / f.insert_s.max(1e-9),
+                f.insert_s
+            )
+        },
+    ));
+    for (i, label) in LATENCIES.iter().enumerate() {
+        report.push_str(&row(&format!("{label}, p50 / p99 ms (k = 10)"), &|f| {
+            format!("{:.2} / {:.2}", f.latency[i].0, f.latency[i].1)
+        }));
+    }
+    report.push_str(&row(
+        "vector recall@10 against an exact scan (one agent)",
+        &|f| {
+            format!(
+                "{:.3} ({}/{})",
+                f.found as f64 / f.total.max(1) as f64,
+                f.found,
+                f.total
+            )
+        },
+    ));
+    report.push_str(&row("on disk, MB", &|f| format!("{:.0}", f.disk_mb)));
+    if figures.len() == 2 {
+        let (e, p) = (&figures[0], &figures[1]);
+        writeln!(
+            report,
+            "\nPostgreSQL ÷ embedded: insert {:.2}×, filtered hybrid recall p50 {:.2}× the time",
+            e.insert_s / p.insert_s.max(1e-9),
+            p.latency[2].0 / e.latency[2].0.max(1e-9)
+        )?;
+    }
     if let Some(ms) = embed_ms {
         writeln!(
             report,
@@ -307,21 +311,111 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
     if let Some(r) = embed_rate {
         writeln!(report, "embedding memory texts in batches of 64: {r:.0} texts/s ({:.0} min for {} texts at that rate)", a.count as f64 / r / 60.0, a.count)?;
     }
+    print!("{report}");
+    if let Some(out) = &a.out {
+        std::fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
 
-    // Recall@10 of the vector index against an exact scan over the same vectors and filter.
-    let mut found = 0usize;
-    let mut total = 0usize;
-    for (i, qv) in query_vecs.iter().enumerate() {
+/// The benchmark's memories and queries, the same for every store measured.
+struct Data<'a> {
+    texts: &'a [String],
+    vectors: &'a [Vec<f32>],
+    queries: &'a [String],
+    query_vecs: &'a [Vec<f32>],
+    agents: usize,
+}
+
+/// What one store measured.
+struct Figures {
+    store: String,
+    insert_s: f64,
+    /// p50 and p99 in ms, in the order of [`LATENCIES`].
+    latency: Vec<(f64, f64)>,
+    found: usize,
+    total: usize,
+    disk_mb: f64,
+}
+
+const LATENCIES: [&str; 4] = [
+    "vector search, one agent",
+    "full-text search, one agent",
+    "hybrid recall, one agent (both indexes, fusion, scoring, last-accessed update)",
+    "hybrid recall, no filter",
+];
+
+/// Inserts the memories into a fresh store, then times retrieval and checks the vector index's
+/// recall@10 against an exact scan over the same vectors and filter.
+fn measure(store: &Store, d: &Data) -> Result<Figures> {
+    let count = d.texts.len();
+    // Insert in batches of 1,000 (one transaction each), then commit the indexes.
+    let pb = bar(count as u64, "inserting");
+    let t = Instant::now();
+    let mut items = Vec::with_capacity(1000);
+    for (i, (text, v)) in d.texts.iter().zip(d.vectors).enumerate() {
+        let agent = format!("agent{}", i % d.agents);
+        let m = NewMemory::new(
+            agent,
+            MemoryKind::ALL[i % 5],
+            text.clone(),
+            i as i64 * 60_000,
+        )
+        .importance((i % 10 + 1) as u8);
+        items.push((m, v.clone()));
+        if items.len() == 1000 || i + 1 == count {
+            store.add_embedded(std::mem::take(&mut items))?;
+            pb.set_position(i as u64 + 1);
+        }
+    }
+    store.flush()?;
+    let insert_s = t.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+
+    let now = count as i64 * 60_000;
+    let query = |i: usize, filtered: bool| {
+        let mut q = RecallQuery::new(&d.queries[i], 10, now);
+        if filtered {
+            q.agent = Some(format!("agent{}", i % d.agents));
+        }
+        q
+    };
+    let pb = bar(4 * d.queries.len() as u64, "querying");
+    let mut latency = Vec::new();
+    for (mode, filtered) in [
+        (Some(SearchMode::Vector), true),
+        (Some(SearchMode::Bm25), true),
+        (None, true),
+        (None, false),
+    ] {
+        let mut lat = Vec::with_capacity(d.queries.len());
+        for (i, qv) in d.query_vecs.iter().enumerate() {
+            let q = query(i, filtered);
+            let t = Instant::now();
+            match mode {
+                Some(m) => drop(store.search_with_vector(&q, qv, m)?),
+                None => drop(store.recall_with_vector(&q, qv)?),
+            }
+            lat.push(t.elapsed().as_secs_f64() * 1e3);
+            pb.inc(1);
+        }
+        latency.push(pct(lat));
+    }
+    pb.finish_and_clear();
+
+    let (mut found, mut total) = (0usize, 0usize);
+    for (i, qv) in d.query_vecs.iter().enumerate() {
         let q = query(i, true);
         let got: Vec<i64> = store
             .search_with_vector(&q, qv, SearchMode::Vector)?
             .into_iter()
             .map(|h| h.0)
             .collect();
-        let mut exact: Vec<(f32, i64)> = vectors
+        let mut exact: Vec<(f32, i64)> = d
+            .vectors
             .iter()
             .enumerate()
-            .filter(|(j, _)| q.agent.as_deref() == Some(format!("agent{}", j % agents).as_str()))
+            .filter(|(j, _)| q.agent.as_deref() == Some(format!("agent{}", j % d.agents).as_str()))
             .map(|(j, v)| (dot(qv, v), j as i64 + 1))
             .collect();
         exact.sort_by(|x, y| y.0.total_cmp(&x.0));
@@ -329,21 +423,17 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         total += exact.len();
         found += exact.iter().filter(|e| got.contains(&e.1)).count();
     }
-    writeln!(
-        report,
-        "\nvector index recall@10 against exact search: {:.3} ({found}/{total})",
-        found as f64 / total.max(1) as f64
-    )?;
     let st = store.stats()?;
-    writeln!(
-        report,
-        "store on disk: {:.0} MB ({})",
-        st.disk_bytes as f64 / 1e6,
-        st.vector_index
-    )?;
-    print!("{report}");
-    if let Some(out) = &a.out {
-        std::fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;
-    }
-    Ok(())
+    let kind = match store {
+        Store::Embedded(_) => format!("embedded ({})", st.vector_index),
+        Store::Postgres(_) => "PostgreSQL + pgvector (HNSW)".to_string(),
+    };
+    Ok(Figures {
+        store: kind,
+        insert_s,
+        latency,
+        found,
+        total,
+        disk_mb: st.disk_bytes as f64 / 1e6,
+    })
 }

@@ -29,7 +29,7 @@ pub enum Command {
     Call(CallArgs),
     /// Serve a memory store as MCP tools (remember, recall, stats), on stdio or `--http ADDR`;
     /// with `--run-goals AGENT_FILE` also `run_goal`, which runs that agent on a client's goal.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,7 +108,7 @@ pub fn run(c: Command) -> Result<()> {
     match c {
         Command::Tools(a) => tools(a),
         Command::Call(a) => call(a),
-        Command::Serve(a) => serve(a),
+        Command::Serve(a) => serve(*a),
     }
 }
 
@@ -248,7 +248,7 @@ fn serve(a: ServeArgs) -> Result<()> {
     }
     match a.http {
         None => {
-            tracing::info!(db = %a.store.db.display(), "serving memory over MCP on stdio");
+            tracing::info!(db = %a.store.db, "serving memory over MCP on stdio");
             Ok(server.serve_stdio()?)
         }
         Some(addr) => Ok(server.serve_http(addr, a.api_key, |bound| {
@@ -256,7 +256,7 @@ fn serve(a: ServeArgs) -> Result<()> {
             println!("http://{bound}/mcp");
             eprintln!(
                 "serving the memory store {} as MCP tools at http://{bound}/mcp (Ctrl-C stops)",
-                a.store.db.display()
+                a.store.db
             );
         })?),
     }
@@ -275,7 +275,10 @@ fn goal_runner(
         threads: a.threads,
         context: spec.context,
         gpu_layers: 0,
-        server: None,
+        server: Vec::new(),
+        servers: None,
+        routing: crate::opts::RoutingOpt::Affinity,
+        server_parallel: 4,
         server_timeout: 300,
         api_key: None,
     };

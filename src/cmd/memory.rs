@@ -1,11 +1,12 @@
-//! `hamlet memory add|search|stats|rebuild --db DIR`: the long-term memory store from the shell.
+//! `hamlet memory add|search|stats|rebuild --db DIR|postgres://…`: the long-term memory store
+//! from the shell, embedded in a directory or in a PostgreSQL database with pgvector.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use hamlet_core::{now_ms, Embedder, Llm, MemoryKind, NewMemory, RecallQuery};
-use hamlet_memory::{ImportanceRater, MemoryConfig, MemoryStore, SearchMode, VectorBackend};
+use hamlet_memory::{Db, ImportanceRater, MemoryConfig, SearchMode, Store, VectorBackend};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::opts::{LoraOpts, ModelOpts, DEFAULT_EMBED_MODEL};
@@ -18,15 +19,17 @@ pub enum Command {
     Search(SearchArgs),
     /// Count memories per agent and kind; show the state of the indexes.
     Stats(StoreArgs),
-    /// Rebuild the vector and BM25 indexes from SQLite.
+    /// Rebuild the vector and BM25 indexes from SQLite (embedded stores only).
     Rebuild(StoreArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
-    /// The store's directory (created if missing): memory.sqlite, bm25/, vectors/.
-    #[arg(long, env = "HAMLET_MEMORY_DB", value_name = "DIR")]
-    pub db: PathBuf,
+    /// The store: a directory (created if missing: memory.sqlite, bm25/, vectors/), or a
+    /// PostgreSQL database with pgvector, postgres://USER:PASSWORD@HOST:PORT/DB[?schema=NAME]
+    /// (tables in schema `hamlet` unless named; created and migrated on connect).
+    #[arg(long, env = "HAMLET_MEMORY_DB", value_name = "DIR|URL", value_parser = parse_db)]
+    pub db: Db,
     /// Embedding model: a GGUF path or a cache name (must be the one the store was built with).
     #[arg(long, env = "HAMLET_EMBED_MODEL", default_value = DEFAULT_EMBED_MODEL)]
     pub embed_model: String,
@@ -47,8 +50,12 @@ pub struct AddArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Texts to store.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "file")]
     pub texts: Vec<String>,
+    /// Also store each non-empty line of this file (`-`: standard input) as a memory, written
+    /// in transactions of 500.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// The agent the memories belong to.
     #[arg(long, default_value = "default")]
     pub agent: String,
@@ -101,6 +108,10 @@ pub struct SearchArgs {
     pub at: Option<i64>,
 }
 
+fn parse_db(s: &str) -> Result<Db, String> {
+    Db::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_kind(s: &str) -> Result<MemoryKind, String> {
     MemoryKind::parse(s)
 }
@@ -117,21 +128,25 @@ pub fn threads() -> usize {
 }
 
 /// Opens the store at `--db` with the embedding model.
-pub fn open(a: &StoreArgs) -> Result<MemoryStore> {
+pub fn open(a: &StoreArgs) -> Result<Store> {
+    let vector = match (&a.qdrant, &a.db) {
+        (Some(_), Db::Postgres(_)) => bail!(
+            "--qdrant does not apply to a PostgreSQL store: it keeps its vectors in pgvector (drop --qdrant, or give a directory as --db)"
+        ),
+        (Some(url), Db::Dir(_)) => VectorBackend::Qdrant {
+            url: url.clone(),
+            collection: a.collection.clone(),
+        },
+        (None, _) => VectorBackend::Embedded,
+    };
     let embedder: Arc<dyn Embedder> =
         Arc::new(crate::opts::load_embedder(&a.embed_model, threads())?);
     let config = MemoryConfig {
-        vector: match &a.qdrant {
-            Some(url) => VectorBackend::Qdrant {
-                url: url.clone(),
-                collection: a.collection.clone(),
-            },
-            None => VectorBackend::Embedded,
-        },
+        vector,
         ..MemoryConfig::default()
     };
-    let store = MemoryStore::open_with(&a.db, embedder, config)
-        .with_context(|| format!("opening the memory store --db {}", a.db.display()))?;
+    let store = Store::open(&a.db, embedder, config)
+        .with_context(|| format!("opening the memory store --db {}", a.db))?;
     if store.embedder_name()?.is_none() {
         store.set_embedder_name(&a.embed_model)?;
     }
@@ -147,10 +162,31 @@ pub fn run(c: Command) -> Result<()> {
     }
 }
 
-fn add(a: AddArgs) -> Result<()> {
-    if let Some(i) = a.texts.iter().position(|t| t.trim().is_empty()) {
+/// The texts to store: the arguments, then the lines of `--file`.
+fn texts(a: &AddArgs) -> Result<Vec<String>> {
+    let mut texts = a.texts.clone();
+    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
         bail!("text {} is empty: every memory needs some text", i + 1);
     }
+    if let Some(file) = &a.file {
+        let body = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("reading memories from stdin")?
+        } else {
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading memories from --file {}", file.display()))?
+        };
+        texts.extend(
+            body.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    }
+    Ok(texts)
+}
+
+fn add(a: AddArgs) -> Result<()> {
+    let texts = texts(&a)?;
     let llm: Option<Arc<dyn Llm>> = if a.importance.is_some() || a.no_rate {
         None
     } else {
@@ -160,30 +196,46 @@ fn add(a: AddArgs) -> Result<()> {
     };
     let store = open(&a.store)?;
     let at = a.at.unwrap_or_else(now_ms);
-    let mut memories: Vec<NewMemory> = a
-        .texts
-        .iter()
-        .map(|t| {
-            let mut m = NewMemory::new(&a.agent, a.kind, t, at);
-            m.importance = a.importance;
-            m.expires = a.expires;
-            m
-        })
-        .collect();
-    if let Some(llm) = llm {
-        ImportanceRater::new(llm).fill(&mut memories);
-    }
-    let ids = store.add_batch(memories).context("storing the memories")?;
-    let records = store.get_many(&ids)?;
-    for r in records {
-        if a.store.json {
-            println!(
-                "{}",
-                serde_json::json!({"id": r.id, "importance": r.importance, "text": r.text})
-            );
-        } else {
-            println!("{}\timportance {}\t{}", r.id, r.importance, r.text);
+    let bar = (texts.len() > 500).then(|| {
+        let pb = ProgressBar::new(texts.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("storing [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    for chunk in texts.chunks(500) {
+        let mut memories: Vec<NewMemory> = chunk
+            .iter()
+            .map(|t| {
+                let mut m = NewMemory::new(&a.agent, a.kind, t, at);
+                m.importance = a.importance;
+                m.expires = a.expires;
+                m
+            })
+            .collect();
+        if let Some(llm) = &llm {
+            ImportanceRater::new(llm.clone()).fill(&mut memories);
         }
+        let ids = store.add_batch(memories).context("storing the memories")?;
+        if let Some(pb) = &bar {
+            pb.inc(ids.len() as u64);
+            continue;
+        }
+        for r in store.get_many(&ids)? {
+            if a.store.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"id": r.id, "importance": r.importance, "text": r.text})
+                );
+            } else {
+                println!("{}\timportance {}\t{}", r.id, r.importance, r.text);
+            }
+        }
+    }
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+        eprintln!("stored {} memories in {}", texts.len(), a.store.db);
     }
     Ok(())
 }
@@ -271,15 +323,20 @@ fn stats(a: StoreArgs) -> Result<()> {
         s.vector_points, s.vector_watermark, s.vector_index
     );
     println!(
-        "bm25       {} documents, watermark {}",
-        s.bm25_documents, s.bm25_watermark
+        "text       {} documents, watermark {} ({})",
+        s.bm25_documents, s.bm25_watermark, s.text_index
     );
     println!("disk       {:.1} MB", s.disk_bytes as f64 / 1e6);
     Ok(())
 }
 
 fn rebuild(a: StoreArgs) -> Result<()> {
-    let store = open(&a)?;
+    if let Db::Postgres(url) = &a.db {
+        bail!("{url} needs no rebuild: PostgreSQL keeps the vector and full-text indexes in the same transaction as the rows (REINDEX TABLE hamlet.memories rebuilds them on the server if ever needed)");
+    }
+    let Store::Embedded(store) = open(&a)? else {
+        bail!("--db {} is not an embedded store", a.db);
+    };
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("rebuilding [{bar:30}] {pos}/{len} {elapsed}")

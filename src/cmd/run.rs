@@ -42,9 +42,10 @@ pub struct Args {
     /// Run actions without asking: `--yes` for all, `--yes N` for the next N.
     #[arg(long, short = 'y', num_args = 0..=1, default_missing_value = "all", value_name = "N")]
     pub yes: Option<String>,
-    /// Long-term memory store for remember/recall (default: $HAMLET_HOME/memory).
-    #[arg(long, value_name = "DIR")]
-    pub memory: Option<PathBuf>,
+    /// Long-term memory store for remember/recall: a directory, or a PostgreSQL database
+    /// (postgres://…, see `hamlet memory --help`); default: $HAMLET_HOME/memory.
+    #[arg(long, value_name = "DIR|URL", env = "HAMLET_MEMORY_DB", value_parser = parse_db)]
+    pub memory: Option<hamlet_memory::Db>,
     /// Embedding model for the memory store.
     #[arg(long, default_value = DEFAULT_EMBED_MODEL)]
     pub embed_model: String,
@@ -244,15 +245,19 @@ fn event_text(e: &TraceEvent) -> String {
     out
 }
 
+fn parse_db(s: &str) -> std::result::Result<hamlet_memory::Db, String> {
+    hamlet_memory::Db::parse(s).map_err(|e| e.to_string())
+}
+
 fn open_memory(
-    dir: &Path,
+    db: &hamlet_memory::Db,
     embed_model: &str,
     threads: usize,
     llm: Arc<dyn Llm>,
 ) -> Result<Arc<dyn MemoryStream>> {
     let embedder = load_embedder(embed_model, threads)?;
-    let store = hamlet_memory::MemoryStore::open_with(dir, Arc::new(embedder), Default::default())
-        .with_context(|| format!("opening the memory store {}", dir.display()))?;
+    let store = hamlet_memory::Store::open(db, Arc::new(embedder), Default::default())
+        .with_context(|| format!("opening the memory store {db}"))?;
     // Facts the agent remembers without an importance are rated by the run's model.
     let rater = hamlet_memory::ImportanceRater::new(llm);
     Ok(Arc::new(hamlet_memory::Rated::new(store, rater)))
@@ -339,12 +344,11 @@ pub fn run(a: Args) -> Result<()> {
         .iter()
         .any(|t| t == Remember::NAME || t == Recall::NAME)
     {
-        let dir = a
-            .memory
-            .clone()
-            .unwrap_or_else(|| hamlet_models::default_home().join("memory"));
+        let db = a.memory.clone().unwrap_or_else(|| {
+            hamlet_memory::Db::Dir(hamlet_models::default_home().join("memory"))
+        });
         ctx = ctx.with_memory(
-            open_memory(&dir, &a.embed_model, model.threads(), llm.clone())?,
+            open_memory(&db, &a.embed_model, model.threads(), llm.clone())?,
             spec.name.clone(),
         );
     }

@@ -2,10 +2,13 @@
 //! another Hamlet with `--server`) can use it. Binds to loopback unless told otherwise.
 //!
 //! Endpoints: `POST /v1/chat/completions`, `POST /v1/completions` (both with `stream`), `POST
-//! /v1/embeddings` (with `--embed-model`), `GET /v1/models`. JSON-Schema replies are asked for with
+//! /v1/embeddings` (with `--embed-model`), `GET /v1/models`, and for pools and load balancers `GET
+//! /health` and `GET /metrics` (counters since start). `--auth-key` makes every request show a
+//! bearer token. JSON-Schema replies are asked for with
 //! `response_format: {"type": "json_schema", "json_schema": {"schema": ...}}`.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
@@ -34,9 +37,20 @@ pub struct Args {
     /// Also serve /v1/embeddings with this model (a cache name or GGUF path).
     #[arg(long)]
     pub embed_model: Option<String>,
+    /// Require `Authorization: Bearer KEY` on every request (GET /health included).
+    #[arg(
+        long,
+        env = "HAMLET_SERVE_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub auth_key: Option<String>,
 }
 
 struct Served {
+    /// Clients must send `Authorization: Bearer KEY` when set.
+    key: Option<String>,
+    metrics: Metrics,
     llm: Box<dyn Llm>,
     embedder: Option<Box<dyn Embedder>>,
     name: String,
@@ -48,7 +62,12 @@ pub fn run(a: Args) -> Result<()> {
         Some(m) => Some(Box::new(crate::opts::load_embedder(m, a.model.threads())?)),
         None => None,
     };
+    if a.auth_key.is_none() && !is_loopback(&a.host) {
+        tracing::warn!(host = %a.host, "serving a non-loopback address without --auth-key: anyone who can reach it can use the model");
+    }
     let served = Arc::new(Served {
+        key: a.auth_key.clone(),
+        metrics: Metrics::default(),
         name: a.model.model.clone(),
         llm,
         embedder,
@@ -62,6 +81,50 @@ pub fn run(a: Args) -> Result<()> {
         std::thread::spawn(move || handle(&served, request));
     }
     Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What `GET /metrics` reports (counters since start).
+#[derive(Default)]
+struct Metrics {
+    requests: AtomicU64,
+    completions: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicU64,
+    prompt_tokens: AtomicU64,
+    cached_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+}
+
+impl Metrics {
+    fn completed(&self, c: &Completion) {
+        self.completions.fetch_add(1, Ordering::Relaxed);
+        self.prompt_tokens
+            .fetch_add(c.usage.prompt_tokens, Ordering::Relaxed);
+        self.cached_tokens
+            .fetch_add(c.usage.cached_tokens, Ordering::Relaxed);
+        self.completion_tokens
+            .fetch_add(c.usage.completion_tokens, Ordering::Relaxed);
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        serde_json::json!({
+            "requests": g(&self.requests),
+            "completions": g(&self.completions),
+            "errors": g(&self.errors),
+            "in_flight": g(&self.in_flight),
+            "prompt_tokens": g(&self.prompt_tokens),
+            "cached_tokens": g(&self.cached_tokens),
+            "completion_tokens": g(&self.completion_tokens),
+        })
+    }
 }
 
 fn json_response(
@@ -78,6 +141,9 @@ fn json_response(
 }
 
 fn error(status: u16, message: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    if status >= 400 {
+        tracing::debug!(status, message, "answering with an error");
+    }
     json_response(status, &ErrorBody::invalid_request(message))
 }
 
@@ -122,7 +188,31 @@ fn handle(served: &Served, request: tiny_http::Request) {
         .to_string();
     let method = request.method().clone();
     tracing::info!(%method, %url, "request");
+    served.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(key) = &served.key {
+        let sent = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Authorization"))
+            .map(|h| h.value.as_str().to_string());
+        if sent.as_deref() != Some(format!("Bearer {key}").as_str()) {
+            served.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            let _ = request.respond(error(
+                401,
+                "this server needs an API key: send Authorization: Bearer KEY (hamlet: --api-key)",
+            ));
+            return;
+        }
+    }
+    served.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     let outcome = match (method, url.as_str()) {
+        (tiny_http::Method::Get, "/health") => request.respond(json_response(
+            200,
+            &serde_json::json!({"status": "ok", "model": served.name}),
+        )),
+        (tiny_http::Method::Get, "/metrics") => {
+            request.respond(json_response(200, &served.metrics.json()))
+        }
         (tiny_http::Method::Get, "/v1/models") => {
             let model = ModelEntry {
                 id: served.name.clone(),
@@ -139,6 +229,7 @@ fn handle(served: &Served, request: tiny_http::Request) {
         (tiny_http::Method::Post, "/v1/embeddings") => embeddings(served, request),
         _ => request.respond(error(404, &format!("no endpoint {url}"))),
     };
+    served.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
     if let Err(e) = outcome {
         tracing::warn!("answering {url}: {e}");
     }
@@ -204,11 +295,17 @@ fn complete(served: &Served, mut request: tiny_http::Request, chat: bool) -> std
     };
     if !stream {
         return match served.llm.generate(&req) {
-            Ok(c) => request.respond(json_response(
-                200,
-                &response(vec![Choice::whole(chat, &c)], Some(&c)),
-            )),
-            Err(e) => request.respond(error(400, &e.to_string())),
+            Ok(c) => {
+                served.metrics.completed(&c);
+                request.respond(json_response(
+                    200,
+                    &response(vec![Choice::whole(chat, &c)], Some(&c)),
+                ))
+            }
+            Err(e) => {
+                served.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                request.respond(error(400, &e.to_string()))
+            }
         };
     }
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
@@ -219,11 +316,15 @@ fn complete(served: &Served, mut request: tiny_http::Request, chat: bool) -> std
             });
             let _ = match result {
                 Ok(c) => {
+                    served.metrics.completed(&c);
                     let last = Choice::piece(chat, "", Some(c.finish));
                     let _ = tx.send(sse(&response(vec![last], None)));
                     tx.send(sse(&response(Vec::new(), Some(&c))))
                 }
-                Err(e) => tx.send(sse(&ErrorBody::invalid_request(e.to_string()))),
+                Err(e) => {
+                    served.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    tx.send(sse(&ErrorBody::invalid_request(e.to_string())))
+                }
             };
             let _ = tx.send(b"data: [DONE]\n\n".to_vec());
             drop(tx);

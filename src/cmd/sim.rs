@@ -174,6 +174,8 @@ pub fn run(a: Args) -> Result<()> {
         print_summary(&run, &m, &checks);
         return Ok(());
     }
+    // A pool of servers is kept by hand too: its per-server figures go into the metrics.
+    let mut pool: Option<Arc<hamlet_llm::PoolLlm>> = None;
     let model: Box<dyn TownModel> = if fake {
         let news: Vec<String> = run
             .town
@@ -186,8 +188,13 @@ pub fn run(a: Args) -> Result<()> {
         let mut m = model_opts.clone();
         // One KV slot per agent; the town's prompts are short.
         m.context = m.context.min(2048);
-        let llm: Arc<dyn Llm> =
-            Arc::from(m.backend(run.state.agents.len() as u32, &LoraOpts::default())?);
+        let llm: Arc<dyn Llm> = if m.server_urls()?.len() > 1 {
+            let p = Arc::new(m.pool()?);
+            pool = Some(p.clone());
+            p
+        } else {
+            Arc::from(m.backend(run.state.agents.len() as u32, &LoraOpts::default())?)
+        };
         Box::new(LlmTownModel(llm))
     };
     eprintln!(
@@ -254,6 +261,9 @@ pub fn run(a: Args) -> Result<()> {
         l.finish()?;
     }
     print_summary(&run, &m, &checks);
+    if let Some(pool) = &pool {
+        servers_into_metrics(run.dir(), &pool.stats())?;
+    }
     if let Some(server) = web {
         crate::cmd::web::serve_until(server, &stop);
     }
@@ -282,6 +292,35 @@ fn print_summary(run: &Run, m: &hamlet_core::town::RunMetrics, checks: &[CheckOu
         run.dir().join(hamlet_town::METRICS_FILE).display(),
         run.dir().join(hamlet_town::SVG_FILE).display()
     );
+}
+
+/// Adds the pool's per-server figures to the run's metrics file (as `servers`) and prints them.
+fn servers_into_metrics(dir: &std::path::Path, stats: &[hamlet_llm::ServerStats]) -> Result<()> {
+    let path = dir.join(hamlet_town::METRICS_FILE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut metrics: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    metrics["servers"] = serde_json::to_value(stats)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&metrics)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    for s in stats {
+        let cached = 100.0 * s.cached_tokens as f64 / s.prompt_tokens.max(1) as f64;
+        println!(
+            "  server {} · {} requests, {} answered, {} errors ({} moved to another server, {} taken over) · {cached:.0}% of prompt tokens cached · {:.0} ms mean{}",
+            s.url,
+            s.requests,
+            s.ok,
+            s.errors,
+            s.moved_away,
+            s.taken_over,
+            s.latency_ms / s.ok.max(1) as f64,
+            if s.down { " · down at the end" } else { "" }
+        );
+    }
+    Ok(())
 }
 
 fn replay_cmd(dir: &std::path::Path) -> Result<()> {

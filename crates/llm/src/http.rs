@@ -84,6 +84,48 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Why an HTTP call failed, kept as the detail of a backend error so that a pool of servers can
+/// tell a failure worth another try (the server is down, overloaded, or broke its reply) from a
+/// request no server will take (bad auth, a 4xx).
+#[derive(Debug)]
+pub struct HttpFailure {
+    /// Another server, or the same one later, may well answer.
+    pub retry: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpFailure {}
+
+impl HttpFailure {
+    fn error(context: impl Into<String>, retry: bool, message: impl Into<String>) -> Error {
+        Error::backend(
+            context,
+            HttpFailure {
+                retry,
+                message: message.into(),
+            },
+        )
+    }
+
+    /// Whether `e` is a server failure worth another try: an [`HttpFailure`] that says so, or a
+    /// reply that broke its JSON Schema.
+    pub fn is_retryable(e: &Error) -> bool {
+        match e {
+            Error::Backend { detail, .. } => detail
+                .downcast_ref::<HttpFailure>()
+                .is_some_and(|f| f.retry),
+            Error::InvalidOutput { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 struct Client {
     cfg: HttpConfig,
     http: reqwest::blocking::Client,
@@ -122,14 +164,20 @@ impl Client {
         }
         let resp = req
             .send()
-            .map_err(|e| Error::backend(format!("POST {url}"), chain(&e)))?;
+            .map_err(|e| HttpFailure::error(format!("POST {url}"), true, chain(&e)))?;
         if !resp.status().is_success() {
             let status = resp.status();
             let mut text = resp.text().unwrap_or_default();
             text.truncate(500);
-            return Err(Error::backend(
+            let retry = status.is_server_error() || status.as_u16() == 429;
+            let hint = match status.as_u16() {
+                401 | 403 => " (check --api-key / HAMLET_API_KEY)",
+                _ => "",
+            };
+            return Err(HttpFailure::error(
                 format!("POST {url}"),
-                format!("the server answered {status}: {text}"),
+                retry,
+                format!("the server answered {status}: {text}{hint}"),
             ));
         }
         Ok(resp)
@@ -184,8 +232,8 @@ impl Llm for HttpLlm {
         // The stream's own bound: its JSON framing costs a few hundred bytes per piece.
         let stream_cap = (cfg.max_reply_bytes as u64).saturating_mul(64).max(1 << 20);
         for line in BufReader::new(resp.take(stream_cap)).lines() {
-            let line =
-                line.map_err(|e| Error::backend("reading the server's stream", chain(&e)))?;
+            let line = line
+                .map_err(|e| HttpFailure::error("reading the server's stream", true, chain(&e)))?;
             let Some(data) = line.strip_prefix("data:").map(str::trim) else {
                 continue;
             };
@@ -193,10 +241,14 @@ impl Llm for HttpLlm {
                 break;
             }
             let event: CompletionResponse = serde_json::from_str(data).map_err(|e| {
-                Error::backend("reading the server's stream", format!("{e} in {data:?}"))
+                HttpFailure::error(
+                    "reading the server's stream",
+                    true,
+                    format!("{e} in {data:?}"),
+                )
             })?;
             if let Some(err) = event.error {
-                return Err(Error::backend("the server reported", err.message));
+                return Err(HttpFailure::error("the server reported", true, err.message));
             }
             if let Some(u) = event.usage {
                 usage = u;

@@ -14,9 +14,11 @@
 mod http;
 mod llama;
 pub mod openai;
+mod pool;
 pub mod raw;
 pub mod schema;
 mod text;
 
-pub use http::{HttpConfig, HttpEmbedder, HttpLlm};
+pub use http::{HttpConfig, HttpEmbedder, HttpFailure, HttpLlm};
 pub use llama::{EmbedConfig, LlamaConfig, LlamaEmbedder, LlamaLlm};
+pub use pool::{PoolLlm, Routing, ServerStats};

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use hamlet_core::{Embedder, Error, FinishReason, GenerateRequest, Llm, Message};
-use hamlet_llm::{HttpConfig, HttpEmbedder, HttpLlm};
+use hamlet_llm::{HttpConfig, HttpEmbedder, HttpLlm, PoolLlm, Routing};
 use serde_json::{json, Value};
 
 type Handler = dyn Fn(&str, &Value) -> (u16, String) + Send + Sync;
@@ -267,4 +267,130 @@ fn a_runaway_reply_is_cut_off_at_the_limit() {
     let c = llm.generate(&req).unwrap();
     assert_eq!(c.text.len(), 100_000);
     assert_eq!(c.finish, FinishReason::Length);
+}
+
+fn pool(servers: &[&Server], routing: Routing) -> PoolLlm {
+    let configs = servers
+        .iter()
+        .map(|s| HttpConfig::new(&s.url, "test-model"))
+        .collect();
+    PoolLlm::new(configs, routing).unwrap()
+}
+
+/// The user message of each request a server saw.
+fn asked(s: &Server) -> Vec<String> {
+    s.seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| {
+            b["messages"][0]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+fn keyed(key: &str) -> GenerateRequest {
+    GenerateRequest::chat(vec![Message::user(key)]).with_cache_key(key)
+}
+
+#[test]
+fn a_pool_keeps_each_key_on_one_server_and_spreads_the_keys() {
+    let (a, b) = (
+        serve(|_, _| (200, sse_chat(&["a"], "stop"))),
+        serve(|_, _| (200, sse_chat(&["b"], "stop"))),
+    );
+    let p = pool(&[&a, &b], Routing::Affinity);
+    let keys: Vec<String> = (0..16).map(|i| format!("agent{i}")).collect();
+    let requests: Vec<GenerateRequest> =
+        (0..3).flat_map(|_| keys.iter().map(|k| keyed(k))).collect();
+    assert!(p.generate_batch(&requests).iter().all(|r| r.is_ok()));
+    let (on_a, on_b) = (asked(&a), asked(&b));
+    assert!(
+        !on_a.is_empty() && !on_b.is_empty(),
+        "both servers get keys"
+    );
+    for k in &keys {
+        let (n_a, n_b) = (
+            on_a.iter().filter(|x| *x == k).count(),
+            on_b.iter().filter(|x| *x == k).count(),
+        );
+        assert!(
+            (n_a, n_b) == (3, 0) || (n_a, n_b) == (0, 3),
+            "{k}: {n_a} on a, {n_b} on b"
+        );
+    }
+    let stats = p.stats();
+    assert_eq!(stats.iter().map(|s| s.ok).sum::<u64>(), 48);
+    assert_eq!(stats[0].requests, on_a.len() as u64);
+
+    // Round-robin ignores the keys: each key's three requests are spread.
+    let (c, d) = (
+        serve(|_, _| (200, sse_chat(&["c"], "stop"))),
+        serve(|_, _| (200, sse_chat(&["d"], "stop"))),
+    );
+    let rr = pool(&[&c, &d], Routing::RoundRobin);
+    for _ in 0..4 {
+        rr.generate(&keyed("agent0")).unwrap();
+    }
+    assert_eq!((asked(&c).len(), asked(&d).len()), (2, 2));
+}
+
+#[test]
+fn a_pool_moves_past_down_broken_and_schema_breaking_servers() {
+    let schema =
+        json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let good = serve(|_, _| (200, sse_chat(&["{\"n\": 4}"], "stop")));
+    let failing = serve(|_, _| (503, r#"{"error": {"message": "overloaded"}}"#.to_string()));
+    let malformed = serve(|_, _| {
+        (
+            200,
+            "data: {\"choices\": [{\"delta\": {\"content\": \"x\"\n\n".into(),
+        )
+    });
+    let off_schema = serve(|_, _| (200, sse_chat(&["{\"n\": \"four\"}"], "stop")));
+    let refused = {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Server {
+            url: format!("http://127.0.0.1:{port}/v1"),
+            seen: Arc::default(),
+        }
+    };
+    for bad in [&failing, &malformed, &off_schema, &refused] {
+        let p = pool(&[bad, &good], Routing::RoundRobin);
+        for _ in 0..4 {
+            let c = p
+                .generate(
+                    &GenerateRequest::chat(vec![Message::user("n?")]).with_schema(schema.clone()),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", bad.url));
+            assert_eq!(c.json, Some(json!({"n": 4})));
+        }
+        let s = p.stats();
+        assert_eq!((s[0].ok, s[1].ok), (0, 4), "{s:?}");
+        assert!(s[0].moved_away >= 1 && s[1].taken_over >= 1, "{s:?}");
+    }
+    // With no good server the request fails after its rounds of retries, and says why.
+    let alone = pool(&[&failing], Routing::Affinity);
+    let err = alone
+        .generate(&GenerateRequest::raw("hi"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("503") && err.contains("overloaded"), "{err}");
+    assert_eq!(alone.stats()[0].requests, 4, "four rounds");
+    // A request no server will take is not retried.
+    let unauthorised = serve(|_, _| (401, r#"{"error": {"message": "bad key"}}"#.to_string()));
+    let p = pool(&[&unauthorised, &good], Routing::RoundRobin);
+    let err = p
+        .generate(&GenerateRequest::raw("hi"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401") && err.contains("--api-key"), "{err}");
+    assert_eq!(p.stats()[1].requests, 0);
 }

@@ -18,10 +18,26 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// PostgreSQL failed; `hint` says what to check.
+    #[error("memory database {url}: {context}: {source}{hint}")]
+    Pg {
+        url: String,
+        context: String,
+        hint: String,
+        #[source]
+        source: sqlx::Error,
+    },
     /// Applying the database migrations failed (often: the file was made by a newer Hamlet).
     #[error("memory database {path}: migrations failed: {source} (was it created by a newer Hamlet? use a new --db path)")]
     Migrate {
         path: PathBuf,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// Applying the PostgreSQL migrations failed.
+    #[error("memory database {url}: migrations failed: {source} (was the schema created by a newer Hamlet? use another ?schema=)")]
+    PgMigrate {
+        url: String,
         #[source]
         source: sqlx::migrate::MigrateError,
     },
@@ -45,9 +61,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The store was built with another embedding size than the embedder gives.
-    #[error("memory store at {path} holds {stored}-dimensional embeddings (model {model:?}) but the embedder gives {given}: open it with the same embedding model, or use a new --db path")]
+    #[error("memory store at {store} holds {stored}-dimensional embeddings (model {model:?}) but the embedder gives {given}: open it with the same embedding model, or use a new --db path")]
     DimensionMismatch {
-        path: PathBuf,
+        /// The directory or the database URL (without its password).
+        store: String,
         stored: usize,
         given: usize,
         model: String,
@@ -71,6 +88,9 @@ pub enum Error {
     /// The caller asked for something impossible (empty text, importance out of range, ...).
     #[error("invalid memory request: {0}")]
     Invalid(String),
+    /// A database URL cannot be used (the message says what to write).
+    #[error("{0}")]
+    Url(String),
     /// A stored row cannot be decoded (a damaged or foreign database).
     #[error("memory database {path}: row {id}: {reason}")]
     Corrupt {

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use hamlet_core::{MemoryError, MemoryId, NewMemory};
+use hamlet_core::{Embedder, MemoryError, MemoryId, NewMemory};
 
 use crate::index::off_thread;
 use crate::records::{NewRow, RecordStore};
@@ -53,22 +53,11 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         &self,
         memories: Vec<(NewMemory, Vec<f32>)>,
     ) -> Result<Vec<MemoryId>> {
-        let dim = self.embedder.dim();
-        let mut rows = Vec::with_capacity(memories.len());
-        for (m, embedding) in memories {
-            validate(&m)?;
-            if embedding.len() != dim {
-                return Err(Error::Invalid(format!(
-                    "embedding has {} dimensions, the store holds {dim}",
-                    embedding.len()
-                )));
-            }
-            rows.push(NewRow {
-                importance: m.importance.unwrap_or(self.config.default_importance),
-                memory: m,
-                embedding,
-            });
-        }
+        let rows = new_rows(
+            memories,
+            self.embedder.dim(),
+            self.config.default_importance,
+        )?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -88,31 +77,64 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         Ok(ids)
     }
 
-    /// Embeds texts with the store's embedder (unit length, checked dimension), off the
-    /// caller's async worker.
+    /// Embeds texts with the store's embedder (see [`embed_texts`]).
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
-        let embedder = Arc::clone(&self.embedder);
-        off_thread(move || {
-            let dim = embedder.dim();
-            let mut out = Vec::with_capacity(texts.len());
-            for chunk in texts.chunks(32) {
-                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-                let vs = embedder
-                    .embed(&refs)
-                    .map_err(|e| Error::model("embedding memory text", e))?;
-                for mut v in vs {
-                    if v.len() != dim {
-                        return Err(Error::Invalid(format!(
-                            "the embedder returned a {}-dimensional vector but says its dimension is {dim}",
-                            v.len()
-                        )));
-                    }
-                    hamlet_core::l2_normalize(&mut v);
-                    out.push(v);
-                }
-            }
-            Ok(out)
-        })
-        .await
+        embed_texts(Arc::clone(&self.embedder), texts).await
     }
+}
+
+/// Embeds texts (unit length, checked dimension) in chunks of 32, off the caller's async worker.
+/// Every store embeds through this.
+pub(crate) async fn embed_texts(
+    embedder: Arc<dyn Embedder>,
+    texts: Vec<String>,
+) -> Result<Vec<Vec<f32>>> {
+    off_thread(move || {
+        let dim = embedder.dim();
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(32) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let vs = embedder
+                .embed(&refs)
+                .map_err(|e| Error::model("embedding memory text", e))?;
+            for mut v in vs {
+                if v.len() != dim {
+                    return Err(Error::Invalid(format!(
+                        "the embedder returned a {}-dimensional vector but says its dimension is {dim}",
+                        v.len()
+                    )));
+                }
+                hamlet_core::l2_normalize(&mut v);
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Validated rows from memories and their embeddings: each memory checked, each embedding of
+/// dimension `dim`, importance defaulted. Every store writes what this returns.
+pub(crate) fn new_rows(
+    memories: Vec<(NewMemory, Vec<f32>)>,
+    dim: usize,
+    default_importance: u8,
+) -> Result<Vec<NewRow>> {
+    memories
+        .into_iter()
+        .map(|(m, embedding)| {
+            validate(&m)?;
+            if embedding.len() != dim {
+                return Err(Error::Invalid(format!(
+                    "embedding has {} dimensions, the store holds {dim}",
+                    embedding.len()
+                )));
+            }
+            Ok(NewRow {
+                importance: m.importance.unwrap_or(default_importance),
+                memory: m,
+                embedding,
+            })
+        })
+        .collect()
 }

@@ -43,9 +43,11 @@
 //! ```
 
 mod blocking;
+mod db;
 mod error;
 mod index;
 mod ingest;
+pub mod pg;
 mod prompts;
 mod rate;
 mod recall;
@@ -59,10 +61,12 @@ pub mod vector;
 mod working;
 
 pub use blocking::MemoryStore;
+pub use db::{Db, Store};
 pub use error::{Error, Result};
 pub use hamlet_core::score::{self, Fusion, Scoring, Weights};
 pub use index::DerivedIndex;
 pub use ingest::abort_after_sqlite_commit_for_tests;
+pub use pg::{PgStore, PgUrl};
 pub use prompts::Prompts;
 pub use rate::{ImportanceRater, Rated};
 pub use recall::SearchMode;

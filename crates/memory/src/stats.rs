@@ -20,6 +20,8 @@ pub struct Stats {
     pub vector_index: String,
     pub vector_points: usize,
     pub vector_watermark: i64,
+    /// What keeps the full text ("tantivy BM25", or PostgreSQL's tsvector).
+    pub text_index: String,
     pub bm25_documents: u64,
     pub bm25_watermark: i64,
     pub dim: usize,
@@ -40,15 +42,23 @@ fn dir_size(p: &Path) -> u64 {
         .sum()
 }
 
+/// The total and the counts per agent, then kind, from (agent, kind, count) rows.
+pub(crate) fn by_agent(
+    counts: Vec<(String, String, u64)>,
+) -> (u64, BTreeMap<String, BTreeMap<String, u64>>) {
+    let mut by_agent: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut memories = 0;
+    for (agent, kind, n) in counts {
+        memories += n;
+        by_agent.entry(agent).or_default().insert(kind, n);
+    }
+    (memories, by_agent)
+}
+
 impl<R: RecordStore> AsyncMemoryStore<R> {
     pub async fn stats(&self) -> Result<Stats> {
         self.flush().await?;
-        let mut by_agent: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        let mut memories = 0;
-        for (agent, kind, n) in self.rows.counts().await? {
-            memories += n;
-            by_agent.entry(agent).or_default().insert(kind, n);
-        }
+        let (memories, by_agent) = by_agent(self.rows.counts().await?);
         let (vectors, text) = (self.vectors.clone(), self.text.clone());
         let (vector_points, vector_watermark, bm25_documents, bm25_watermark) =
             crate::index::off_thread(move || {
@@ -69,6 +79,7 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
             vector_index: self.vectors.describe(),
             vector_points,
             vector_watermark,
+            text_index: "tantivy BM25".into(),
             bm25_documents,
             bm25_watermark,
             dim: self.embedder.dim(),

@@ -103,7 +103,7 @@ impl AsyncMemoryStore<SqliteRecords> {
         match rows.meta("dim").await? {
             Some(d) if d.parse::<usize>().ok() != Some(dim) => {
                 return Err(Error::DimensionMismatch {
-                    path: dir.clone(),
+                    store: dir.display().to_string(),
                     stored: d.parse().unwrap_or(0),
                     given: dim,
                     model: rows.meta("embedder").await?.unwrap_or_default(),
