@@ -150,11 +150,11 @@ fn bench_memory_small() {
         "2000 memories",
         "minilm",
         "random unit vectors",
-        "insert:",
-        "| vector |",
-        "| BM25 |",
-        "hybrid recall",
-        "recall@10 against exact search: 1.000",
+        "| insert, memories/s",
+        "| vector search, one agent",
+        "| full-text search, one agent",
+        "| hybrid recall, one agent",
+        "| vector recall@10 against an exact scan (one agent) | 1.000",
     ] {
         assert!(out.contains(want), "{want:?} not in {out}");
     }

@@ -344,9 +344,17 @@ pub fn run(a: Args) -> Result<()> {
         .iter()
         .any(|t| t == Remember::NAME || t == Recall::NAME)
     {
-        let db = a.memory.clone().unwrap_or_else(|| {
-            hamlet_memory::Db::Dir(hamlet_models::default_home().join("memory"))
-        });
+        // --memory, else the agent file's memory-db, else the default store.
+        let db = match (&a.memory, &spec.memory_db) {
+            (Some(db), _) => db.clone(),
+            (None, Some(db)) => hamlet_memory::Db::parse(db).with_context(|| {
+                format!(
+                    "memory-db in the agent file {}",
+                    spec.source.as_deref().unwrap_or("(built in)")
+                )
+            })?,
+            (None, None) => hamlet_memory::Db::Dir(hamlet_models::default_home().join("memory")),
+        };
         ctx = ctx.with_memory(
             open_memory(&db, &a.embed_model, model.threads(), llm.clone())?,
             spec.name.clone(),

@@ -4,7 +4,9 @@
 //! Endpoints: `POST /v1/chat/completions`, `POST /v1/completions` (both with `stream`), `POST
 //! /v1/embeddings` (with `--embed-model`), `GET /v1/models`, and for pools and load balancers `GET
 //! /health` and `GET /metrics` (counters since start). `--auth-key` makes every request show a
-//! bearer token. JSON-Schema replies are asked for with
+//! bearer token. A request's `user` is its cache key: requests with the same `user` share a KV
+//! slot, so an agent's prompt prefix is evaluated once (Hamlet's client sends each agent's key
+//! there). JSON-Schema replies are asked for with
 //! `response_format: {"type": "json_schema", "json_schema": {"schema": ...}}`.
 
 use std::io::Read;

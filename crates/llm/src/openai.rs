@@ -38,6 +38,10 @@ pub struct CompletionRequest {
     pub stop: Stop,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_format: Option<ResponseFormat>,
+    /// OpenAI's stable id of the end user. Hamlet sends the request's cache key here (one agent,
+    /// one run), and `hamlet serve` keeps each key's prompt in its own KV slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Default for CompletionRequest {
@@ -58,6 +62,7 @@ impl Default for CompletionRequest {
             stream_options: StreamOptions::default(),
             stop: Stop::None,
             response_format: None,
+            user: None,
         }
     }
 }
@@ -182,6 +187,7 @@ impl CompletionRequest {
                         schema: schema.clone(),
                     },
                 }),
+            user: req.cache_key.clone(),
         }
     }
 
@@ -220,6 +226,7 @@ impl CompletionRequest {
                     .unwrap_or(256),
             );
         req.stop = self.stop.into_vec();
+        req.cache_key = self.user.filter(|u| !u.trim().is_empty());
         req.json_schema = match self.response_format {
             Some(ResponseFormat::JsonSchema { json_schema }) => {
                 Some(json_schema.schema).filter(|s| !s.is_null())
@@ -468,6 +475,8 @@ mod tests {
     fn a_request_survives_the_round_trip_through_client_and_server() {
         for req in [
             request(),
+            // The cache key travels as OpenAI's `user`, so a served model keeps its slot.
+            request().with_cache_key("run-7/ada"),
             GenerateRequest::raw("1, 2, 3,").with_max_tokens(3),
         ] {
             let wire = CompletionRequest::new(&req, "m", true);

@@ -51,6 +51,9 @@ pub struct AgentSpec {
     pub mcp: Vec<hamlet_mcp::ServerConfig>,
     /// The agents it may start as sub-agents (`[delegate]`).
     pub delegate: Option<Delegation>,
+    /// Where `remember`/`recall` keep the agent's memories (`memory-db`): a directory or a
+    /// `postgres://` URL. `None`: the command line's `--memory`, else the default store.
+    pub memory_db: Option<String>,
     /// Where the agent came from (for messages).
     pub source: Option<String>,
 }
@@ -158,6 +161,7 @@ impl AgentSpec {
             policy: Policy::default(),
             mcp: Vec::new(),
             delegate: None,
+            memory_db: None,
             source: None,
         }
     }
@@ -359,6 +363,7 @@ impl AgentSpec {
                 .delegate
                 .as_ref()
                 .map(|d| at(delegate::DelegateRaw::of(d))),
+            memory_db: self.memory_db.clone(),
         };
         toml::to_string(&raw).map_err(|e| Error::Spec {
             file: self.source.clone().unwrap_or_else(|| self.name.clone()),
@@ -387,6 +392,8 @@ struct AgentFileRaw {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     mcp: Vec<Spanned<mcp::McpRaw>>,
     delegate: Option<Spanned<delegate::DelegateRaw>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_db: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -581,6 +588,12 @@ impl AgentFileRaw {
             },
             mcp: servers,
             delegate: self.delegate.as_ref().map(|d| d.get_ref().delegation(file)),
+            memory_db: self
+                .memory_db
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
             source: Some(file.to_string()),
         };
         if let Err(invalid) = spec.check(known_tools) {

@@ -79,6 +79,7 @@ fn a_spec_written_as_an_agent_file_reads_back_the_same() {
     tuned.model = Some("qwen".into());
     tuned.policy.allow_hosts = vec!["example.org".into()];
     tuned.sampling.temperature = 0.7;
+    tuned.memory_db = Some("postgres://ada@db/town?schema=town_a".into());
     tuned.policy.web_search = Some(SearchEngine::Brave {
         key_env: "KEY".into(),
         url: None,
