@@ -2,20 +2,9 @@
 //! embedding model (MiniLM) and a real store directory.
 
 use std::path::Path;
-use std::process::Output;
 
 mod common;
-use common::{ok, one_line_error};
-
-/// `hamlet ARGS` without the embedding model's and memory store's environment overrides either.
-fn hamlet(args: &[&str]) -> Output {
-    common::hamlet_cmd(args)
-        .env_remove("HAMLET_EMBED_MODEL")
-        .env_remove("HAMLET_MEMORY_DB")
-        .env_remove("HAMLET_QDRANT_URL")
-        .output()
-        .expect("run hamlet")
-}
+use common::{hamlet_memory as hamlet, ok, one_line_error};
 
 fn db(dir: &Path) -> String {
     dir.join("store").display().to_string()

@@ -3,7 +3,7 @@
 //! binaries for each test ([`LocalServer`]) and stopped when it ends.
 
 use std::collections::BTreeSet;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use hamlet_core::testing::HashEmbedder;
@@ -11,16 +11,7 @@ use hamlet_memory::pg::LocalServer;
 use hamlet_memory::{PgStore, PgUrl};
 
 mod common;
-use common::{assert_error_line, assert_one_line_error, ok};
-
-fn hamlet(args: &[&str]) -> Output {
-    common::hamlet_cmd(args)
-        .env_remove("HAMLET_EMBED_MODEL")
-        .env_remove("HAMLET_MEMORY_DB")
-        .env_remove("HAMLET_QDRANT_URL")
-        .output()
-        .expect("run hamlet")
-}
+use common::{assert_error_line, assert_one_line_error, hamlet_memory as hamlet, ok};
 
 fn server() -> LocalServer {
     LocalServer::start().unwrap_or_else(|e| panic!("{e}"))

@@ -32,6 +32,18 @@ pub fn hamlet_default_model(args: &[&str]) -> Command {
     c
 }
 
+/// Runs `hamlet ARGS` with none of the memory store's environment overrides
+/// (`HAMLET_EMBED_MODEL`, `HAMLET_MEMORY_DB`, `HAMLET_QDRANT_URL`), so a test's `--db` and the
+/// default embedding model are what it gets.
+pub fn hamlet_memory(args: &[&str]) -> Output {
+    hamlet_cmd(args)
+        .env_remove("HAMLET_EMBED_MODEL")
+        .env_remove("HAMLET_MEMORY_DB")
+        .env_remove("HAMLET_QDRANT_URL")
+        .output()
+        .expect("run hamlet")
+}
+
 /// Runs `hamlet ARGS` (see [`hamlet_cmd`]) to completion.
 pub fn hamlet(args: &[&str]) -> Output {
     hamlet_cmd(args).output().expect("run hamlet")

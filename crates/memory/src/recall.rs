@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hamlet_core::score::{fuse, rank, Candidate, Fusion};
-use hamlet_core::{MemoryId, MemoryRecord, RecallQuery, Recalled};
+use hamlet_core::score::{fuse, rank, Candidate, Fusion, Scored};
+use hamlet_core::{Embedder, MemoryId, MemoryRecord, RecallQuery, Recalled};
 
 use crate::index::off_thread;
+use crate::ingest::embed_texts;
 use crate::records::RecordStore;
 use crate::store::AsyncMemoryStore;
 use crate::vector::dot;
@@ -50,10 +51,6 @@ struct Hits {
 }
 
 impl<R: RecordStore> AsyncMemoryStore<R> {
-    fn candidates(&self, k: usize) -> usize {
-        (k.saturating_mul(self.config.over_fetch)).max(self.config.min_candidates)
-    }
-
     /// Asks both indexes (on the blocking pool), `n` hits each, for `which` of them.
     async fn hits(
         &self,
@@ -125,7 +122,9 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
             SearchMode::Vector => Ok(self.hits(q, vector, q.k, mode).await?.vector),
             SearchMode::Bm25 => Ok(self.hits(q, vector, q.k, mode).await?.bm25),
             SearchMode::Hybrid => {
-                let h = self.hits(q, vector, self.candidates(q.k), mode).await?;
+                let h = self
+                    .hits(q, vector, self.config.candidates(q.k), mode)
+                    .await?;
                 let mut out: Vec<(MemoryId, f32)> =
                     self.fused(h, vector).await?.into_iter().collect();
                 out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
@@ -142,14 +141,7 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
     }
 
     async fn query_vector(&self, text: &str) -> Result<Vec<f32>> {
-        if text.trim().is_empty() {
-            return Ok(vec![0.0; self.embedder.dim()]);
-        }
-        Ok(self
-            .embed(vec![text.to_string()])
-            .await?
-            .pop()
-            .unwrap_or_default())
+        query_vector(Arc::clone(&self.embedder), text).await
     }
 
     /// The best `q.k` memories by recency, importance and relevance, given the query's embedding;
@@ -163,7 +155,7 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         if q.k == 0 {
             return Ok(Vec::new());
         }
-        let c = self.candidates(q.k);
+        let c = self.config.candidates(q.k);
         let rel: HashMap<MemoryId, f32> = if q.text.trim().is_empty() {
             // Nothing to be relevant to: the newest memories compete on recency and importance.
             self.rows
@@ -182,17 +174,12 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
             .score_rows(&ids)
             .await?
             .into_iter()
-            .map(|r| Candidate {
-                id: r.id,
-                importance: r.importance,
-                last_accessed: r.last_accessed,
-                relevance: rel.get(&r.id).copied().unwrap_or(0.0),
-            })
+            .map(|r| r.candidate(rel.get(&r.id).copied().unwrap_or(0.0)))
             .collect();
         let mut ranked = rank(&cands, q.now, &self.config.scoring);
         ranked.truncate(q.k);
         let top: Vec<MemoryId> = ranked.iter().map(|s| s.id).collect();
-        let mut records: HashMap<MemoryId, MemoryRecord> = self
+        let records: HashMap<MemoryId, MemoryRecord> = self
             .rows
             .records(&top)
             .await?
@@ -200,25 +187,7 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
             .map(|r| (r.id, r))
             .collect();
         self.rows.touch(&top, q.now).await?;
-        Ok(ranked
-            .into_iter()
-            .filter_map(|s| {
-                let mut record = records.remove(&s.id)?;
-                // Belt and braces: the indexes filter, the rows have the final word.
-                if !q.matches_record(&record) {
-                    return None;
-                }
-                record.embedding = Vec::new();
-                record.last_accessed = record.last_accessed.max(q.now);
-                Some(Recalled {
-                    record,
-                    score: s.score,
-                    recency: s.recency,
-                    importance: s.importance,
-                    relevance: s.relevance,
-                })
-            })
-            .collect())
+        Ok(recalled(ranked, records, q))
     }
 
     /// Embeds the query text and recalls (see [`AsyncMemoryStore::recall_with_vector`]).
@@ -226,4 +195,43 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         let v = self.query_vector(&query.text).await?;
         self.recall_with_vector(query, &v).await
     }
+}
+
+/// The ranked memories with their records, as a recall returns them: each record checked
+/// against the query's filter (the indexes filtered; the shared definition has the final word),
+/// its embedding left out and its access time at least `q.now`. Every store ends a recall here.
+pub(crate) fn recalled(
+    ranked: Vec<Scored>,
+    mut records: HashMap<MemoryId, MemoryRecord>,
+    q: &RecallQuery,
+) -> Vec<Recalled> {
+    ranked
+        .into_iter()
+        .filter_map(|s| {
+            let mut record = records.remove(&s.id)?;
+            if !q.matches_record(&record) {
+                return None;
+            }
+            record.embedding = Vec::new();
+            record.last_accessed = record.last_accessed.max(q.now);
+            Some(Recalled {
+                record,
+                score: s.score,
+                recency: s.recency,
+                importance: s.importance,
+                relevance: s.relevance,
+            })
+        })
+        .collect()
+}
+
+/// The embedding of a query's text: zeros for no text (nothing to be relevant to).
+pub(crate) async fn query_vector(embedder: Arc<dyn Embedder>, text: &str) -> Result<Vec<f32>> {
+    if text.trim().is_empty() {
+        return Ok(vec![0.0; embedder.dim()]);
+    }
+    Ok(embed_texts(embedder, vec![text.to_string()])
+        .await?
+        .pop()
+        .unwrap_or_default())
 }

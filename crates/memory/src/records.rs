@@ -9,6 +9,7 @@
 
 use std::future::Future;
 
+use hamlet_core::score::Candidate;
 use hamlet_core::{MemoryId, MemoryRecord, NewMemory, RecallQuery, TimeMs};
 
 use crate::Result;
@@ -37,6 +38,18 @@ pub struct ScoreRow {
     pub id: MemoryId,
     pub importance: u8,
     pub last_accessed: TimeMs,
+}
+
+impl ScoreRow {
+    /// The row as a candidate to rank with this raw relevance.
+    pub fn candidate(self, relevance: f32) -> Candidate {
+        Candidate {
+            id: self.id,
+            importance: self.importance,
+            last_accessed: self.last_accessed,
+            relevance,
+        }
+    }
 }
 
 /// Durable rows of the memory stream. Implementations are thread-safe; every method is one

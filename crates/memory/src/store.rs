@@ -38,6 +38,13 @@ pub struct MemoryConfig {
     pub vector: VectorBackend,
 }
 
+impl MemoryConfig {
+    /// Candidates fetched from each index for a recall of `k`.
+    pub fn candidates(&self, k: usize) -> usize {
+        (k.saturating_mul(self.over_fetch)).max(self.min_candidates)
+    }
+}
+
 impl Default for MemoryConfig {
     fn default() -> Self {
         MemoryConfig {

@@ -23,7 +23,7 @@ mod url;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hamlet_core::score::{fuse, rank, Candidate};
+use hamlet_core::score::{rank, Candidate};
 use hamlet_core::{
     Embedder, MemoryId, MemoryRecord, MemoryResult, MemoryStream, NewMemory, RecallQuery, Recalled,
 };
@@ -34,7 +34,7 @@ pub use server::LocalServer;
 pub use url::{redact, PgUrl, DEFAULT_SCHEMA};
 
 use crate::ingest::{embed_texts, new_rows, validate};
-use crate::recall::SearchMode;
+use crate::recall::{query_vector, recalled, SearchMode};
 use crate::rt::Runtime;
 use crate::stats::Stats;
 use crate::store::MemoryConfig;
@@ -175,14 +175,8 @@ impl PgStore {
     }
 
     fn query_vector(&self, text: &str) -> Result<Vec<f32>> {
-        if text.trim().is_empty() {
-            return Ok(vec![0.0; self.embedder.dim()]);
-        }
-        Ok(self.embed(&[text])?.pop().unwrap_or_default())
-    }
-
-    fn candidates(&self, k: usize) -> usize {
-        (k.saturating_mul(self.config.over_fetch)).max(self.config.min_candidates)
+        self.rt
+            .block(query_vector(Arc::clone(&self.embedder), text))
     }
 
     /// Relevance-only search (no recency, no importance, nothing marked accessed), as
@@ -199,7 +193,7 @@ impl PgStore {
         mode: SearchMode,
     ) -> Result<Vec<(MemoryId, f32)>> {
         let n = match mode {
-            SearchMode::Hybrid => self.candidates(q.k),
+            SearchMode::Hybrid => self.config.candidates(q.k),
             _ => q.k,
         };
         let c = self
@@ -208,17 +202,7 @@ impl PgStore {
         let mut out = match mode {
             SearchMode::Vector => c.vector_hits(),
             SearchMode::Bm25 => c.text_hits(),
-            SearchMode::Hybrid => {
-                let cos = c.cosines();
-                fuse(
-                    &c.vector_hits(),
-                    &c.text_hits(),
-                    self.config.scoring.fusion,
-                    &|id| cos.get(&id).copied(),
-                )
-                .into_iter()
-                .collect()
-            }
+            SearchMode::Hybrid => c.fused(self.config.scoring.fusion).into_iter().collect(),
         };
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
         out.truncate(q.k);
@@ -236,60 +220,31 @@ impl PgStore {
         if q.k == 0 {
             return Ok(Vec::new());
         }
-        let n = self.candidates(q.k);
+        let n = self.config.candidates(q.k);
         let cands: Vec<Candidate> = if q.text.trim().is_empty() {
             // Nothing to be relevant to: the newest memories compete on recency and importance.
             self.rt
                 .block(sql::newest(&self.pool, &self.url, q, n))?
                 .into_iter()
-                .map(|r| Candidate {
-                    id: r.id,
-                    importance: r.importance,
-                    last_accessed: r.last_accessed,
-                    relevance: 0.0,
-                })
+                .map(|r| r.candidate(0.0))
                 .collect()
         } else {
             let c = self
                 .rt
                 .block(sql::candidates(&self.pool, &self.url, q, vector, n))?;
-            let cos = c.cosines();
-            let rel = fuse(
-                &c.vector_hits(),
-                &c.text_hits(),
-                self.config.scoring.fusion,
-                &|id| cos.get(&id).copied(),
-            );
+            let rel = c.fused(self.config.scoring.fusion);
             c.rows
-                .iter()
-                .map(|r| Candidate {
-                    id: r.id,
-                    importance: r.importance,
-                    last_accessed: r.last_accessed,
-                    relevance: rel.get(&r.id).copied().unwrap_or(0.0),
-                })
+                .into_iter()
+                .map(|r| r.row.candidate(rel.get(&r.row.id).copied().unwrap_or(0.0)))
                 .collect()
         };
         let mut ranked = rank(&cands, q.now, &self.config.scoring);
         ranked.truncate(q.k);
         let top: Vec<MemoryId> = ranked.iter().map(|s| s.id).collect();
-        let mut records = self
+        let records = self
             .rt
             .block(sql::touch(&self.pool, &self.url, &top, q.now))?;
-        Ok(ranked
-            .into_iter()
-            .filter_map(|s| {
-                let record = records.remove(&s.id)?;
-                // The SQL filtered; the shared definition has the final word.
-                q.matches_record(&record).then_some(Recalled {
-                    record,
-                    score: s.score,
-                    recency: s.recency,
-                    importance: s.importance,
-                    relevance: s.relevance,
-                })
-            })
-            .collect())
+        Ok(recalled(ranked, records, q))
     }
 
     /// Counts per agent and kind, and what the database holds.

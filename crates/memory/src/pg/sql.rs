@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use hamlet_core::score::{fuse, Fusion};
 use hamlet_core::{MemoryId, MemoryKind, MemoryRecord, RecallQuery, TimeMs};
 use sqlx::postgres::{PgRow, Postgres};
 use sqlx::{AssertSqlSafe, PgPool, QueryBuilder, Row};
 
 use super::url::PgUrl;
-use crate::records::NewRow;
+use crate::records::{NewRow, ScoreRow};
 use crate::{Error, Result};
 
 /// The columns of a record, embedding left out.
@@ -226,19 +227,10 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, q: &RecallQuery, table: &str) {
     }
 }
 
-/// The scoring columns of a memory.
-pub(crate) struct ScoreColumns {
-    pub id: MemoryId,
-    pub importance: u8,
-    pub last_accessed: TimeMs,
-}
-
 /// A candidate of a recall: its scoring columns, its cosine to the query, and where it was
 /// found (the vector index, the text index, or both).
 pub(crate) struct CandidateRow {
-    pub id: MemoryId,
-    pub importance: u8,
-    pub last_accessed: TimeMs,
+    pub row: ScoreRow,
     pub cosine: f32,
     pub in_vector: bool,
     pub text_rank: Option<f32>,
@@ -256,7 +248,7 @@ impl Candidates {
             .rows
             .iter()
             .filter(|r| r.in_vector)
-            .map(|r| (r.id, r.cosine))
+            .map(|r| (r.row.id, r.cosine))
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
         hits
@@ -267,15 +259,20 @@ impl Candidates {
         let mut hits: Vec<(MemoryId, f32)> = self
             .rows
             .iter()
-            .filter_map(|r| Some((r.id, r.text_rank?)))
+            .filter_map(|r| Some((r.row.id, r.text_rank?)))
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
         hits
     }
 
-    /// Every candidate's cosine (the weighted fusion needs it for text-only hits).
-    pub fn cosines(&self) -> HashMap<MemoryId, f32> {
-        self.rows.iter().map(|r| (r.id, r.cosine)).collect()
+    /// The fused relevance of every candidate (the weighted fusion takes a text-only hit's
+    /// cosine from its row).
+    pub fn fused(&self, fusion: Fusion) -> HashMap<MemoryId, f32> {
+        let cosines: HashMap<MemoryId, f32> =
+            self.rows.iter().map(|r| (r.row.id, r.cosine)).collect();
+        fuse(&self.vector_hits(), &self.text_hits(), fusion, &|id| {
+            cosines.get(&id).copied()
+        })
     }
 }
 
@@ -323,9 +320,7 @@ pub(crate) async fn candidates(
         .iter()
         .map(|r| {
             Ok(CandidateRow {
-                id: r.try_get("id")?,
-                importance: r.try_get::<i16, _>("importance")?.clamp(1, 10) as u8,
-                last_accessed: r.try_get("last_accessed")?,
+                row: score_row(r)?,
                 cosine: r.try_get::<f64, _>("cosine")? as f32,
                 in_vector: r.try_get("in_vector")?,
                 text_rank: r.try_get("rank")?,
@@ -343,7 +338,7 @@ pub(crate) async fn newest(
     url: &PgUrl,
     q: &RecallQuery,
     n: usize,
-) -> Result<Vec<ScoreColumns>> {
+) -> Result<Vec<ScoreRow>> {
     let mut qb = QueryBuilder::<Postgres>::new(
         "SELECT id, importance, last_accessed FROM memories WHERE TRUE",
     );
@@ -356,15 +351,18 @@ pub(crate) async fn newest(
         .await
         .map_err(|e| err(url, "listing recent memories", e))?;
     rows.iter()
-        .map(|r| {
-            Ok(ScoreColumns {
-                id: r.try_get("id")?,
-                importance: r.try_get::<i16, _>("importance")?.clamp(1, 10) as u8,
-                last_accessed: r.try_get("last_accessed")?,
-            })
-        })
+        .map(score_row)
         .collect::<std::result::Result<_, sqlx::Error>>()
         .map_err(|e| err(url, "decoding recent memories", e))
+}
+
+/// The scoring columns of a result row.
+fn score_row(r: &PgRow) -> std::result::Result<ScoreRow, sqlx::Error> {
+    Ok(ScoreRow {
+        id: r.try_get("id")?,
+        importance: r.try_get::<i16, _>("importance")?.clamp(1, 10) as u8,
+        last_accessed: r.try_get("last_accessed")?,
+    })
 }
 
 /// Sets `last_accessed` of `ids` to `now` (never backwards) and returns their records, embedding
