@@ -36,6 +36,8 @@ ensure_build_deps() {
     { have_libclang && have_clang_headers; } || want+=(libclang-dev)
     have_gomp || want+=(libgomp1)
     python3 -m pip --version >/dev/null 2>&1 || want+=(python3-pip)
+    # scripts/numpy-baseline.sh (the memory benchmark's baseline) makes a virtual environment.
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || want+=(python3-venv)
     if [ ${#want[@]} -gt 0 ]; then
         if ! apt_install "${want[@]}"; then
             # No root and no sudo: user-level packages from PyPI.

@@ -132,10 +132,14 @@ fn bench_memory_small() {
         "20",
         "--real",
         "100",
+        "--numpy",
+        "scripts/numpy-baseline.sh",
         "--out",
         out_file.to_str().unwrap(),
     ]));
     for want in [
+        "baseline (Generative Agents' scoring",
+        "Hybrid recall ÷ numpy, p50: one agent",
         "2000 memories",
         "minilm",
         "random unit vectors",

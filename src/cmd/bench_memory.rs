@@ -49,6 +49,11 @@ pub struct MemoryArgs {
     /// Measure a Qdrant server (gRPC URL) instead of the embedded vector index.
     #[arg(long, env = "HAMLET_QDRANT_URL")]
     pub qdrant: Option<String>,
+    /// Also time the numpy baseline (Generative Agents' scoring, vectorised) on the same data,
+    /// with this script (default `scripts/numpy-baseline.sh`, which makes its own virtual
+    /// environment), and report Hamlet's ratio to it.
+    #[arg(long, value_name = "SCRIPT", num_args = 0..=1, default_missing_value = "scripts/numpy-baseline.sh")]
+    pub numpy: Option<PathBuf>,
     /// Also write the report to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -293,6 +298,24 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         },
     ));
     report.push_str(&row("on disk, MB", &|f| format!("{:.0}", f.disk_mb)));
+    if let Some(script) = &a.numpy {
+        let np = numpy_baseline(script, &data, &tmp.0.with_extension("numpy"))?;
+        let e = &figures[0];
+        writeln!(
+            report,
+            "\nnumpy {} baseline (Generative Agents' scoring over the agent's own stream: cosine, recency, importance, min-max, top 10; `{}`): one agent p50 / p99 {:.2} / {:.2} ms, all memories {:.2} / {:.2} ms. Hybrid recall ÷ numpy, p50: one agent {:.2}× the time ({:.1}× faster), no filter {:.2}× ({:.1}× faster).",
+            np.version,
+            script.display(),
+            np.one_agent.0,
+            np.one_agent.1,
+            np.all.0,
+            np.all.1,
+            e.latency[2].0 / np.one_agent.0.max(1e-9),
+            np.one_agent.0 / e.latency[2].0.max(1e-9),
+            e.latency[3].0 / np.all.0.max(1e-9),
+            np.all.0 / e.latency[3].0.max(1e-9),
+        )?;
+    }
     if figures.len() == 2 {
         let (e, p) = (&figures[0], &figures[1]);
         writeln!(
@@ -316,6 +339,109 @@ pub fn bench_memory(a: MemoryArgs) -> Result<()> {
         std::fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
+}
+
+/// What the numpy baseline measured: p50 and p99 in ms.
+struct Numpy {
+    version: String,
+    one_agent: (f64, f64),
+    all: (f64, f64),
+}
+
+/// Writes the benchmark's data as raw arrays into `dir` and times the numpy baseline on it.
+fn numpy_baseline(script: &std::path::Path, d: &Data, dir: &std::path::Path) -> Result<Numpy> {
+    if !script.is_file() {
+        bail!(
+            "--numpy {}: no such script (run from the repository root, or give the path to scripts/numpy-baseline.sh)",
+            script.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _clean = TempDir(dir.to_path_buf());
+    let count = d.texts.len();
+    let f32s =
+        |v: &[Vec<f32>]| -> Vec<u8> { v.iter().flatten().flat_map(|x| x.to_le_bytes()).collect() };
+    let scoring = hamlet_core::score::Scoring::default();
+    let meta = serde_json::json!({
+        "count": count,
+        "dim": d.vectors.first().map_or(0, Vec::len),
+        "queries": d.query_vecs.len(),
+        "now": count as i64 * 60_000,
+        "k": 10,
+        "decay_per_hour": scoring.decay_per_hour,
+        "weights": {
+            "recency": scoring.weights.recency,
+            "importance": scoring.weights.importance,
+            "relevance": scoring.weights.relevance,
+        },
+    });
+    // The same memories as `measure` stores: agent i % agents, importance i % 10 + 1, created
+    // (and last accessed) at minute i; query i asks agent i % agents.
+    let files: [(&str, Vec<u8>); 6] = [
+        ("meta.json", meta.to_string().into_bytes()),
+        ("vectors.f32", f32s(d.vectors)),
+        ("queries.f32", f32s(d.query_vecs)),
+        (
+            "agents.i32",
+            (0..count)
+                .flat_map(|i| ((i % d.agents) as i32).to_le_bytes())
+                .collect(),
+        ),
+        (
+            "importance.u8",
+            (0..count).map(|i| (i % 10 + 1) as u8).collect(),
+        ),
+        (
+            "last_accessed.i64",
+            (0..count)
+                .flat_map(|i| (i as i64 * 60_000).to_le_bytes())
+                .collect(),
+        ),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes)
+            .with_context(|| format!("writing {}", dir.join(name).display()))?;
+    }
+    let query_agents: Vec<u8> = (0..d.query_vecs.len())
+        .flat_map(|i| ((i % d.agents) as i32).to_le_bytes())
+        .collect();
+    std::fs::write(dir.join("query_agents.i32"), query_agents)?;
+    let pb = ProgressBar::new_spinner().with_message("numpy baseline");
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    let out = std::process::Command::new(script)
+        .arg(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    pb.finish_and_clear();
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}); its error is above",
+            script.display(),
+            out.status
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).with_context(|| {
+        format!(
+            "{} printed something other than its JSON line: {text:?}",
+            script.display()
+        )
+    })?;
+    let pair = |k: &str| -> Result<(f64, f64)> {
+        match (v[k]["p50_ms"].as_f64(), v[k]["p99_ms"].as_f64()) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            _ => bail!(
+                "{}: `{k}` lacks p50_ms/p99_ms in {text:?}",
+                script.display()
+            ),
+        }
+    };
+    Ok(Numpy {
+        version: v["numpy"].as_str().unwrap_or("?").to_string(),
+        one_agent: pair("one_agent")?,
+        all: pair("all")?,
+    })
 }
 
 /// The benchmark's memories and queries, the same for every store measured.

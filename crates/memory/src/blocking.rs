@@ -127,6 +127,15 @@ impl MemoryStore {
     }
 }
 
+impl Drop for MemoryStore {
+    /// Writes back held access times; the indexes commit when `inner` drops.
+    fn drop(&mut self) {
+        if let Err(e) = self.rt.block(self.inner.flush()) {
+            tracing::warn!(error = %e, "flushing the memory store on close failed");
+        }
+    }
+}
+
 impl MemoryStream for MemoryStore {
     fn add(&self, memory: NewMemory) -> MemoryResult<MemoryId> {
         Ok(MemoryStore::add(self, memory)?)

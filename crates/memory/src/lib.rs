@@ -53,6 +53,7 @@ mod rate;
 mod recall;
 mod records;
 mod rt;
+mod scores;
 mod sqlite;
 mod stats;
 mod store;

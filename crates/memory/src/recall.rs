@@ -1,6 +1,7 @@
 //! Retrieval: over-fetch candidates from the vector and BM25 indexes (the query's filter applied
 //! inside each index), fuse their relevance and rank with recency and importance from the rows
-//! (both with `hamlet_core::score`, the functions every stream shares), return the best `k`, and
+//! (both with `hamlet_core::score`, the functions every stream shares; the embedded store keeps
+//! those two columns in memory, see `scores.rs`), return the best `k`, and
 //! mark them accessed. No step is O(N) in the store's size except the embedded index's scan of
 //! the filtered vectors.
 
@@ -117,7 +118,7 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         vector: &[f32],
         mode: SearchMode,
     ) -> Result<Vec<(MemoryId, f32)>> {
-        self.flush().await?;
+        self.commit_indexes().await?;
         match mode {
             SearchMode::Vector => Ok(self.hits(q, vector, q.k, mode).await?.vector),
             SearchMode::Bm25 => Ok(self.hits(q, vector, q.k, mode).await?.bm25),
@@ -151,7 +152,7 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         q: &RecallQuery,
         vector: &[f32],
     ) -> Result<Vec<Recalled>> {
-        self.flush().await?;
+        self.commit_indexes().await?;
         if q.k == 0 {
             return Ok(Vec::new());
         }

@@ -73,8 +73,12 @@ pub trait RecordStore: Send + Sync + 'static {
     fn score_rows(&self, ids: &[MemoryId]) -> impl Future<Output = Result<Vec<ScoreRow>>> + Send;
 
     /// Sets `last_accessed` of `ids` to `now`, never moving it backwards. May be less durable
-    /// than `insert` (a crash may lose the newest access times, never a memory).
+    /// than `insert` (a crash may lose the newest access times, never a memory), and may be
+    /// written back later: see [`RecordStore::write_access_times`].
     fn touch(&self, ids: &[MemoryId], now: TimeMs) -> impl Future<Output = Result<()>> + Send;
+
+    /// Writes access times that [`RecordStore::touch`] holds back.
+    fn write_access_times(&self) -> impl Future<Output = Result<()>> + Send;
 
     /// Ids of the newest memories passing `q`'s filter ([`RecallQuery::matches`]), newest first:
     /// the candidates of a query with no text.

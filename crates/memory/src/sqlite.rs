@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use crate::records::{NewRow, RecordStore, ScoreRow};
+use crate::scores::Scores;
 use crate::{Error, Result};
 
 const RECORD_COLUMNS: &str =
@@ -25,6 +26,8 @@ pub struct SqliteRecords {
     /// does not fsync per commit, so a recall does not wait for the disk. A power cut may lose
     /// the newest access times, never a memory (inserts go through `pool`, fully synced).
     touch_pool: SqlitePool,
+    /// The scoring columns in memory, and access times not yet written back.
+    scores: Scores,
     path: PathBuf,
 }
 
@@ -67,9 +70,26 @@ impl SqliteRecords {
             .connect_with(opts.synchronous(SqliteSynchronous::Normal))
             .await
             .map_err(|e| db_err(path, "opening a second connection", e))?;
+        let scores = sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT id, importance, last_accessed FROM memories",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| db_err(path, "reading the scoring columns", e))?;
+        let scores =
+            Scores::load(
+                scores
+                    .into_iter()
+                    .map(|(id, importance, last_accessed)| ScoreRow {
+                        id,
+                        importance: importance.clamp(1, 10) as u8,
+                        last_accessed,
+                    }),
+            );
         Ok(SqliteRecords {
             pool,
             touch_pool,
+            scores,
             path: path.to_path_buf(),
         })
     }
@@ -82,6 +102,7 @@ impl SqliteRecords {
     /// Writes a consistent copy of the whole database (committed rows, including access times
     /// written on the second connection) to `to`, which must not exist.
     pub async fn vacuum_into(&self, to: &Path) -> Result<()> {
+        self.write_access_times().await?;
         let target = to.to_string_lossy().to_string();
         sqlx::query("VACUUM INTO ?")
             .bind(target)
@@ -132,7 +153,11 @@ impl SqliteRecords {
             kind: MemoryKind::parse(&kind).map_err(bad)?,
             text: row.try_get("text").map_err(get_err)?,
             created: row.try_get("created").map_err(get_err)?,
-            last_accessed: row.try_get("last_accessed").map_err(get_err)?,
+            // Newer than the row's when a recall's access time is not written back yet.
+            last_accessed: row
+                .try_get::<i64, _>("last_accessed")
+                .map_err(get_err)?
+                .max(self.scores.last_accessed(id).unwrap_or(TimeMs::MIN)),
             importance: importance.clamp(1, 10) as u8,
             embedding: decode_vector(&blob)
                 .ok_or_else(|| bad("embedding blob is not f32s".into()))?,
@@ -145,6 +170,7 @@ impl SqliteRecords {
 
 impl RecordStore for SqliteRecords {
     async fn insert(&self, rows: &[NewRow]) -> Result<Vec<MemoryId>> {
+        let touched = self.scores.take_pending();
         let fut = async {
             let mut tx = self.pool.begin().await?;
             let mut ids = Vec::with_capacity(rows.len());
@@ -171,10 +197,27 @@ impl RecordStore for SqliteRecords {
                 .await?;
                 ids.push(res.last_insert_rowid());
             }
+            // Queued access times ride along, fully synced.
+            for (now, touched) in &touched {
+                update_access(&mut tx, touched, *now).await?;
+            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids)
         };
-        fut.await.map_err(self.err("inserting memories"))
+        let ids = match fut.await {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.scores.restore(touched);
+                return Err(db_err(&self.path, "inserting memories", e));
+            }
+        };
+        self.scores
+            .inserted(ids.iter().zip(rows).map(|(&id, r)| ScoreRow {
+                id,
+                importance: r.importance,
+                last_accessed: r.memory.created,
+            }));
+        Ok(ids)
     }
 
     async fn records(&self, ids: &[MemoryId]) -> Result<Vec<MemoryRecord>> {
@@ -195,42 +238,39 @@ impl RecordStore for SqliteRecords {
         rows.iter().map(|r| self.decode_record(r)).collect()
     }
 
+    /// From memory (see [`Scores`]).
     async fn score_rows(&self, ids: &[MemoryId]) -> Result<Vec<ScoreRow>> {
-        let what = "reading memories to score";
-        let rows = self
-            .rows_of("id, importance, last_accessed", ids, what)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let (id, importance, last_accessed): (i64, i64, i64) =
-                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                Ok(ScoreRow {
-                    id,
-                    importance: importance.clamp(1, 10) as u8,
-                    last_accessed,
-                })
-            })
-            .collect::<std::result::Result<_, sqlx::Error>>()
-            .map_err(self.err(what))
+        Ok(self.scores.get(ids))
     }
 
-    /// On the second connection (`synchronous = NORMAL`): in WAL mode it does not fsync per
-    /// commit, so a recall does not wait for the disk.
+    /// In memory at once; written back in batches (see [`Scores`]), on the second connection
+    /// (`synchronous = NORMAL`).
     async fn touch(&self, ids: &[MemoryId], now: TimeMs) -> Result<()> {
-        if ids.is_empty() {
+        self.scores.touch(ids, now);
+        if self.scores.due() {
+            self.write_access_times().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the access times that recalls queued (see [`Scores`]). On a failure they stay
+    /// queued for the next write.
+    async fn write_access_times(&self) -> Result<()> {
+        let batches = self.scores.take_pending();
+        if batches.is_empty() {
             return Ok(());
         }
-        let sql = format!(
-            "UPDATE memories SET last_accessed = MAX(last_accessed, ?) WHERE id IN ({})",
-            placeholders(ids.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
-        for id in ids {
-            q = q.bind(id);
+        let fut = async {
+            let mut tx = self.touch_pool.begin().await?;
+            for (now, ids) in &batches {
+                update_access(&mut tx, ids, *now).await?;
+            }
+            tx.commit().await
+        };
+        if let Err(e) = fut.await {
+            self.scores.restore(batches);
+            return Err(db_err(&self.path, "writing last-accessed times", e));
         }
-        q.execute(&self.touch_pool)
-            .await
-            .map_err(self.err("updating last-accessed times"))?;
         Ok(())
     }
 
@@ -310,6 +350,26 @@ fn db_err(path: &Path, context: &str, source: sqlx::Error) -> Error {
         context: context.to_string(),
         source,
     }
+}
+
+/// Sets `last_accessed` of `ids` to `now`, never moving it backwards.
+async fn update_access(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[MemoryId],
+    now: TimeMs,
+) -> std::result::Result<(), sqlx::Error> {
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "UPDATE memories SET last_accessed = MAX(last_accessed, ?) WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn placeholders(n: usize) -> String {

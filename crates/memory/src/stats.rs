@@ -57,7 +57,7 @@ pub(crate) fn by_agent(
 
 impl<R: RecordStore> AsyncMemoryStore<R> {
     pub async fn stats(&self) -> Result<Stats> {
-        self.flush().await?;
+        self.commit_indexes().await?;
         let (memories, by_agent) = by_agent(self.rows.counts().await?);
         let (vectors, text) = (self.vectors.clone(), self.text.clone());
         let (vector_points, vector_watermark, bm25_documents, bm25_watermark) =

@@ -210,8 +210,16 @@ impl<R: RecordStore> AsyncMemoryStore<R> {
         Ok(n)
     }
 
-    /// Commits pending index changes (the store does this before every search and on drop).
+    /// Commits pending index changes and writes back held access times (see
+    /// [`RecordStore::write_access_times`]). A caller that drops the async store should await
+    /// this first; the blocking [`crate::MemoryStore`] does it when dropped.
     pub async fn flush(&self) -> Result<()> {
+        self.commit_indexes().await?;
+        self.rows.write_access_times().await
+    }
+
+    /// Commits pending index changes (the store does this before every search and on drop).
+    pub(crate) async fn commit_indexes(&self) -> Result<()> {
         let mut pending = self.write.lock().await;
         if let Some(watermark) = *pending {
             let indexes = self.indexes();

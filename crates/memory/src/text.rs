@@ -19,7 +19,10 @@ use tantivy::schema::{
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument,
+    Term,
+};
 
 use crate::index::DerivedIndex;
 use crate::{Error, Result};
@@ -199,33 +202,25 @@ impl TextIndex {
         )));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        // Over-fetch so that equal scores can be ordered by id (newest first) rather than by
-        // where a document happens to sit in the segments: a repaired index, a rebuilt one and
-        // one restored from a snapshot then answer the same. When the tie at the k-th score
-        // reaches past the window (many identical texts), fetch again with a wider window until
-        // the whole tie is in.
-        let mut limit = k + 16;
-        let top = loop {
-            let top = searcher
-                .search(&query, &TopDocs::with_limit(limit).order_by_score())
-                .map_err(self.err("searching"))?;
-            let tie_cut = top.len() == limit && top.len() > k && top[limit - 1].0 >= top[k - 1].0;
-            if !tie_cut {
-                break top;
-            }
-            limit *= 4;
-        };
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let ids = searcher
-                .segment_reader(addr.segment_ord)
+        // Ranked by (score, id) in one pass, so equal scores are ordered by id (newest first)
+        // rather than by where a document happens to sit in the segments: a repaired index, a
+        // rebuilt one and one restored from a snapshot then answer the same.
+        let by_score_then_id = TopDocs::with_limit(k).tweak_score(|segment: &SegmentReader| {
+            let ids = segment
                 .fast_fields()
                 .i64("id")
-                .map_err(self.err("reading ids"))?;
-            if let Some(id) = ids.first(addr.doc_id) {
-                out.push((id, score));
-            }
-        }
+                .ok()
+                .map(|c| c.first_or_default_col(0));
+            move |doc: DocId, score: Score| (score, ids.as_ref().map_or(0, |c| c.get_val(doc)))
+        });
+        let top = searcher
+            .search(&query, &by_score_then_id)
+            .map_err(self.err("searching"))?;
+        let mut out: Vec<(MemoryId, f32)> = top
+            .into_iter()
+            .filter(|((_, id), _)| *id > 0)
+            .map(|((score, id), _)| (id, score))
+            .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
         out.truncate(k);
         Ok(out)

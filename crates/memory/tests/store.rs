@@ -430,3 +430,50 @@ fn a_file_that_is_not_a_database_is_named_as_such() {
         "{e}"
     );
 }
+
+/// `last_accessed` of memory `id` as the SQLite file holds it, read on a connection of its own.
+fn stored_access_time(db: &std::path::Path, id: i64) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}?mode=ro", db.display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT last_accessed FROM memories WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn access_times_are_held_in_memory_and_written_back_with_the_next_insert_and_on_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("memory.sqlite");
+    let store = MemoryStore::open(dir.path(), emb()).unwrap();
+    let m = |text: &str| NewMemory::new("ada", MemoryKind::Observation, text, 0).importance(5);
+    let first = store.add(m("the bakery sells rye bread")).unwrap();
+    store
+        .recall(&RecallQuery::new("bakery", 5, 2 * HOUR))
+        .unwrap();
+    // The recall's access time is in memory: reads and scoring see it, the file not yet.
+    assert_eq!(store.get(first).unwrap().unwrap().last_accessed, 2 * HOUR);
+    assert_eq!(stored_access_time(&db, first), 0);
+    // The next insert writes it in its own transaction.
+    store.add(m("the bakery has a blue door")).unwrap();
+    assert_eq!(stored_access_time(&db, first), 2 * HOUR);
+    store
+        .recall(&RecallQuery::new("bakery", 5, 4 * HOUR))
+        .unwrap();
+    drop(store);
+    assert_eq!(stored_access_time(&db, first), 4 * HOUR);
+    let reopened = MemoryStore::open(dir.path(), emb()).unwrap();
+    assert_eq!(
+        reopened.get(first).unwrap().unwrap().last_accessed,
+        4 * HOUR
+    );
+}
